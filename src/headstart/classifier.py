@@ -1,0 +1,273 @@
+"""`TextClassifier`: the scikit-learn style face over every strategy.
+
+`__init__` only stores arguments; checks happen in `fit`; fitted state ends in `_`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import platform
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+
+from . import __version__
+from .backbones import DEFAULT_BACKBONE, BackboneRef, resolve_backbone
+from .config import build_config
+from .data.examples import Examples, check_trainable, from_lists
+from .data.split import label_counts, stratified_split
+from .errors import DataError, ModelError, expected
+from .evaluation.metrics import PRIMARY_METRIC, classification_metrics, multilabel_metrics, regression_metrics
+from .io import METADATA_FILE, atomic_folder, folder_digest, read_json, write_json
+from .progress import progress_enabled
+from .seeding import set_seed
+from .strategies import Target, get_strategy
+
+FORMAT_VERSION = 1
+
+
+class TextClassifier:
+    """Adapt a pre-trained backbone to a text classification (or regression) task.
+
+    Parameters
+    ----------
+    backbone: a name from `headstart models`, a local Hugging Face folder, or a hub id (online).
+    strategy: a registered strategy name (`headstart fit --help` lists them).
+    task: 'auto' (classification, or multilabel when labels are lists), 'classification', 'multilabel'
+        or 'regression'.
+    seed: seeds sampling, splits and initialisation; the same seed gives the same model on one machine.
+    valid_fraction: share of the training data held out for early stopping when no validation set is given.
+    threshold: decision threshold of multilabel predictions.
+    **options: the strategy's options (its config dataclass fields), e.g. epochs=3, lr=5e-5.
+    """
+
+    def __init__(self, backbone: str = DEFAULT_BACKBONE, strategy: str = "probe", task: str = "auto", seed: int = 0,
+                 valid_fraction: float = 0.1, threshold: float = 0.5, progress: bool = True, **options: Any) -> None:
+        self.backbone = backbone
+        self.strategy = strategy
+        self.task = task
+        self.seed = seed
+        self.valid_fraction = valid_fraction
+        self.threshold = threshold
+        self.progress = progress
+        self.options = options
+
+    # -- scikit-learn protocol ---------------------------------------------------------------------
+    def get_params(self, deep: bool = True) -> dict[str, Any]:
+        params = {k: getattr(self, k) for k in ("backbone", "strategy", "task", "seed", "valid_fraction",
+                                                  "threshold", "progress")}
+        params.update(self.options)
+        return params
+
+    def set_params(self, **params: Any) -> "TextClassifier":
+        for key, value in params.items():
+            if key in ("backbone", "strategy", "task", "seed", "valid_fraction", "threshold", "progress"):
+                setattr(self, key, value)
+            else:
+                self.options[key] = value
+        return self
+
+    def __repr__(self) -> str:
+        opts = "".join(f", {k}={v!r}" for k, v in self.options.items())
+        return f"TextClassifier(backbone={self.backbone!r}, strategy={self.strategy!r}, seed={self.seed}{opts})"
+
+    # -- fitting -----------------------------------------------------------------------------------
+    def fit(self, X: Sequence[str] | Examples, y: Sequence[Any] | None = None, *,
+            X_valid: Sequence[str] | Examples | None = None, y_valid: Sequence[Any] | None = None) -> "TextClassifier":
+        """Fit on texts `X` and labels `y` (or on an `Examples`), optionally with a validation set."""
+        train = X if isinstance(X, Examples) else from_lists(X, y, self.task)
+        if isinstance(X, Examples) and self.task != "auto" and train.task != self.task:
+            raise DataError(expected(f"data for task '{self.task}'", f"data read as '{train.task}'",
+                                     "Read the file with the same --task."))
+        check_trainable(train)
+        strategy_cls = get_strategy(self.strategy)
+        if train.task not in strategy_cls.tasks:
+            raise DataError(expected(f"a task that '{self.strategy}' supports ({', '.join(strategy_cls.tasks)})",
+                                     f"'{train.task}'", "Choose another strategy or task."))
+        config = build_config(strategy_cls.config_cls, self.options)
+        valid = self._validation_set(train, X_valid, y_valid, config)
+        if valid is not None and X_valid is None:
+            train, valid = valid
+        elif valid is not None:
+            valid = valid[1]
+        self.task_ = train.task
+        self.classes_ = sorted(set(train.classes()) | set(valid.classes() if valid is not None else []))
+        set_seed(self.seed)
+        self.backbone_: BackboneRef | None = resolve_backbone(self.backbone) if strategy_cls.needs_backbone else None
+        self.config_ = config
+        self.strategy_ = strategy_cls()
+        with progress_enabled(self.progress):
+            self.fit_report_ = self.strategy_.fit(self.backbone_, self.encode(train),
+                                                  self.encode(valid) if valid is not None else None, config, self.seed)
+        self.data_ = {"source": train.source, "fingerprint": train.fingerprint(), "n_train": len(train),
+                      "n_valid": len(valid) if valid is not None else 0,
+                      "label_counts": label_counts(train.labels) if train.task != "regression" else {}}
+        self.metrics_: dict[str, Any] = {}
+        if valid is not None:
+            self.metrics_["valid"] = self._summary(self.evaluate(valid.texts, valid.labels))
+        return self
+
+    def _validation_set(self, train: Examples, X_valid: Any, y_valid: Any, config: Any):
+        if X_valid is not None:
+            valid = X_valid if isinstance(X_valid, Examples) else from_lists(X_valid, y_valid, train.task)
+            if valid.labels is None:
+                raise DataError(expected("labels for the validation texts", "none", "Pass y_valid."))
+            return train, valid
+        fraction = getattr(config, "valid_fraction", 0.0)
+        if fraction <= 0 or len(train) < 20:
+            return None
+        return stratified_split(train, fraction, self.seed)
+
+    def encode(self, examples: Examples) -> Target:
+        """Labels to the arrays strategies train on; unknown labels are an error that names them."""
+        assert examples.labels is not None
+        if self.task_ == "regression":
+            y = np.asarray(examples.labels, dtype=np.float32)
+        else:
+            index = {c: i for i, c in enumerate(self.classes_)}
+            flat = examples.labels if self.task_ == "classification" else [c for row in examples.labels for c in row]
+            unknown = sorted({str(c) for c in flat if c not in index})
+            if unknown:
+                raise DataError(expected(f"labels the model knows ({_short(self.classes_)})",
+                                         f"unseen label(s) {_short(unknown)} in {examples.source}",
+                                         "Evaluate on data with the training label set, or retrain with these labels."))
+            if self.task_ == "classification":
+                y = np.asarray([index[c] for c in examples.labels], dtype=np.int64)
+            else:
+                y = np.zeros((len(examples), len(self.classes_)), dtype=np.float32)
+                for i, row in enumerate(examples.labels):
+                    y[i, [index[c] for c in row]] = 1.0
+        return Target(list(examples.texts), y, self.task_, list(self.classes_))
+
+    # -- prediction --------------------------------------------------------------------------------
+    def _check_fitted(self) -> None:
+        if not hasattr(self, "strategy_"):
+            raise ModelError(expected("a fitted TextClassifier", "an unfitted one", "Call fit() or load() first."))
+
+    def _texts(self, X: Sequence[str]) -> list[str]:
+        if isinstance(X, str):
+            raise DataError(expected("a list of texts", "a single string", "Wrap it in a list: [text]."))
+        return list(X.texts) if isinstance(X, Examples) else [str(t) for t in X]
+
+    def decision_scores(self, X: Sequence[str]) -> np.ndarray:
+        """Raw strategy output: probabilities (classification, multilabel) or values (regression)."""
+        self._check_fitted()
+        texts = self._texts(X)
+        if not texts:
+            width = 0 if self.task_ == "regression" else len(self.classes_)
+            return np.zeros((0, width) if width else (0,), dtype=np.float32)
+        return np.asarray(self.strategy_.predict_proba(texts))
+
+    def predict_proba(self, X: Sequence[str]) -> np.ndarray:
+        """Class probabilities, columns in the order of `classes_`."""
+        self._check_fitted()
+        if self.task_ == "regression":
+            raise ModelError(expected("a classification model", "a regression model", "Use predict() for values."))
+        return self.decision_scores(X)
+
+    def predict(self, X: Sequence[str]) -> list[Any]:
+        scores = self.decision_scores(X)
+        return self.scores_to_labels(scores)
+
+    def scores_to_labels(self, scores: np.ndarray) -> list[Any]:
+        if self.task_ == "regression":
+            return [float(v) for v in np.ravel(scores)]
+        if self.task_ == "multilabel":
+            return [[c for c, on in zip(self.classes_, row >= self.threshold) if on] for row in scores]
+        return [self.classes_[i] for i in scores.argmax(axis=1)]
+
+    def score(self, X: Sequence[str], y: Sequence[Any]) -> float:
+        """Accuracy (classification), micro-F1 (multilabel) or R² (regression)."""
+        return float(self.evaluate(X, y)[PRIMARY_METRIC[self.task_]])
+
+    def evaluate(self, X: Sequence[str], y: Sequence[Any]) -> dict[str, Any]:
+        """Every metric of the task, plus the per-class table and confusion matrix."""
+        self._check_fitted()
+        examples = from_lists(self._texts(X), y, self.task_)
+        target = self.encode(examples)
+        scores = self.decision_scores(examples.texts)
+        if self.task_ == "regression":
+            return regression_metrics(target.y, np.ravel(scores))
+        if self.task_ == "multilabel":
+            return multilabel_metrics(target.y.astype(int), (scores >= self.threshold).astype(int), self.classes_)
+        return classification_metrics(list(examples.labels or []), self.scores_to_labels(scores), self.classes_)
+
+    @staticmethod
+    def _summary(metrics: dict[str, Any]) -> dict[str, Any]:
+        return {k: v for k, v in metrics.items() if not isinstance(v, dict)}
+
+    # -- persistence -------------------------------------------------------------------------------
+    def metadata(self) -> dict[str, Any]:
+        self._check_fitted()
+        import sklearn
+        import torch
+        import transformers
+
+        ref = self.backbone_
+        return {
+            "format_version": FORMAT_VERSION, "task": self.task_, "strategy": self.strategy, "seed": self.seed,
+            "classes": self.classes_, "threshold": self.threshold,
+            "backbone": None if ref is None else {"name": ref.name, "source": ref.source, "kind": ref.kind,
+                                                  "fingerprint": ref.fingerprint()},
+            "config": dataclasses.asdict(self.config_), "fit": dataclasses.asdict(self.fit_report_),
+            "metrics": self.metrics_, "data": self.data_,
+            "versions": {"headstart": __version__, "python": platform.python_version(), "torch": torch.__version__,
+                         "transformers": transformers.__version__, "scikit-learn": sklearn.__version__},
+        }
+
+    def save(self, folder: str | Path) -> Path:
+        """Write the model atomically: a Hugging Face folder plus `headstart.json` with file hashes."""
+        self._check_fitted()
+        folder = Path(folder)
+        meta = self.metadata()
+        with atomic_folder(folder) as tmp:
+            self.strategy_.save(tmp)
+            meta["files"] = folder_digest(tmp)
+            write_json(tmp / METADATA_FILE, meta)
+        return folder
+
+    @classmethod
+    def load(cls, folder: str | Path, verify: bool = True) -> "TextClassifier":
+        """Load a saved model; with `verify`, every file is checked against the hashes in its metadata."""
+        folder = Path(folder)
+        meta_path = folder / METADATA_FILE
+        if not meta_path.exists():
+            raise ModelError(expected(f"a headstart model folder with {METADATA_FILE}",
+                                      f"{'no folder' if not folder.exists() else 'a folder without it'} at {folder}",
+                                      "Pass the -o folder of `headstart fit`."))
+        meta = read_json(meta_path)
+        if meta.get("format_version", 0) > FORMAT_VERSION:
+            raise ModelError(expected(f"model format {FORMAT_VERSION} or older", f"format {meta['format_version']}",
+                                      "Upgrade headstart to load this model."))
+        if verify and "files" in meta:
+            actual = folder_digest(folder)
+            changed = sorted(k for k, v in meta["files"].items() if actual.get(k) != v)
+            if changed:
+                raise ModelError(expected("model files matching the hashes in headstart.json",
+                                          f"changed or missing: {_short(changed)}",
+                                          "The folder was modified or partly copied; copy it again or retrain."))
+        strategy_cls = get_strategy(meta["strategy"])
+        obj = cls(backbone=(meta.get("backbone") or {}).get("name", DEFAULT_BACKBONE), strategy=meta["strategy"],
+                  task=meta["task"], seed=meta.get("seed", 0), threshold=meta.get("threshold", 0.5),
+                  **meta.get("config", {}))
+        obj.config_ = build_config(strategy_cls.config_cls, meta.get("config", {}))
+        obj.task_, obj.classes_ = meta["task"], meta["classes"]
+        obj.strategy_ = strategy_cls.load(folder, obj.config_, meta["task"])
+        obj.backbone_ = None
+        obj.fit_report_ = _report(meta.get("fit", {}))
+        obj.metrics_, obj.data_ = meta.get("metrics", {}), meta.get("data", {})
+        obj.metadata_ = meta
+        return obj
+
+
+def _report(values: dict[str, Any]):
+    from .strategies.registry import FitReport
+
+    known = {f.name for f in dataclasses.fields(FitReport)}
+    return FitReport(**{k: v for k, v in values.items() if k in known})
+
+
+def _short(items: Sequence[Any], n: int = 8) -> str:
+    items = list(items)
+    return ", ".join(map(str, items[:n])) + (f" ... ({len(items)} in all)" if len(items) > n else "")

@@ -1,0 +1,83 @@
+"""The `headstart` command line. Each module in this folder that defines `COMMAND` adds a subcommand:
+`COMMAND = (name, help, add_arguments, run)`. Adding a command touches one module."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import os
+import pkgutil
+import sys
+import warnings
+from typing import Sequence
+
+from ..errors import HeadstartError
+
+EXIT_USER_ERROR = 2
+
+
+def _commands() -> list[tuple]:
+    found = []
+    for module in pkgutil.iter_modules(__path__):
+        mod = importlib.import_module(f"{__name__}.{module.name}")
+        if hasattr(mod, "COMMAND"):
+            found.append(mod.COMMAND)
+    return sorted(found, key=lambda c: c[0])
+
+
+def build_parser(argv: Sequence[str] = ()) -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="headstart",
+        description="Transfer learning from pre-trained language models for small labelled data sets.",
+        epilog="Run `headstart COMMAND --help` for a command's options. Errors exit with code 2.")
+    parser.add_argument("--version", action="version", version=_version())
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for name, help_text, add_arguments, run in _commands():
+        p = sub.add_parser(name, help=help_text, description=help_text,
+                           formatter_class=argparse.RawDescriptionHelpFormatter)
+        add_arguments(p, list(argv))
+        p.set_defaults(_run=run)
+    return parser
+
+
+def _version() -> str:
+    from .. import __version__
+
+    return f"headstart {__version__}"
+
+
+def _quiet_libraries() -> None:
+    # Library chatter (load reports, advisory warnings) buries our own output; errors still surface.
+    os.environ.setdefault("TRANSFORMERS_NO_ADVISORY_WARNINGS", "1")
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    warnings.filterwarnings("ignore", category=FutureWarning)
+    warnings.filterwarnings("ignore", category=UserWarning)
+    for name in ("transformers", "sentence_transformers", "huggingface_hub"):
+        logging.getLogger(name).setLevel(logging.ERROR)
+    try:
+        from transformers.utils import logging as hf_logging
+
+        hf_logging.set_verbosity_error()
+        hf_logging.disable_progress_bar()
+    except ImportError:
+        pass
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    _quiet_libraries()
+    parser = build_parser(argv)
+    args = parser.parse_args(argv)
+    try:
+        return int(args._run(args) or 0)
+    except HeadstartError as exc:
+        print(f"headstart {args.command}: error: {exc}", file=sys.stderr)
+        return EXIT_USER_ERROR
+    except KeyboardInterrupt:
+        print(f"headstart {args.command}: interrupted; nothing partial was kept.", file=sys.stderr)
+        return 130
+
+
+def run() -> None:  # console-script entry
+    sys.exit(main())

@@ -1,0 +1,55 @@
+"""Generate argparse options from typed dataclasses: field help becomes --help (litgpt's args.py idea)."""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import typing
+from typing import Any, Literal, get_args, get_origin
+
+from ..config import build_config
+
+
+def add_dataclass_args(parser: argparse.ArgumentParser | Any, cls: type, title: str | None = None) -> None:
+    """One --flag per field; positional fields (metadata positional=True) become positional arguments."""
+    group = parser.add_argument_group(title) if title else parser
+    hints = typing.get_type_hints(cls)
+    for f in dataclasses.fields(cls):
+        annotation = hints[f.name]
+        help_text = f.metadata.get("help", "")
+        default = f.default if f.default is not dataclasses.MISSING else (
+            f.default_factory() if f.default_factory is not dataclasses.MISSING else None)  # type: ignore[misc]
+        kwargs: dict[str, Any] = {"help": help_text, "default": argparse.SUPPRESS}
+        if f.metadata.get("positional"):
+            group.add_argument(f.name, metavar=f.name.upper(), help=help_text,  # positional
+                               nargs="?" if f.default is not dataclasses.MISSING else None,
+                               default=argparse.SUPPRESS if f.default is dataclasses.MISSING else default)
+            continue
+        flags = [f"--{f.name.replace('_', '-')}"] + list(f.metadata.get("aliases", ()))
+        if get_origin(annotation) is Literal:
+            kwargs["choices"] = list(get_args(annotation))
+        if annotation is bool:
+            kwargs["action"] = argparse.BooleanOptionalAction
+        elif "choices" not in kwargs:
+            kwargs["metavar"] = _metavar(annotation)
+        kwargs["help"] = f"{help_text} (default: {default})" if default not in (None, "") else help_text
+        group.add_argument(*flags, dest=f.name, **kwargs)
+
+
+def collect(namespace: argparse.Namespace, cls: type) -> dict[str, Any]:
+    """The values the user actually gave for `cls`'s fields (defaults are left to the dataclass)."""
+    names = {f.name for f in dataclasses.fields(cls)}
+    return {k: v for k, v in vars(namespace).items() if k in names}
+
+
+def parse_into(namespace: argparse.Namespace, cls: type, base: dict[str, Any] | None = None) -> Any:
+    values = dict(base or {})
+    values.update(collect(namespace, cls))
+    return build_config(cls, values)
+
+
+def _metavar(annotation: Any) -> str:
+    origin = get_origin(annotation)
+    if origin is typing.Union or str(origin) == "<class 'types.UnionType'>":
+        annotation = [a for a in get_args(annotation) if a is not type(None)][0]
+    return {int: "N", float: "X", str: "TEXT"}.get(annotation, "VALUE")

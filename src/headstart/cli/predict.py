@@ -1,0 +1,111 @@
+"""`headstart predict`: label and probabilities for every row of a file, streamed in chunks."""
+
+from __future__ import annotations
+
+import argparse
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterator
+
+import pandas as pd
+from tqdm.auto import tqdm
+
+from ..config import opt
+from ..data.readers import FORMATS, read_frame, require_columns
+from ..errors import DataError, expected
+from .args import add_dataclass_args, parse_into
+
+
+@dataclass
+class PredictArgs:
+    model: str = opt(None, "model folder written by `headstart fit`", positional=True)
+    data: str = opt(None, "file with texts: .csv, .tsv, .jsonl or .parquet", positional=True)
+    output: str = opt("predictions.csv", "where to write predictions (.csv or .jsonl)", aliases=("-o",))
+    text_col: str = opt("text", "column holding the text")
+    chunk_size: int = opt(1024, "rows read, predicted and written at a time (bounds memory)")
+    quiet: bool = opt(False, "no progress bar")
+
+
+def add_arguments(parser: argparse.ArgumentParser, argv: list[str]) -> None:
+    add_dataclass_args(parser, PredictArgs)
+
+
+def iter_chunks(path: str, text_col: str, chunk_size: int) -> Iterator[pd.DataFrame]:
+    """Rows in chunks without reading the whole file (CSV/TSV/JSONL); Parquet is read by row groups."""
+    fmt = FORMATS.get(Path(path).suffix.lower())
+    if fmt in ("csv", "tsv"):
+        read_frame_head = pd.read_csv(path, sep="," if fmt == "csv" else "\t", dtype=str, nrows=1,
+                                      keep_default_na=False, encoding="utf-8")
+        require_columns(read_frame_head, [text_col], path)
+        yield from pd.read_csv(path, sep="," if fmt == "csv" else "\t", dtype=str, keep_default_na=False,
+                               chunksize=chunk_size, encoding="utf-8", encoding_errors="strict")
+    elif fmt == "jsonl":
+        reader = pd.read_json(path, lines=True, chunksize=chunk_size, dtype=False)
+        for chunk in reader:
+            require_columns(chunk, [text_col], path)
+            yield chunk
+    else:
+        frame = read_frame(path)
+        require_columns(frame, [text_col], path)
+        for start in range(0, len(frame), chunk_size):
+            yield frame.iloc[start:start + chunk_size]
+
+
+def count_rows(path: str) -> int | None:
+    if FORMATS.get(Path(path).suffix.lower()) in ("csv", "tsv", "jsonl"):
+        with open(path, "rb") as fh:
+            return sum(1 for _ in fh) - (0 if path.endswith(".jsonl") else 1)
+    return None
+
+
+def run(args: argparse.Namespace) -> int:
+    from ..classifier import TextClassifier
+
+    pa = parse_into(args, PredictArgs)
+    read_frame(pa.data)  # same clear errors as everywhere for a missing/empty/non-UTF-8 file
+    clf = TextClassifier.load(pa.model)
+    out = Path(pa.output)
+    if out.suffix not in (".csv", ".jsonl"):
+        raise DataError(expected("an output ending in .csv or .jsonl", str(out), "Rename the -o file."))
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_name(f".{out.name}.partial")
+    bar = tqdm(total=count_rows(pa.data), unit="row", desc="predicting", disable=pa.quiet)
+    rows = 0
+    try:
+        with open(tmp, "w", encoding="utf-8", newline="") as fh:
+            for i, chunk in enumerate(iter_chunks(pa.data, pa.text_col, pa.chunk_size)):
+                texts = ["" if v is None else str(v) for v in chunk[pa.text_col].tolist()]
+                result = predictions_frame(clf, chunk, texts)
+                if out.suffix == ".csv":
+                    result.to_csv(fh, header=i == 0, index=False)
+                else:
+                    result.to_json(fh, orient="records", lines=True, force_ascii=False)
+                rows += len(chunk)
+                bar.update(len(chunk))
+        os.replace(tmp, out)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    finally:
+        bar.close()
+    print(f"wrote {rows:,} predictions to {out}")
+    return 0
+
+
+def predictions_frame(clf, chunk: pd.DataFrame, texts: list[str]) -> pd.DataFrame:
+    scores = clf.decision_scores(texts)
+    labels = clf.scores_to_labels(scores)
+    result = chunk.reset_index(drop=True).copy()
+    if clf.task_ == "multilabel":
+        result["prediction"] = ["|".join(row) for row in labels]
+    else:
+        result["prediction"] = labels
+    if clf.task_ != "regression":
+        for j, cls in enumerate(clf.classes_):
+            result[f"prob_{cls}"] = scores[:, j].round(6)
+    return result
+
+
+COMMAND = ("predict", "label and probabilities for every row of a file, streamed with a progress bar",
+           add_arguments, run)

@@ -1,0 +1,138 @@
+"""`Examples`: the one in-memory shape of a labelled (or unlabelled) text data set."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from typing import Any, Literal, Sequence
+
+import numpy as np
+
+from ..errors import DataError, expected
+
+Task = Literal["classification", "multilabel", "regression"]
+TASKS: tuple[str, ...] = ("classification", "multilabel", "regression")
+
+
+@dataclass
+class Examples:
+    """Texts with optional labels.
+
+    `labels` holds class names (classification), lists of class names (multilabel),
+    floats (regression) or is None (unlabelled, e.g. for predict).
+    """
+
+    texts: list[str]
+    labels: list[Any] | None = None
+    task: Task = "classification"
+    source: str = "<memory>"
+    extra: dict[str, list[Any]] = field(default_factory=dict)
+
+    def __len__(self) -> int:
+        return len(self.texts)
+
+    def subset(self, index: Sequence[int] | np.ndarray) -> "Examples":
+        idx = [int(i) for i in index]
+        return Examples(
+            texts=[self.texts[i] for i in idx],
+            labels=None if self.labels is None else [self.labels[i] for i in idx],
+            task=self.task,
+            source=self.source,
+            extra={k: [v[i] for i in idx] for k, v in self.extra.items()},
+        )
+
+    def classes(self) -> list[str]:
+        """Sorted distinct class names (flattened for multilabel)."""
+        if self.labels is None or self.task == "regression":
+            return []
+        if self.task == "multilabel":
+            return sorted({c for row in self.labels for c in row})
+        return sorted(set(self.labels))
+
+    def fingerprint(self) -> str:
+        """A short hash of texts and labels: recorded with a model so users know what it saw."""
+        h = hashlib.sha256()
+        for i, text in enumerate(self.texts):
+            h.update(text.encode("utf-8"))
+            h.update(b"\x00")
+            if self.labels is not None:
+                h.update(repr(self.labels[i]).encode("utf-8"))
+            h.update(b"\x01")
+        return h.hexdigest()[:16]
+
+
+def from_lists(texts: Sequence[str], labels: Sequence[Any] | None, task: str = "auto") -> Examples:
+    """Validate in-memory input (the Python API's entry) and build `Examples`."""
+    if isinstance(texts, str):
+        raise DataError(expected("a list of texts", "a single string", "Wrap it in a list: [text]."))
+    texts = list(texts)
+    if not texts:
+        raise DataError(expected("at least one text", "an empty list", "Pass some training texts."))
+    bad = [i for i, t in enumerate(texts) if not isinstance(t, str)]
+    if bad:
+        raise DataError(
+            expected("every text to be a string", f"{type(texts[bad[0]]).__name__} at position {bad[0]}"
+                     f" ({len(bad)} non-strings in all)", "Convert texts with str() or drop those rows.")
+        )
+    if labels is None:
+        return Examples(texts=texts, labels=None, task="classification" if task == "auto" else task)
+    labels = list(labels)
+    if len(labels) != len(texts):
+        raise DataError(expected(f"{len(texts)} labels, one per text", f"{len(labels)} labels",
+                                 "Pass texts and labels of the same length."))
+    resolved = infer_task(labels) if task == "auto" else task
+    if resolved not in TASKS:
+        raise DataError(expected(f"task one of {', '.join(TASKS)}", repr(task), "Choose a supported task."))
+    if resolved == "regression":
+        try:
+            labels = [float(v) for v in labels]
+        except (TypeError, ValueError) as exc:
+            raise DataError(expected("numeric labels for regression", f"a non-number ({exc})",
+                                     "Fix the label column or use task='classification'.")) from None
+    elif resolved == "multilabel":
+        labels = [sorted({str(c) for c in (row if isinstance(row, (list, tuple, set)) else [row])}) for row in labels]
+    else:
+        labels = [_label_name(v) for v in labels]
+    return Examples(texts=texts, labels=labels, task=resolved)  # type: ignore[arg-type]
+
+
+def infer_task(labels: Sequence[Any]) -> str:
+    """Lists per row mean multilabel; everything else is classification unless asked otherwise.
+
+    Regression is never guessed: integer class ids look numeric too.
+    """
+    if labels and all(isinstance(v, (list, tuple, set)) for v in labels):
+        return "multilabel"
+    return "classification"
+
+
+def _label_name(value: Any) -> str:
+    """Class names are strings; 1.0 and 1 both become '1' so numeric ids round-trip through CSV."""
+    if isinstance(value, (float, np.floating)) and float(value).is_integer():
+        return str(int(value))
+    return str(value)
+
+
+def check_trainable(train: Examples, min_per_class: int = 1) -> None:
+    """Errors for data that cannot train anything: missing labels, one class, empty texts."""
+    if train.labels is None:
+        raise DataError(expected("labels for training", "no labels", "Give the label column (--label-col)."))
+    empty = [i for i, t in enumerate(train.texts) if not t.strip()]
+    if empty:
+        raise DataError(
+            expected("non-empty texts", f"{len(empty)} empty texts (first at row {empty[0] + 1}) in {train.source}",
+                     "Drop them (--drop-empty) or fill them in.")
+        )
+    if train.task == "regression":
+        values = np.asarray(train.labels, dtype=float)
+        if not np.all(np.isfinite(values)):
+            raise DataError(expected("finite numeric labels", "NaN or infinite values", "Clean the label column."))
+        if np.ptp(values) == 0:
+            raise DataError(expected("labels that vary", f"every label equal to {values[0]}", "Check the label column."))
+        return
+    classes = train.classes()
+    if len(classes) < 2:
+        raise DataError(
+            expected("at least two classes", f"only {classes!r} in {train.source}",
+                     "A classifier needs examples of two or more classes; check the label column.")
+        )

@@ -1,0 +1,70 @@
+"""`finetune`: every weight of backbone and head trains (AdamW, warmup + decay, early stopping)."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import ClassVar, Sequence
+
+import numpy as np
+
+from ..backbones import BackboneRef
+from ..config import TrainConfig
+from ..seeding import pick_device
+from ..training.loop import train_classifier
+from ..training.seqcls import SequenceClassifier, load_classifier, pretrained_classifier
+from .registry import FitReport, Target, register
+
+
+@dataclass
+class FinetuneConfig(TrainConfig):
+    """Full fine-tuning; all TrainConfig options apply."""
+
+
+@register
+class Finetune:
+    name: ClassVar[str] = "finetune"
+    config_cls: ClassVar[type] = FinetuneConfig
+    needs_backbone: ClassVar[bool] = True
+    tasks: ClassVar[tuple[str, ...]] = ("classification", "multilabel", "regression")
+
+    def __init__(self) -> None:
+        self.classifier_: SequenceClassifier | None = None
+
+    def fit(self, backbone: BackboneRef | None, train: Target, valid: Target | None, config: FinetuneConfig,
+            seed: int) -> FitReport:
+        assert backbone is not None
+        start = time.perf_counter()
+        device = pick_device(config.device)
+        self.classifier_ = pretrained_classifier(backbone, train, config.max_length, device)
+        return run_training(self.classifier_, train, valid, config, seed, start)
+
+    def predict_proba(self, texts: Sequence[str]) -> np.ndarray:
+        assert self.classifier_ is not None, "fit first"
+        return self.classifier_.predict(texts)
+
+    def trainable_parameters(self) -> int:
+        return self.classifier_.parameter_counts()[0] if self.classifier_ else 0
+
+    def save(self, folder: Path) -> None:
+        assert self.classifier_ is not None
+        self.classifier_.save(folder)
+
+    @classmethod
+    def load(cls, folder: Path, config: FinetuneConfig, task: str) -> "Finetune":
+        obj = cls()
+        obj.classifier_ = load_classifier(folder, task, config.max_length, pick_device(config.device))
+        return obj
+
+
+def run_training(classifier: SequenceClassifier, train: Target, valid: Target | None, config: TrainConfig,
+                 seed: int, start: float, **loop_kwargs) -> FitReport:
+    """Train a SequenceClassifier with the shared loop and summarise it as a FitReport."""
+    state = train_classifier(classifier.model, classifier.tokenizer, train, valid, config, seed=seed,
+                             device=classifier.device, **loop_kwargs)
+    trainable, total = classifier.parameter_counts()
+    best = {"valid_score": state.best_score, "step": state.best_step} if state.history else {}
+    notes = [f"stopped early at step {state.step} of {state.total_steps}"] if state.stop else []
+    return FitReport(fit_seconds=time.perf_counter() - start, trainable_parameters=trainable,
+                     total_parameters=total, history=state.history, best=best, notes=notes)

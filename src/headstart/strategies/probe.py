@@ -1,0 +1,85 @@
+"""`probe`: feature extraction. The backbone stays frozen; a head is fitted on cached embeddings."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import ClassVar, Literal, Sequence
+
+import numpy as np
+
+from ..backbones import BackboneRef, load_model, load_tokenizer, resolve_backbone
+from ..config import opt
+from ..embeddings import embed
+from ..heads import DenseHead, fit_head
+from ..seeding import pick_device
+from .registry import FitReport, Target, register
+
+
+@dataclass
+class ProbeConfig:
+    head: Literal["logistic", "mlp"] = opt("logistic", "head on the frozen embeddings: logistic regression or an MLP")
+    C: float = opt(1.0, "inverse regularisation strength of the head (larger fits the training data closer)")
+    hidden: int = opt(256, "hidden units of the MLP head")
+    max_length: int = opt(256, "tokens embedded per text")
+    batch_size: int = opt(64, "texts embedded per forward pass")
+    class_weight: Literal["none", "balanced"] = opt("none", "'balanced' weights classes by inverse frequency")
+    cache: bool = opt(True, "reuse embeddings cached on disk (keyed by backbone and text)")
+    device: str = opt("auto", "'auto', 'cpu' or 'cuda' for embedding")
+
+
+@register
+class Probe:
+    name: ClassVar[str] = "probe"
+    config_cls: ClassVar[type] = ProbeConfig
+    needs_backbone: ClassVar[bool] = True
+    tasks: ClassVar[tuple[str, ...]] = ("classification", "multilabel", "regression")
+
+    def __init__(self) -> None:
+        self.backbone_: BackboneRef | None = None
+        self.head_: DenseHead | None = None
+        self.config_: ProbeConfig = ProbeConfig()
+
+    def fit(self, backbone: BackboneRef | None, train: Target, valid: Target | None, config: ProbeConfig,
+            seed: int) -> FitReport:
+        assert backbone is not None
+        start = time.perf_counter()
+        self.backbone_, self.config_ = backbone, config
+        x = self._embed(train.texts, progress=None)
+        self.head_ = fit_head(x, train.y, train.task, config.head, config.C, config.hidden,
+                              config.class_weight, seed)
+        return FitReport(fit_seconds=time.perf_counter() - start, trainable_parameters=self.trainable_parameters(),
+                         total_parameters=self.trainable_parameters())
+
+    def _embed(self, texts: Sequence[str], progress: bool | None = False) -> np.ndarray:
+        assert self.backbone_ is not None
+        c = self.config_
+        return embed(self.backbone_, texts, batch_size=c.batch_size, max_length=c.max_length, cache=c.cache,
+                     device=pick_device(c.device), progress=progress)
+
+    def predict_proba(self, texts: Sequence[str]) -> np.ndarray:
+        assert self.head_ is not None, "fit first"
+        return self.head_.scores(self._embed(texts))
+
+    def embeddings(self, texts: Sequence[str]) -> np.ndarray:
+        """The frozen features the head sees (used by audits and calibration)."""
+        return self._embed(texts)
+
+    def trainable_parameters(self) -> int:
+        return self.head_.n_parameters() if self.head_ is not None else 0
+
+    def save(self, folder: Path) -> None:
+        # The frozen backbone is saved too, so the folder is self-contained and loads with transformers.
+        assert self.backbone_ is not None and self.head_ is not None
+        load_model(self.backbone_).save_pretrained(folder, safe_serialization=True)
+        load_tokenizer(self.backbone_).save_pretrained(folder)
+        self.head_.save(folder / "head.safetensors")
+
+    @classmethod
+    def load(cls, folder: Path, config: ProbeConfig, task: str) -> "Probe":
+        obj = cls()
+        obj.config_ = config
+        obj.backbone_ = resolve_backbone(folder)
+        obj.head_ = DenseHead.load(folder / "head.safetensors")
+        return obj

@@ -1,0 +1,60 @@
+"""`scratch-init`: the backbone's architecture, randomly initialised, trained like `finetune` (a baseline)."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import ClassVar, Sequence
+
+import numpy as np
+
+from ..backbones import BackboneRef
+from ..config import TrainConfig, opt
+from ..seeding import pick_device
+from ..training.seqcls import SequenceClassifier, load_classifier, random_classifier
+from .finetune import run_training
+from .registry import FitReport, Target, register
+
+
+@dataclass
+class ScratchInitConfig(TrainConfig):
+    # Random weights need a larger step size and more passes than pre-trained ones.
+    lr: float = opt(2e-4, "peak learning rate of AdamW")
+    epochs: int = opt(8, "passes over the training data (early stopping may end sooner)")
+    patience: int = opt(3, "stop after this many evaluations without improvement on validation (0 disables)")
+
+
+@register
+class ScratchInit:
+    name: ClassVar[str] = "scratch-init"
+    config_cls: ClassVar[type] = ScratchInitConfig
+    needs_backbone: ClassVar[bool] = True
+    tasks: ClassVar[tuple[str, ...]] = ("classification", "multilabel", "regression")
+
+    def __init__(self) -> None:
+        self.classifier_: SequenceClassifier | None = None
+
+    def fit(self, backbone: BackboneRef | None, train: Target, valid: Target | None, config: ScratchInitConfig,
+            seed: int) -> FitReport:
+        assert backbone is not None
+        start = time.perf_counter()
+        self.classifier_ = random_classifier(backbone, train, config.max_length, pick_device(config.device))
+        return run_training(self.classifier_, train, valid, config, seed, start)
+
+    def predict_proba(self, texts: Sequence[str]) -> np.ndarray:
+        assert self.classifier_ is not None, "fit first"
+        return self.classifier_.predict(texts)
+
+    def trainable_parameters(self) -> int:
+        return self.classifier_.parameter_counts()[0] if self.classifier_ else 0
+
+    def save(self, folder: Path) -> None:
+        assert self.classifier_ is not None
+        self.classifier_.save(folder)
+
+    @classmethod
+    def load(cls, folder: Path, config: ScratchInitConfig, task: str) -> "ScratchInit":
+        obj = cls()
+        obj.classifier_ = load_classifier(folder, task, config.max_length, pick_device(config.device))
+        return obj

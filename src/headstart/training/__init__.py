@@ -1,0 +1,1 @@
+"""Gradient training of transformer classifiers: one loop, named callback events."""

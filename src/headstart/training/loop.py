@@ -1,0 +1,187 @@
+"""One readable training loop for sequence classifiers.
+
+Strategies customise it without subclassing: they choose which parameters train and with which
+learning rates (`param_groups`), and pass callbacks that the loop calls at named events
+(`on_train_begin`, `on_epoch_begin`, `on_step_end`, `on_evaluate`, `on_train_end`), plus optional
+extra loss terms (`penalties`, e.g. a pull toward the pre-trained weights).
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable, Sequence
+
+import numpy as np
+
+from ..config import TrainConfig
+from ..progress import bar as progress_bar
+from ..strategies.registry import Target
+from .batching import length_grouped_batches, pad_batch, sorted_batches
+from .schedules import make_scheduler
+
+
+@dataclass
+class TrainState:
+    """What callbacks see and may change (e.g. `stop = True`)."""
+
+    model: Any
+    optimizer: Any = None
+    epoch: int = 0
+    step: int = 0
+    total_steps: int = 0
+    stop: bool = False
+    history: list[dict[str, float]] = field(default_factory=list)
+    best_score: float = -math.inf
+    best_step: int = 0
+
+
+def tokenize(tokenizer, texts: Sequence[str], max_length: int) -> list[list[int]]:
+    return tokenizer(list(texts), truncation=True, max_length=max_length, add_special_tokens=True)["input_ids"]
+
+
+def compute_loss(logits, y, task: str, class_weights=None):
+    import torch.nn.functional as F
+
+    if task == "regression":
+        return F.mse_loss(logits.squeeze(-1), y)
+    if task == "multilabel":
+        return F.binary_cross_entropy_with_logits(logits, y)
+    return F.cross_entropy(logits, y, weight=class_weights)
+
+
+def score_outputs(outputs: np.ndarray, y: np.ndarray, task: str) -> float:
+    """Higher is better: accuracy, micro-F1 (multilabel) or negative MSE (regression)."""
+    if task == "regression":
+        return -float(np.mean((outputs - y) ** 2))
+    if task == "multilabel":
+        pred = outputs >= 0.5
+        tp = float((pred & (y > 0.5)).sum())
+        return 2 * tp / max(1.0, float(pred.sum() + (y > 0.5).sum()))
+    return float((outputs.argmax(1) == y).mean())
+
+
+def predict_outputs(model, tokenizer, texts: Sequence[str], task: str, max_length: int, device: str,
+                    batch_size: int = 64) -> np.ndarray:
+    """Probabilities (or values) for texts, computed in length-sorted batches, returned in input order."""
+    import torch
+
+    was_training = model.training
+    model.eval()
+    ids = tokenize(tokenizer, texts, max_length)
+    out: list[np.ndarray | None] = [None] * len(ids)
+    with torch.inference_mode():
+        for batch in sorted_batches([len(t) for t in ids], batch_size):
+            input_ids, mask = pad_batch([ids[i] for i in batch], tokenizer.pad_token_id or 0, device)
+            logits = model(input_ids=input_ids, attention_mask=mask).logits.float()
+            if task == "classification":
+                probs = torch.softmax(logits, -1)
+            elif task == "multilabel":
+                probs = torch.sigmoid(logits)
+            else:
+                probs = logits.squeeze(-1)
+            for i, row in zip(batch, probs.cpu().numpy()):
+                out[i] = row
+    model.train(was_training)
+    return np.stack(out) if out else np.zeros((0,))
+
+
+def train_classifier(model, tokenizer, train: Target, valid: Target | None, cfg: TrainConfig, *, seed: int,
+                     device: str, param_groups: list[dict[str, Any]] | None = None,
+                     callbacks: Sequence[Any] = (), penalties: Sequence[Callable[[], Any]] = (),
+                     progress: bool | None = None) -> TrainState:
+    """Train `model` in place and leave it at its best validation checkpoint. Returns the final state."""
+    import torch
+
+    model.to(device).train()
+    rng = np.random.default_rng(seed)
+    ids = tokenize(tokenizer, train.texts, cfg.max_length)
+    lengths = [len(t) for t in ids]
+    y_all = torch.as_tensor(train.y, dtype=torch.long if train.task == "classification" else torch.float32)
+    class_weights = _class_weights(train) if cfg.class_weight == "balanced" else None
+    class_weights = class_weights.to(device) if class_weights is not None else None
+
+    groups = param_groups if param_groups is not None else default_param_groups(model, cfg.lr, cfg.weight_decay)
+    optimizer = torch.optim.AdamW(groups, lr=cfg.lr, weight_decay=cfg.weight_decay)
+    steps_per_epoch = math.ceil(len(ids) / cfg.batch_size)
+    state = TrainState(model=model, optimizer=optimizer, total_steps=steps_per_epoch * cfg.epochs)
+    scheduler = make_scheduler(optimizer, cfg.schedule, state.total_steps, int(cfg.warmup_ratio * state.total_steps))
+    eval_every = max(1, steps_per_epoch // max(1, cfg.evals_per_epoch))
+    best_weights = None
+    evals_without_gain = 0
+    _fire(callbacks, "on_train_begin", state)
+    bar = progress_bar(state.total_steps, "training", "step", enabled=progress)
+    started = time.perf_counter()
+    for epoch in range(cfg.epochs):
+        state.epoch = epoch
+        _fire(callbacks, "on_epoch_begin", state)
+        for batch in length_grouped_batches(lengths, cfg.batch_size, rng):
+            input_ids, mask = pad_batch([ids[i] for i in batch], tokenizer.pad_token_id or 0, device)
+            logits = model(input_ids=input_ids, attention_mask=mask).logits
+            loss = compute_loss(logits.float(), y_all[batch].to(device), train.task, class_weights)
+            for penalty in penalties:
+                loss = loss + penalty()
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            if cfg.max_grad_norm > 0:
+                torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.max_grad_norm)
+            optimizer.step()
+            scheduler.step()
+            state.step += 1
+            bar.update(1)
+            bar.set_postfix(loss=f"{loss.item():.4f}")
+            _fire(callbacks, "on_step_end", state, loss=float(loss.item()))
+            if valid is not None and (state.step % eval_every == 0 or state.step == state.total_steps):
+                score = score_outputs(predict_outputs(model, tokenizer, valid.texts, valid.task, cfg.max_length,
+                                                      device), valid.y, valid.task)
+                state.history.append({"step": state.step, "epoch": epoch + 1, "valid_score": score,
+                                      "train_loss": float(loss.item()),
+                                      "seconds": time.perf_counter() - started})
+                _fire(callbacks, "on_evaluate", state, score=score)
+                if score > state.best_score:
+                    state.best_score, state.best_step, evals_without_gain = score, state.step, 0
+                    best_weights = copy.deepcopy({k: v.detach().cpu() for k, v in model.state_dict().items()})
+                else:
+                    evals_without_gain += 1
+                    if cfg.patience and evals_without_gain >= cfg.patience:
+                        state.stop = True
+            if state.stop:
+                break
+        if state.stop:
+            break
+    bar.close()
+    if best_weights is not None:
+        model.load_state_dict(best_weights)
+    _fire(callbacks, "on_train_end", state)
+    model.eval()
+    return state
+
+
+def default_param_groups(model, lr: float, weight_decay: float) -> list[dict[str, Any]]:
+    """Weight decay on weight matrices only; biases and LayerNorm parameters are not decayed."""
+    decay, no_decay = [], []
+    for name, param in model.named_parameters():
+        if not param.requires_grad:
+            continue
+        (no_decay if param.ndim < 2 or "norm" in name.lower() else decay).append(param)
+    return [{"params": decay, "lr": lr, "weight_decay": weight_decay},
+            {"params": no_decay, "lr": lr, "weight_decay": 0.0}]
+
+
+def _class_weights(train: Target):
+    import torch
+
+    if train.task != "classification":
+        return None
+    counts = np.bincount(train.y, minlength=len(train.classes)).astype(float)
+    weights = len(train.y) / (len(train.classes) * np.clip(counts, 1, None))
+    return torch.as_tensor(weights, dtype=torch.float32)
+
+
+def _fire(callbacks: Sequence[Any], event: str, state: TrainState, **kwargs: Any) -> None:
+    for cb in callbacks:
+        handler = getattr(cb, event, None)
+        if handler is not None:
+            handler(state, **kwargs)

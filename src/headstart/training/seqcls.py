@@ -1,0 +1,85 @@
+"""A transformer sequence classifier (model + tokenizer + task) shared by the gradient strategies.
+
+`finetune`, `scratch-init` and the toolbox strategies hold one of these rather than inheriting from
+each other: they differ only in how the model is built and which parameters train.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+
+from ..backbones import BackboneRef, hf_folder, load_model, load_tokenizer
+from ..strategies.registry import Target
+from .loop import predict_outputs
+
+PROBLEM_TYPES = {"classification": "single_label_classification", "multilabel": "multi_label_classification",
+                 "regression": "regression"}
+
+
+@dataclass
+class SequenceClassifier:
+    model: Any
+    tokenizer: Any
+    task: str
+    max_length: int
+    device: str = "cpu"
+
+    def predict(self, texts: Sequence[str], batch_size: int = 64) -> np.ndarray:
+        return predict_outputs(self.model, self.tokenizer, texts, self.task, self.max_length, self.device, batch_size)
+
+    def parameter_counts(self) -> tuple[int, int]:
+        trainable = sum(p.numel() for p in self.model.parameters() if p.requires_grad)
+        total = sum(p.numel() for p in self.model.parameters())
+        return trainable, total
+
+    def save(self, folder: Path) -> None:
+        """Standard Hugging Face layout: loads with AutoModelForSequenceClassification alone."""
+        self.model.save_pretrained(folder, safe_serialization=True)
+        self.tokenizer.save_pretrained(folder)
+
+
+def label_kwargs(train: Target) -> dict[str, Any]:
+    if train.task == "regression":
+        return {"num_labels": 1, "problem_type": PROBLEM_TYPES["regression"]}
+    return {"num_labels": len(train.classes), "problem_type": PROBLEM_TYPES[train.task],
+            "id2label": dict(enumerate(train.classes)), "label2id": {c: i for i, c in enumerate(train.classes)}}
+
+
+def pretrained_classifier(ref: BackboneRef, train: Target, max_length: int, device: str) -> SequenceClassifier:
+    """The backbone's pre-trained weights with a freshly initialised classification head."""
+    from transformers import AutoModelForSequenceClassification
+
+    model = load_model(ref, AutoModelForSequenceClassification, **label_kwargs(train))
+    tokenizer = load_tokenizer(ref)
+    _ensure_pad(model, tokenizer)
+    return SequenceClassifier(model, tokenizer, train.task, max_length, device)
+
+
+def random_classifier(ref: BackboneRef, train: Target, max_length: int, device: str) -> SequenceClassifier:
+    """The backbone's architecture and tokenizer, with every weight randomly initialised."""
+    from transformers import AutoConfig, AutoModelForSequenceClassification
+
+    config = AutoConfig.from_pretrained(hf_folder(ref), **label_kwargs(train))
+    model = AutoModelForSequenceClassification.from_config(config)
+    tokenizer = load_tokenizer(ref)
+    _ensure_pad(model, tokenizer)
+    return SequenceClassifier(model, tokenizer, train.task, max_length, device)
+
+
+def load_classifier(folder: Path, task: str, max_length: int, device: str) -> SequenceClassifier:
+    from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+    model = AutoModelForSequenceClassification.from_pretrained(folder, use_safetensors=True).to(device).eval()
+    return SequenceClassifier(model, AutoTokenizer.from_pretrained(folder), task, max_length, device)
+
+
+def _ensure_pad(model, tokenizer) -> None:
+    """Decoder tokenizers often lack a pad token; reuse end-of-sequence so batches can be padded."""
+    if tokenizer.pad_token is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    if getattr(model.config, "pad_token_id", None) is None:
+        model.config.pad_token_id = tokenizer.pad_token_id
