@@ -96,6 +96,7 @@ class TextClassifier:
         set_seed(self.seed)
         self.backbone_: BackboneRef | None = resolve_backbone(self.backbone) if strategy_cls.needs_backbone else None
         self.config_ = config
+        self.temperature_ = 1.0  # a refit forgets an earlier calibration
         self.strategy_ = strategy_cls()
         with progress_enabled(self.progress):
             self.fit_report_ = self.strategy_.fit(self.backbone_, self.encode(train),
@@ -157,7 +158,31 @@ class TextClassifier:
         if not texts:
             width = 0 if self.task_ == "regression" else len(self.classes_)
             return np.zeros((0, width) if width else (0,), dtype=np.float32)
-        return np.asarray(self.strategy_.predict_proba(texts))
+        scores = np.asarray(self.strategy_.predict_proba(texts))
+        temperature = getattr(self, "temperature_", 1.0)
+        if self.task_ == "classification" and temperature != 1.0:
+            from .evaluation.calibration import apply_temperature
+
+            scores = apply_temperature(scores, temperature)
+        return scores
+
+    def calibrate(self, X: Sequence[str] | Examples, y: Sequence[Any] | None = None) -> "TextClassifier":
+        """Fit a softmax temperature on held-out labelled data (classification only).
+
+        Afterwards `predict_proba` returns softmax(log p / T); predictions do not change, confidences do.
+        The temperature is saved in headstart.json and applied again after `load`.
+        """
+        from .evaluation.calibration import fit_temperature
+
+        self._check_fitted()
+        if self.task_ != "classification":
+            raise ModelError(expected("a classification model", f"a {self.task_} model",
+                                      "Temperature scaling applies to single-label class probabilities."))
+        examples = X if isinstance(X, Examples) else from_lists(self._texts(X), y, self.task_)
+        target = self.encode(examples)
+        self.temperature_ = 1.0
+        self.temperature_ = fit_temperature(self.decision_scores(examples.texts), target.y)
+        return self
 
     def predict_proba(self, X: Sequence[str]) -> np.ndarray:
         """Class probabilities, columns in the order of `classes_`."""
@@ -208,6 +233,7 @@ class TextClassifier:
         return {
             "format_version": FORMAT_VERSION, "task": self.task_, "strategy": self.strategy, "seed": self.seed,
             "classes": self.classes_, "threshold": self.threshold,
+            "temperature": getattr(self, "temperature_", 1.0),
             "backbone": None if ref is None else {"name": ref.name, "source": ref.source, "kind": ref.kind,
                                                   "fingerprint": ref.fingerprint()},
             "config": dataclasses.asdict(self.config_), "fit": dataclasses.asdict(self.fit_report_),
@@ -257,6 +283,7 @@ class TextClassifier:
         obj.backbone_ = None
         obj.fit_report_ = _report(meta.get("fit", {}))
         obj.metrics_, obj.data_ = meta.get("metrics", {}), meta.get("data", {})
+        obj.temperature_ = float(meta.get("temperature", 1.0))
         obj.metadata_ = meta
         return obj
 

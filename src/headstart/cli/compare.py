@@ -1,0 +1,68 @@
+"""`headstart compare`: strategies x labelled-set sizes x seeds on one test set, with learning curves,
+transfer gain, forecasts and a recommendation. Resumable; stops cleanly at a time budget."""
+
+from __future__ import annotations
+
+import argparse
+from dataclasses import dataclass
+
+from ..backbones import DEFAULT_BACKBONE
+from ..config import load_config_file, opt
+from ..errors import ConfigError, expected
+from ..strategies import strategy_names
+from .args import add_dataclass_args, parse_into
+from .common import ColumnArgs, read_labelled
+
+
+@dataclass
+class CompareArgs:
+    data: str = opt(None, "labelled training data the samples are drawn from", positional=True)
+    test: str = opt("", "labelled test file every cell is scored on (required)")
+    output: str = opt("runs/compare", "folder for cells.jsonl, results.json, results.csv and the final model",
+                      aliases=("-o",))
+    strategies: str = opt("", "comma list of strategies (default: every registered one for the task)")
+    sizes: str = opt("8,16,32,64,256,all", "labelled examples per class, comma list; 'all' is the whole file")
+    seeds: int = opt(5, "samples (and seeds) per strategy and size")
+    budget: str = opt("", "time budget such as 90s, 30m or 2h (default: none); cheap cells run first")
+    backbone: str = opt(DEFAULT_BACKBONE, "pre-trained model for every strategy that needs one")
+    options: str = opt("", "JSON file: {\"finetune\": {\"epochs\": 2}, \"*\": {\"device\": \"cuda\"}} "
+                           "('*' applies to every strategy that has the option)")
+    metric: str = opt("auto", "metric the curves use: auto (accuracy, micro_f1 or r2 by task), macro_f1, ...")
+    final: bool = opt(True, "fit the recommended strategy once more, calibrate it and save it to OUTPUT/model")
+
+
+def add_arguments(parser: argparse.ArgumentParser, argv: list[str]) -> None:
+    add_dataclass_args(parser, CompareArgs)
+    add_dataclass_args(parser, ColumnArgs, "columns")
+    parser.epilog = "strategies: " + ", ".join(strategy_names()) + ". Then: headstart report OUTPUT"
+
+
+def run(args: argparse.Namespace) -> int:
+    from ..evaluation.answers import format_results
+    from ..evaluation.compare import CompareSpec, parse_budget, parse_sizes, run_comparison
+
+    ca = parse_into(args, CompareArgs)
+    if not ca.data or not ca.test:
+        raise ConfigError(expected("a training file and --test FILE", f"data={ca.data!r}, test={ca.test!r}",
+                                   "Usage: headstart compare DATA --test TEST -o FOLDER"))
+    options = load_config_file(ca.options) if ca.options else {}
+    if not all(isinstance(v, dict) for v in options.values()):
+        raise ConfigError(expected("{strategy: {option: value}} in --options", repr(options)[:80],
+                                   "Nest options under the strategy name or '*'."))
+    cols = parse_into(args, ColumnArgs)
+    train = read_labelled(ca.data, cols)
+    test = read_labelled(ca.test, cols, task=train.task)
+    spec = CompareSpec(strategies=[s.strip() for s in ca.strategies.split(",") if s.strip()],
+                       sizes=parse_sizes(ca.sizes), seeds=ca.seeds, backbone=ca.backbone, options=options,
+                       budget_s=parse_budget(ca.budget), metric=ca.metric, final=ca.final)
+    if spec.seeds < 1:
+        raise ConfigError(expected("--seeds of 1 or more", str(spec.seeds), "Pass e.g. --seeds 5."))
+    results = run_comparison(train, test, spec, ca.output, log=lambda m: print(m, flush=True))
+    print()
+    print(format_results(results))
+    print(f"\nwrote {ca.output}/results.json and results.csv; `headstart report {ca.output}` renders the report")
+    return 0
+
+
+COMMAND = ("compare", "learning curves of strategies x sizes x seeds on one test set: transfer gain, forecast, "
+           "recommendation (resumable, time budget)", add_arguments, run)

@@ -1,0 +1,74 @@
+"""Plain-text rendering of a comparison's answers (what `headstart compare` prints)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .curves import size_order
+
+
+def _fmt_p(p: float | None) -> str:
+    return "-" if p is None else f"{p:.3f}"
+
+
+def curve_table(results: dict[str, Any]) -> list[dict[str, Any]]:
+    """One row per strategy, one column per size: 'mean ± std'."""
+    sizes = sorted({p["size"] for points in results["curves"].values() for p in points}, key=size_order)
+    rows = []
+    for name, points in results["curves"].items():
+        by_size = {p["size"]: p for p in points}
+        row: dict[str, Any] = {"strategy": name + (" (scratch)" if name in results["baselines"] else "")}
+        for size in sizes:
+            p = by_size.get(size)
+            row[f"n={size}"] = f"{p['mean']:.4f} ± {p['std']:.4f}" if p else "-"
+        last = points[-1]
+        row["fit_s"] = round(last["fit_seconds"], 2)
+        row["trainable"] = last["trainable_parameters"]
+        rows.append(row)
+    return rows
+
+
+def format_results(results: dict[str, Any]) -> str:
+    """Learning curves, paired tests, transfer gain, forecasts, recommendation and what was skipped."""
+    from ..cli.common import table
+
+    metric = results["metric"]
+    out = [f"learning curves ({metric}, mean ± std over seeds; sizes are examples per class; "
+           f"fit_s and trainable at the largest size)", table(curve_table(results))]
+    paired = [{"size": r["size"], "a": r["a"], "b": r["b"], "seeds": r["n"], "mean a-b": round(r["mean_diff"], 4),
+               "wins a:b": f"{r['wins_a']}:{r['wins_b']}", "t-test p": _fmt_p(r["t_p"]),
+               "wilcoxon p": _fmt_p(r["wilcoxon_p"])} for r in results["paired"]]
+    if paired:
+        out += ["", "paired comparison on the same seeds (same samples)", table(paired)]
+    gains = results.get("transfer_gain") or []
+    if gains:
+        out += ["", f"transfer gain: examples per class the best from-scratch baseline "
+                    f"({', '.join(results['baselines'])}) needs to match each transfer strategy"]
+        out += [f"  {g['strategy']} at {g['size']} ({g['n_per_class']:,.0f}/class, {g['score']:.4f}): {g['text']}"
+                for g in gains]
+    elif results["curves"]:
+        out += ["", "transfer gain: no from-scratch baseline in the grid (add scratch-tfidf or scratch-init)"]
+    forecast_rows = []
+    for name, f in (results.get("forecast") or {}).items():
+        if f:
+            forecast_rows.append({"strategy": name, "fit": f["form"], "at n_max": round(f["at_n_max"], 4),
+                                  "n_max": f"{f['n_max']:,.0f}", "doubling labels": f"{f['doubling_gain']:+.4f}",
+                                  "rmse": round(f["rmse"], 4)})
+    if forecast_rows:
+        out += ["", "forecast: fitted curve per strategy and the expected gain from doubling the labels",
+                table(forecast_rows)]
+    rec = results.get("recommendation")
+    if rec:
+        out += ["", f"recommendation: {rec['strategy']} — {rec['reason']}"]
+        if rec.get("not_at_size"):
+            out.append(f"  (no result at size {rec['size']} for: {', '.join(rec['not_at_size'])})")
+    final = results.get("final")
+    if final:
+        cal = final["calibration"]
+        out.append(f"final model: {final['model']} ({final['strategy']}@{final['size']}), test {metric} "
+                   f"{final['metrics'].get(metric, float('nan')):.4f}, temperature {cal['temperature']:.3f}, "
+                   f"ECE {cal['ece_before']:.4f} -> {cal['ece_after']:.4f}")
+    if results.get("skipped"):
+        out.append(f"skipped {len(results['skipped'])} cell(s) for the budget: "
+                   + ", ".join(s["cell"] for s in results["skipped"][:12]))
+    return "\n".join(out)

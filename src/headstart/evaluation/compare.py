@@ -1,0 +1,316 @@
+"""The comparison grid: strategies x labelled-set sizes (per class) x seeds, every cell trained on a
+stratified sample drawn with its seed and scored on one test set.
+
+* Cells run cheap-first (estimated from the strategy's kind and the sample size) under a time budget;
+  a cell that the measured speed of finished cells says will not fit in what is left is skipped, and
+  the run stops cleanly once the budget is spent, listing what it skipped.
+* Every finished cell is appended to `cells.jsonl` in the output folder (rewritten atomically), so an
+  interrupted run resumes without redoing finished cells. A cell's key includes a hash of the data,
+  test set, backbone and the strategy's options: changing any of them reruns the affected cells.
+* Probe-like strategies share embeddings through the on-disk embedding cache.
+"""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import hashlib
+import io
+import json
+import math
+import re
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+from ..backbones import DEFAULT_BACKBONE
+from ..config import TrainConfig, build_config
+from ..data.examples import Examples
+from ..data.pipeline import summarize
+from ..data.split import sample_per_class
+from ..errors import ConfigError, DataError, expected
+from ..io import atomic_write_text, read_json, write_json
+from ..strategies import get_strategy, strategies_for
+from .curves import forecasts, learning_curves, paired_comparisons, recommend, size_order, transfer_gain
+
+CELLS_FILE = "cells.jsonl"
+RESULTS_JSON = "results.json"
+RESULTS_CSV = "results.csv"
+FINAL_JSON = "final.json"
+HIGHER_IS_BETTER = {"classification": ("accuracy", "macro_f1"),
+                    "multilabel": ("micro_f1", "macro_f1", "subset_accuracy"),
+                    "regression": ("r2", "pearson", "spearman")}
+_CELL_OVERHEAD = 50  # examples' worth of fixed cost per cell (model load, evaluation), for cost estimates
+
+
+@dataclass
+class CompareSpec:
+    """What to compare. `options` maps a strategy name (or '*' for every strategy that has the field)
+    to that strategy's options, e.g. {"finetune": {"epochs": 2}, "*": {"device": "cuda"}}."""
+
+    strategies: list[str] = field(default_factory=list)
+    sizes: list[str] = field(default_factory=lambda: ["8", "16", "32", "64", "256", "all"])
+    seeds: int = 5
+    backbone: str = DEFAULT_BACKBONE
+    options: dict[str, dict[str, Any]] = field(default_factory=dict)
+    budget_s: float = math.inf
+    metric: str = "auto"
+    final: bool = True
+
+
+def parse_sizes(text: str) -> list[str]:
+    """'8,16,all' -> ['8', '16', 'all'] (positive integers per class, or 'all'), deduplicated and sorted."""
+    sizes = []
+    for token in (t.strip().lower() for t in str(text).split(",") if t.strip()):
+        if token != "all" and not (token.isdigit() and int(token) > 0):
+            raise ConfigError(expected("sizes as positive integers per class or 'all', e.g. 8,16,64,all",
+                                       repr(token), "Fix --sizes."))
+        sizes.append(token if token == "all" else str(int(token)))
+    if not sizes:
+        raise ConfigError(expected("at least one size", repr(text), "Pass e.g. --sizes 8,64,all."))
+    return sorted(set(sizes), key=size_order)
+
+
+def parse_budget(text: str | float | None) -> float:
+    """'30m', '2h', '90s', '45' (seconds), '' or 'none' (no limit) -> seconds."""
+    if text is None or str(text).strip().lower() in ("", "none", "inf"):
+        return math.inf
+    match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([smh]?)\s*", str(text).lower())
+    if not match:
+        raise ConfigError(expected("a budget like 90s, 30m or 2h", repr(text), "Fix --budget."))
+    return float(match.group(1)) * {"": 1, "s": 1, "m": 60, "h": 3600}[match.group(2)]
+
+
+def resolve_strategies(names: Sequence[str], task: str) -> list[str]:
+    """The requested strategies (checked against the registry), or every registered one for the task."""
+    available = strategies_for(task)
+    if not names:
+        return available
+    for name in names:
+        cls = get_strategy(name)  # unknown names raise a ConfigError listing the registered ones
+        if task not in cls.tasks:
+            raise ConfigError(expected(f"strategies that support '{task}' ({', '.join(available)})", repr(name),
+                                       "Drop it from --strategies."))
+    return list(dict.fromkeys(names))
+
+
+def is_from_scratch(name: str) -> bool:
+    """From-scratch baselines: strategies declaring `pretrained = False`, or named 'scratch-*'."""
+    cls = get_strategy(name)
+    return getattr(cls, "pretrained", not name.startswith("scratch")) is False
+
+
+def strategy_options(spec: CompareSpec, name: str) -> dict[str, Any]:
+    """The options one strategy gets: '*' entries it has a field for, then its own entries (checked)."""
+    cls = get_strategy(name)
+    fields = {f.name for f in dataclasses.fields(cls.config_cls)}
+    options = {k: v for k, v in spec.options.get("*", {}).items() if k in fields}
+    options.update(spec.options.get(name, {}))
+    build_config(cls.config_cls, options)  # unknown or ill-typed options fail before anything runs
+    return options
+
+
+def kind_weight(name: str) -> float:
+    """Relative cost per training example: gradient training >> frozen embeddings >> no network."""
+    cls = get_strategy(name)
+    if not cls.needs_backbone:
+        return 1.0
+    trains = issubclass(cls.config_cls, TrainConfig) or "epochs" in {f.name for f in dataclasses.fields(cls.config_cls)}
+    return 200.0 if trains else 20.0
+
+
+def sample_size(train: Examples, size: str) -> int:
+    """Rows a per-class sample of `size` will have (classes smaller than `size` give all they have)."""
+    if size == "all":
+        return len(train)
+    counts: dict[str, int] = {}
+    for label in (train.labels or []):
+        key = str(label[:1] if isinstance(label, list) else label) if train.task != "regression" else "0"
+        counts[key] = counts.get(key, 0) + 1
+    return sum(min(int(size), c) for c in counts.values())
+
+
+def setup_hash(train: Examples, test: Examples, backbone: str, strategy: str, options: dict[str, Any]) -> str:
+    text = json.dumps([train.fingerprint(), test.fingerprint(), backbone, strategy, options], sort_keys=True,
+                      default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:12]
+
+
+def cell_key(strategy: str, size: str, seed: int, setup: str) -> str:
+    return f"{strategy}|{size}|{seed}|{setup}"
+
+
+def read_cells(folder: Path) -> list[dict[str, Any]]:
+    """Finished cells of earlier runs; a damaged line (should never happen: writes are atomic) is ignored."""
+    path = folder / CELLS_FILE
+    if not path.exists():
+        return []
+    cells = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        try:
+            cells.append(json.loads(line))
+        except json.JSONDecodeError:
+            continue
+    return cells
+
+
+def append_cell(folder: Path, cell: dict[str, Any]) -> None:
+    """Add one finished cell: the whole file is rewritten through a rename, so a kill leaves the old one."""
+    path = folder / CELLS_FILE
+    old = path.read_text(encoding="utf-8") if path.exists() else ""
+    atomic_write_text(path, old + json.dumps(cell, sort_keys=True) + "\n")
+
+
+@dataclass
+class Cell:
+    strategy: str
+    size: str
+    seed: int
+    setup: str
+    estimated_rows: int
+
+    @property
+    def key(self) -> str:
+        return cell_key(self.strategy, self.size, self.seed, self.setup)
+
+    @property
+    def label(self) -> str:
+        return f"{self.strategy}@{self.size}/seed{self.seed}"
+
+
+def plan(train: Examples, test: Examples, spec: CompareSpec, strategies: list[str]) -> list[Cell]:
+    """Every cell of the grid, cheapest first (kind weight x rows), then by seed."""
+    cells = []
+    for name in strategies:
+        setup = setup_hash(train, test, spec.backbone, name, strategy_options(spec, name))
+        for size in spec.sizes:
+            for seed in range(spec.seeds):
+                cells.append(Cell(name, size, seed, setup, sample_size(train, size)))
+    return sorted(cells, key=lambda c: (kind_weight(c.strategy) * (c.estimated_rows + _CELL_OVERHEAD),
+                                        size_order(c.size), c.seed, c.strategy))
+
+
+def predicted_seconds(cell: Cell, finished: Sequence[dict[str, Any]]) -> float | None:
+    """Seconds `cell` should take, scaled from the slowest-per-row finished cell of its strategy."""
+    rates = [c["seconds"] / (c["n_train"] + _CELL_OVERHEAD) for c in finished
+             if c["strategy"] == cell.strategy and c.get("seconds")]
+    return max(rates) * (cell.estimated_rows + _CELL_OVERHEAD) if rates else None
+
+
+def run_cell(cell: Cell, train: Examples, test: Examples, spec: CompareSpec, metric: str,
+             clock: Callable[[], float]) -> dict[str, Any]:
+    """Fit one strategy on one seeded per-class sample and score it on the test set."""
+    from ..classifier import TextClassifier
+
+    sample = sample_per_class(train, None if cell.size == "all" else int(cell.size), cell.seed)
+    start = clock()
+    clf = TextClassifier(backbone=spec.backbone, strategy=cell.strategy, task=train.task, seed=cell.seed,
+                         progress=False, **strategy_options(spec, cell.strategy))
+    clf.fit(sample)
+    fit_seconds = clock() - start
+    metrics = clf.evaluate(test.texts, test.labels)
+    headline = {k: v for k, v in metrics.items() if not isinstance(v, dict)}
+    n_classes = max(len(sample.classes()), 1)
+    return {"key": cell.key, "strategy": cell.strategy, "size": cell.size, "seed": cell.seed, "setup": cell.setup,
+            "n_train": len(sample), "n_per_class": len(sample) / n_classes, "transfer": not is_from_scratch(cell.strategy),
+            "metrics": headline, "score": float(headline[metric]), "fit_seconds": float(fit_seconds),
+            "trainable_parameters": int(clf.fit_report_.trainable_parameters), "seconds": float(clock() - start)}
+
+
+def run_comparison(train: Examples, test: Examples, spec: CompareSpec, output: str | Path,
+                   log: Callable[[str], None] = print, clock: Callable[[], float] = time.monotonic,
+                   on_cell: Callable[[dict[str, Any]], None] | None = None) -> dict[str, Any]:
+    """Run (or resume) the grid in `output`, write results.json / results.csv and return the results."""
+    from ..evaluation.metrics import PRIMARY_METRIC
+
+    if test.labels is None:
+        raise DataError(expected("a labelled test set", f"no labels in {test.source}", "Give --test a labelled file."))
+    folder = Path(output)
+    folder.mkdir(parents=True, exist_ok=True)
+    strategies = resolve_strategies(spec.strategies, train.task)
+    metric = PRIMARY_METRIC[train.task] if spec.metric == "auto" else spec.metric
+    if metric not in HIGHER_IS_BETTER[train.task]:
+        raise ConfigError(expected(f"a {train.task} metric among {', '.join(HIGHER_IS_BETTER[train.task])}",
+                                   repr(metric), "Fix --metric."))
+    cells = plan(train, test, spec, strategies)
+    wanted = {c.key for c in cells}
+    stored = read_cells(folder)
+    done = {c["key"]: c for c in stored if c.get("key") in wanted}
+    if len(stored) > len(done):
+        log(f"note: {len(stored) - len(done)} stored cell(s) belong to another setup or grid and are not used")
+    pending = [c for c in cells if c.key not in done]
+    log(f"grid: {len(strategies)} strategies x {len(spec.sizes)} sizes x {spec.seeds} seeds = {len(cells)} cells; "
+        f"{len(done)} already finished, {len(pending)} to run" +
+        ("" if math.isinf(spec.budget_s) else f", budget {spec.budget_s:.0f}s"))
+    start = clock()
+    skipped: list[dict[str, Any]] = []
+    for i, cell in enumerate(pending):
+        elapsed = clock() - start
+        if elapsed >= spec.budget_s:
+            skipped.extend({"cell": c.label, "reason": "budget spent"} for c in pending[i:])
+            break
+        guess = predicted_seconds(cell, list(done.values()))
+        if guess is not None and elapsed + guess > spec.budget_s:
+            skipped.append({"cell": cell.label, "reason": f"needs ~{guess:.0f}s, {spec.budget_s - elapsed:.0f}s left"})
+            continue
+        result = run_cell(cell, train, test, spec, metric, clock)
+        append_cell(folder, result)
+        done[cell.key] = result
+        log(f"[{len(done)}/{len(cells)}] {cell.label}: {metric}={result['score']:.4f} "
+            f"fit {result['fit_seconds']:.1f}s, {result['trainable_parameters']:,} trainable")
+        if on_cell is not None:
+            on_cell(result)
+    if skipped:
+        log(f"budget of {spec.budget_s:.0f}s spent: skipped {len(skipped)} cell(s): "
+            + ", ".join(s["cell"] for s in skipped[:12]) + (" ..." if len(skipped) > 12 else "")
+            + ". Rerun with a larger --budget to finish them; finished cells are kept.")
+    finished = sorted(done.values(), key=lambda c: (c["strategy"], size_order(c["size"]), c["seed"]))
+    results = analyse(finished, train, test, spec, strategies, metric, skipped)
+    if spec.final and results["recommendation"] and train.task == "classification":
+        from .final import fit_final
+
+        results["final"] = fit_final(train, test, spec, results["recommendation"], folder, log)
+    write_results(folder, results)
+    return results
+
+
+def analyse(cells: list[dict[str, Any]], train: Examples, test: Examples, spec: CompareSpec, strategies: list[str],
+            metric: str, skipped: list[dict[str, Any]]) -> dict[str, Any]:
+    """Curves, paired tests, transfer gain, forecasts and the recommendation from finished cells."""
+    curves = learning_curves(cells)
+    baselines = [s for s in strategies if is_from_scratch(s)]
+    upper = None if metric == "r2" else 1.0
+    return {
+        "task": train.task, "metric": metric, "strategies": strategies, "baselines": baselines,
+        "sizes": spec.sizes, "seeds": spec.seeds, "backbone": spec.backbone, "options": spec.options,
+        "budget_s": None if math.isinf(spec.budget_s) else spec.budget_s,
+        "data": {"train": {**summarize(train), "source": train.source, "fingerprint": train.fingerprint()},
+                 "test": {**summarize(test), "source": test.source, "fingerprint": test.fingerprint()}},
+        "cells": cells, "curves": curves, "paired": paired_comparisons(cells),
+        "transfer_gain": transfer_gain(curves, baselines) if baselines else [],
+        "forecast": forecasts(cells, upper), "recommendation": recommend(curves), "skipped": skipped,
+    }
+
+
+CSV_COLUMNS = ["strategy", "size", "seed", "n_train", "n_per_class", "score", "accuracy", "macro_f1",
+               "fit_seconds", "trainable_parameters"]
+
+
+def write_results(folder: Path, results: dict[str, Any]) -> None:
+    """results.json (everything) and results.csv (one row per finished cell), each written atomically."""
+    write_json(folder / RESULTS_JSON, results)
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=CSV_COLUMNS, extrasaction="ignore")
+    writer.writeheader()
+    for cell in results["cells"]:
+        writer.writerow({**cell["metrics"], **{k: v for k, v in cell.items() if k != "metrics"}})
+    atomic_write_text(folder / RESULTS_CSV, buffer.getvalue())
+
+
+def load_results(folder: str | Path) -> dict[str, Any]:
+    path = Path(folder) / RESULTS_JSON
+    if not path.exists():
+        raise DataError(expected(f"a comparison folder with {RESULTS_JSON}", f"none at {path}",
+                                 "Run `headstart compare ... -o FOLDER` first."))
+    return read_json(path)

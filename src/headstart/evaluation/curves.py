@@ -1,0 +1,209 @@
+"""The answers a comparison grid gives: learning curves with spread, paired tests between strategies,
+transfer gain against the from-scratch baselines, a power-law forecast and a recommendation.
+
+Everything here is plain maths on finished cells (dicts with `strategy`, `size`, `seed`,
+`n_per_class`, `score`, `fit_seconds`, ...), so it is tested on synthetic curves.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from itertools import combinations
+from typing import Any, Sequence
+
+import numpy as np
+
+
+def size_order(size: str) -> float:
+    """Grid sizes sort numerically, 'all' last."""
+    return math.inf if size == "all" else float(size)
+
+
+def learning_curves(cells: Sequence[dict[str, Any]], metric: str = "score") -> dict[str, list[dict[str, Any]]]:
+    """Per strategy, one point per size: mean and std (ddof=1 when n>1) of `metric` over seeds,
+    the mean examples per class actually trained on, mean fit time and trainable parameters."""
+    groups: dict[tuple[str, str], list[dict[str, Any]]] = {}
+    for cell in cells:
+        groups.setdefault((cell["strategy"], cell["size"]), []).append(cell)
+    curves: dict[str, list[dict[str, Any]]] = {}
+    for (strategy, size), members in groups.items():
+        values = np.array([_metric(c, metric) for c in members], dtype=float)
+        curves.setdefault(strategy, []).append({
+            "size": size, "n_per_class": float(np.mean([c["n_per_class"] for c in members])),
+            "n_train": float(np.mean([c["n_train"] for c in members])), "seeds": len(members),
+            "mean": float(values.mean()), "std": float(values.std(ddof=1)) if len(values) > 1 else 0.0,
+            "min": float(values.min()), "max": float(values.max()),
+            "fit_seconds": float(np.mean([c["fit_seconds"] for c in members])),
+            "trainable_parameters": int(np.mean([c["trainable_parameters"] for c in members])),
+        })
+    for points in curves.values():
+        points.sort(key=lambda p: size_order(p["size"]))
+    return dict(sorted(curves.items()))
+
+
+def _metric(cell: dict[str, Any], metric: str) -> float:
+    return float(cell[metric] if metric in cell else cell["metrics"][metric])
+
+
+def paired_comparisons(cells: Sequence[dict[str, Any]], metric: str = "score") -> list[dict[str, Any]]:
+    """Every pair of strategies at every size, on the seeds both finished (same seed = same sample).
+
+    Mean difference (a - b), the paired t-test p-value (n >= 2) and the Wilcoxon signed-rank p-value
+    (n >= 5 and not all differences zero; with fewer pairs its smallest possible p is above 0.05).
+    """
+    from scipy.stats import ttest_rel, wilcoxon
+
+    by_key = {(c["strategy"], c["size"], c["seed"]): _metric(c, metric) for c in cells}
+    strategies = sorted({c["strategy"] for c in cells})
+    sizes = sorted({c["size"] for c in cells}, key=size_order)
+    rows = []
+    for size in sizes:
+        for a, b in combinations(strategies, 2):
+            seeds = sorted(s for (st, sz, s) in by_key if st == a and sz == size and (b, size, s) in by_key)
+            if not seeds:
+                continue
+            x = np.array([by_key[(a, size, s)] for s in seeds])
+            y = np.array([by_key[(b, size, s)] for s in seeds])
+            diff = x - y
+            row: dict[str, Any] = {"size": size, "a": a, "b": b, "n": len(seeds), "mean_diff": float(diff.mean()),
+                                   "std_diff": float(diff.std(ddof=1)) if len(seeds) > 1 else 0.0,
+                                   "wins_a": int((diff > 0).sum()), "wins_b": int((diff < 0).sum()),
+                                   "t_p": None, "wilcoxon_p": None}
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                if len(seeds) >= 2 and np.ptp(diff) > 0:
+                    row["t_p"] = float(ttest_rel(x, y).pvalue)
+                elif len(seeds) >= 2 and diff[0] != 0:
+                    row["t_p"] = 0.0  # identical non-zero differences: no variance, the sign is certain
+                if len(seeds) >= 5 and np.any(diff != 0):
+                    row["wilcoxon_p"] = float(wilcoxon(x, y).pvalue)
+            rows.append(row)
+    return rows
+
+
+def interpolate_needed(curve: Sequence[tuple[float, float]], target: float) -> tuple[str, float | None]:
+    """Examples per class a curve needs to reach `target`, linear in log(n) between its points.
+
+    `curve` is (n_per_class, mean score) sorted by n. Returns (relation, n): ('=', n) when reached
+    between points, ('<=', n_min) when the smallest size already reaches it, ('>', n_max) when the
+    curve never does ("more than all").
+    """
+    points = sorted((float(n), float(s)) for n, s in curve)
+    if not points:
+        return ">", None
+    if points[0][1] >= target:
+        return "<=", points[0][0]
+    for (n0, s0), (n1, s1) in zip(points, points[1:]):
+        if s1 >= target > s0:
+            t = (target - s0) / (s1 - s0)
+            return "=", float(math.exp(math.log(n0) + t * (math.log(n1) - math.log(n0))))
+    return ">", points[-1][0]
+
+
+def baseline_envelope(curves: dict[str, list[dict[str, Any]]], baselines: Sequence[str]) -> list[tuple[float, float]]:
+    """The best from-scratch baseline at each size: the pointwise maximum of their mean curves."""
+    best: dict[str, tuple[float, float]] = {}
+    for name in baselines:
+        for p in curves.get(name, []):
+            if p["size"] not in best or p["mean"] > best[p["size"]][1]:
+                n = max(p["n_per_class"], best[p["size"]][0]) if p["size"] in best else p["n_per_class"]
+                best[p["size"]] = (n, p["mean"])
+    return sorted(best.values())
+
+
+def transfer_gain(curves: dict[str, list[dict[str, Any]]], baselines: Sequence[str]) -> list[dict[str, Any]]:
+    """For each transfer strategy at each size N: how many examples per class the best from-scratch
+    baseline needs to match its mean score, and that as a multiple of N."""
+    envelope = baseline_envelope(curves, baselines)
+    rows = []
+    if not envelope:
+        return rows
+    for name, points in curves.items():
+        if name in baselines:
+            continue
+        for p in points:
+            relation, needed = interpolate_needed(envelope, p["mean"])
+            n = p["n_per_class"]
+            ratio = needed / n if needed is not None and n else None
+            if relation == "=":
+                text = f"scratch needs ~{needed:,.0f} per class ({ratio:.1f}x)"
+            elif relation == "<=":
+                text = f"scratch matches it already at {needed:,.0f} per class (<= {ratio:.1f}x)"
+            else:
+                text = f"scratch needs more than all ({needed:,.0f} per class, > {ratio:.1f}x)"
+            rows.append({"strategy": name, "size": p["size"], "n_per_class": n, "score": p["mean"],
+                         "relation": relation, "scratch_needs": needed, "ratio": ratio, "text": text})
+    return rows
+
+
+def _power_law(n: np.ndarray, a: float, b: float, c: float) -> np.ndarray:
+    return a - b * np.power(n, -c)
+
+
+def fit_forecast(points: Sequence[tuple[float, float]], upper: float | None = 1.0) -> dict[str, Any] | None:
+    """Fit score(n) = a - b * n^-c (3+ distinct sizes) or score = p + q * ln n (2 sizes) to per-seed
+    points (n examples per class, score) and forecast the gain from doubling the largest n.
+
+    `upper` bounds the asymptote `a` (1.0 for accuracy-like metrics; None for unbounded ones).
+    Returns None with fewer than two distinct sizes.
+    """
+    from scipy.optimize import curve_fit
+
+    n = np.array([p[0] for p in points], dtype=float)
+    y = np.array([p[1] for p in points], dtype=float)
+    distinct = np.unique(n)
+    if len(distinct) < 2:
+        return None
+    n_max = float(distinct.max())
+    if len(distinct) >= 3:
+        a_hi = upper if upper is not None else max(1.0, y.max() * 2 + 1)
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                start = (min(y.max() + 0.01, a_hi), max(y.max() - y.min(), 1e-3), 0.5)
+                params, _ = curve_fit(_power_law, n, y, p0=start, bounds=([-np.inf, 0.0, 0.0], [a_hi, np.inf, 3.0]),
+                                      maxfev=20000)
+            a, b, c = (float(v) for v in params)
+            now, doubled = float(_power_law(np.array([n_max]), a, b, c)[0]), float(_power_law(np.array([2 * n_max]), a, b, c)[0])
+            return {"form": "a - b * n^-c", "params": {"a": a, "b": b, "c": c}, "n_max": n_max,
+                    "at_n_max": now, "at_2n_max": doubled, "doubling_gain": doubled - now,
+                    "rmse": float(np.sqrt(np.mean((_power_law(n, a, b, c) - y) ** 2)))}
+        except (RuntimeError, ValueError):
+            pass  # no convergence: fall back to the log-linear fit below
+    q, p = np.polyfit(np.log(n), y, 1)
+    now = float(p + q * math.log(n_max))
+    return {"form": "p + q * ln n", "params": {"p": float(p), "q": float(q)}, "n_max": n_max, "at_n_max": now,
+            "at_2n_max": now + float(q) * math.log(2), "doubling_gain": float(q) * math.log(2),
+            "rmse": float(np.sqrt(np.mean((p + q * np.log(n) - y) ** 2)))}
+
+
+def forecasts(cells: Sequence[dict[str, Any]], upper: float | None = 1.0) -> dict[str, dict[str, Any] | None]:
+    """One forecast per strategy from its per-seed points."""
+    by_strategy: dict[str, list[tuple[float, float]]] = {}
+    for c in cells:
+        by_strategy.setdefault(c["strategy"], []).append((c["n_per_class"], c["score"]))
+    return {name: fit_forecast(points, upper) for name, points in sorted(by_strategy.items())}
+
+
+def recommend(curves: dict[str, list[dict[str, Any]]]) -> dict[str, Any] | None:
+    """The cheapest strategy (mean fit time) whose mean at the largest size is within one standard
+    deviation (over seeds) of the best mean there."""
+    at_size: dict[str, list[tuple[str, dict[str, Any]]]] = {}
+    for name, points in curves.items():
+        for p in points:
+            at_size.setdefault(p["size"], []).append((name, p))
+    if not at_size:
+        return None
+    size = max(at_size, key=size_order)
+    rows = at_size[size]
+    best_name, best = max(rows, key=lambda r: r[1]["mean"])
+    floor = best["mean"] - best["std"]
+    within = [(n, p) for n, p in rows if p["mean"] >= floor]
+    name, point = min(within, key=lambda r: (r[1]["fit_seconds"], -r[1]["mean"]))
+    missing = sorted(set(curves) - {n for n, _ in rows})
+    return {"strategy": name, "size": size, "mean": point["mean"], "std": point["std"],
+            "fit_seconds": point["fit_seconds"], "best": best_name, "best_mean": best["mean"], "best_std": best["std"],
+            "within": sorted(n for n, _ in within), "not_at_size": missing,
+            "reason": (f"'{name}' is the cheapest ({point['fit_seconds']:.1f}s per fit) of the strategies within one std "
+                       f"of the best ('{best_name}', {best['mean']:.4f} ± {best['std']:.4f}) at size {size}")}
