@@ -27,9 +27,11 @@ demo: $(STAMP)
 	$(BIN)/headstart demo
 
 test: $(STAMP)
+	sh scripts/ensure-chromium.sh
 	$(BIN)/python -m pytest -q -n 2 --dist loadfile
 
 test-all: $(STAMP)
+	sh scripts/ensure-chromium.sh
 	$(BIN)/python -m pytest -q -m "slow or not slow"
 
 bench: $(STAMP)

@@ -25,6 +25,8 @@ class PredictArgs:
     text_col: str = opt("text", "column holding the text")
     chunk_size: int = opt(1024, "rows read, predicted and written at a time (bounds memory)")
     quiet: bool = opt(False, "no progress bar")
+    abstain_below: float = opt(0.0, "classification: predict --abstain-label when the top probability is below this")
+    abstain_label: str = opt("abstain", "label written for rows that abstain (see --abstain-below)")
 
 
 def add_arguments(parser: argparse.ArgumentParser, argv: list[str]) -> None:
@@ -76,7 +78,7 @@ def run(args: argparse.Namespace) -> int:
         with open(tmp, "w", encoding="utf-8", newline="") as fh:
             for i, chunk in enumerate(iter_chunks(pa.data, pa.text_col, pa.chunk_size)):
                 texts = ["" if v is None else str(v) for v in chunk[pa.text_col].tolist()]
-                result = predictions_frame(clf, chunk, texts)
+                result = predictions_frame(clf, chunk, texts, pa.abstain_below, pa.abstain_label)
                 if out.suffix == ".csv":
                     result.to_csv(fh, header=i == 0, index=False)
                 else:
@@ -93,9 +95,13 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def predictions_frame(clf, chunk: pd.DataFrame, texts: list[str]) -> pd.DataFrame:
+def predictions_frame(clf, chunk: pd.DataFrame, texts: list[str], abstain_below: float = 0.0,
+                      abstain_label: str = "abstain") -> pd.DataFrame:
     scores = clf.decision_scores(texts)
     labels = clf.scores_to_labels(scores)
+    if abstain_below > 0 and clf.task_ == "classification" and len(scores):
+        # low-confidence rows go to a human instead of being guessed (calibrated models make this meaningful)
+        labels = [abstain_label if s.max() < abstain_below else label for s, label in zip(scores, labels)]
     result = chunk.reset_index(drop=True).copy()
     if clf.task_ == "multilabel":
         result["prediction"] = ["|".join(row) for row in labels]
