@@ -1,0 +1,153 @@
+"""`headstart compare` end to end on the tiny random model: the grid, its files, resume after an
+interruption, the budget stop, and input errors."""
+
+from __future__ import annotations
+
+import json
+
+import pandas as pd
+import pytest
+
+from headstart.cli import main
+from headstart.data import read_examples
+from headstart.evaluation.compare import (CELLS_FILE, CompareSpec, parse_budget, parse_sizes, plan, read_cells,
+                                          resolve_strategies, run_comparison)
+from headstart.strategies import strategies_for
+
+FAST = {"finetune": {"epochs": 1, "max_length": 32, "batch_size": 16, "lr": 1e-3}, "probe": {"max_length": 32}}
+
+
+@pytest.fixture(scope="module")
+def files(tmp_path_factory, small_data):
+    folder = tmp_path_factory.mktemp("compare")
+    train, test = small_data
+    train.to_csv(folder / "train.csv", index=False)
+    test.to_csv(folder / "test.csv", index=False)
+    (folder / "options.json").write_text(json.dumps(FAST))
+    return folder
+
+
+@pytest.fixture(scope="module")
+def grid(files, tiny_backbone):
+    """3 strategies (two transfer, one from scratch) x 2 sizes x 2 seeds through the CLI."""
+    import contextlib
+    import io
+
+    out = files / "cmp"
+    buffer = io.StringIO()
+    with contextlib.redirect_stdout(buffer):
+        code = main(["compare", str(files / "train.csv"), "--test", str(files / "test.csv"), "--strategies",
+                     "probe,finetune,scratch-tfidf", "--sizes", "8,16", "--seeds", "2", "--backbone", tiny_backbone,
+                     "--options", str(files / "options.json"), "-o", str(out)])
+    assert code == 0
+    return out, buffer.getvalue()
+
+
+def test_grid_writes_every_cell_and_the_answers(grid):
+    out, printed = grid
+    results = json.loads((out / "results.json").read_text())
+    cells = results["cells"]
+    assert len(cells) == 12 and len(pd.read_csv(out / "results.csv")) == 12
+    assert {(c["strategy"], c["size"], c["seed"]) for c in cells} == {
+        (s, z, d) for s in ("probe", "finetune", "scratch-tfidf") for z in ("8", "16") for d in (0, 1)}
+    for c in cells:
+        assert 0.0 <= c["metrics"]["accuracy"] <= 1.0 and 0.0 <= c["metrics"]["macro_f1"] <= 1.0
+        assert c["n_train"] == (16 if c["size"] == "8" else 32)
+        assert c["trainable_parameters"] > 0 and c["fit_seconds"] >= 0
+    # same seed, same sample across strategies (a paired design); another seed draws another sample
+    sample = {(c["strategy"], c["size"], c["seed"]): c["sample"] for c in cells}
+    assert sample[("probe", "8", 0)] == sample[("finetune", "8", 0)] == sample[("scratch-tfidf", "8", 0)]
+    assert sample[("probe", "8", 0)] != sample[("probe", "8", 1)]
+    assert results["baselines"] == ["scratch-tfidf"]
+    assert {p["size"] for p in results["paired"]} == {"8", "16"} and all(p["n"] == 2 for p in results["paired"])
+    assert {g["strategy"] for g in results["transfer_gain"]} == {"probe", "finetune"}
+    assert set(results["forecast"]) == {"probe", "finetune", "scratch-tfidf"}
+    assert results["recommendation"]["strategy"] in ("probe", "finetune", "scratch-tfidf")
+    for words in ("learning curves", "paired comparison", "transfer gain", "forecast", "recommendation", "± "):
+        assert words in printed
+
+
+def test_the_final_model_is_calibrated_saved_and_loadable(grid, files):
+    from headstart import TextClassifier
+
+    out, _ = grid
+    final = json.loads((out / "final.json").read_text())
+    meta = json.loads((out / "model" / "headstart.json").read_text())
+    assert meta["temperature"] == pytest.approx(final["calibration"]["temperature"])
+    assert final["metrics"]["confusion_matrix"]["labels"] == ["negative", "positive"]
+    clf = TextClassifier.load(out / "model")
+    assert clf.temperature_ == pytest.approx(meta["temperature"])
+
+
+def test_rerun_skips_finished_cells(grid, files, tiny_backbone, capsys):
+    out, _ = grid
+    before = (out / CELLS_FILE).read_text()
+    assert main(["compare", str(files / "train.csv"), "--test", str(files / "test.csv"), "--strategies",
+                 "probe,finetune,scratch-tfidf", "--sizes", "8,16", "--seeds", "2", "--backbone", tiny_backbone,
+                 "--options", str(files / "options.json"), "-o", str(out)]) == 0
+    assert "12 already finished, 0 to run" in capsys.readouterr().out
+    assert (out / CELLS_FILE).read_text() == before
+
+
+def test_budget_stop_then_resume_without_redoing_cells(files, tiny_backbone, tmp_path):
+    train = read_examples(str(files / "train.csv"))
+    test = read_examples(str(files / "test.csv"))
+    spec = CompareSpec(strategies=["probe", "scratch-tfidf"], sizes=["8", "all"], seeds=2, backbone=tiny_backbone,
+                       options=FAST, budget_s=35.0, final=False)
+    finished: list[dict] = []
+    messages: list[str] = []
+    # a clock that advances 10 s per finished cell: cells start at 0, 10, 20, 30; at 40 the budget is spent
+    clock = lambda: 10.0 * len(finished)  # noqa: E731
+    first = run_comparison(train, test, spec, tmp_path, log=messages.append, clock=clock, on_cell=finished.append)
+    assert len(first["cells"]) == 4 and len(first["skipped"]) == 4
+    stop = [m for m in messages if "budget" in m and "skipped 4 cell(s)" in m]
+    assert stop and all(s["cell"] in stop[0] for s in first["skipped"])
+    # the cheap-first order ran scratch-tfidf (no network) before probe
+    assert [c["strategy"] for c in finished] == ["scratch-tfidf"] * 4
+    kept = {c["key"]: c for c in read_cells(tmp_path)}
+    assert len(kept) == 4
+
+    spec.budget_s = float("inf")
+    again: list[dict] = []
+    second = run_comparison(train, test, spec, tmp_path, log=messages.append, on_cell=again.append)
+    assert len(again) == 4 and not {c["key"] for c in again} & set(kept)  # only the skipped cells ran
+    assert len(second["cells"]) == 8 and not second["skipped"]
+    for cell in read_cells(tmp_path):
+        if cell["key"] in kept:
+            assert cell == kept[cell["key"]]  # untouched, not refitted
+
+
+def test_zero_budget_says_what_it_skipped(files, tmp_path, capsys):
+    code = main(["compare", str(files / "train.csv"), "--test", str(files / "test.csv"), "--strategies",
+                 "scratch-tfidf", "--sizes", "8", "--seeds", "2", "--budget", "0s", "-o", str(tmp_path / "c")])
+    assert code == 0
+    out = capsys.readouterr().out
+    assert "skipped 2 cell(s)" in out and "scratch-tfidf@8/seed0" in out and "--budget" in out
+    assert json.loads((tmp_path / "c" / "results.json").read_text())["cells"] == []
+
+
+def test_defaults_come_from_the_registry_and_cheap_cells_come_first(files):
+    assert resolve_strategies([], "classification") == strategies_for("classification")
+    train = read_examples(str(files / "train.csv"))
+    spec = CompareSpec(strategies=["finetune", "probe", "scratch-tfidf"], sizes=["8", "all"], seeds=1)
+    order = [(c.strategy, c.size) for c in plan(train, train, spec, spec.strategies)]
+    assert order.index(("scratch-tfidf", "all")) < order.index(("probe", "8")) < order.index(("finetune", "8"))
+    assert order.index(("probe", "8")) < order.index(("probe", "all"))
+
+
+@pytest.mark.parametrize("argv,words", [
+    (["--strategies", "nope"], "a strategy among"),
+    (["--sizes", "8,zero"], "sizes as positive integers"),
+    (["--budget", "soon"], "a budget like"),
+    (["--metric", "rmse"], "a classification metric"),
+])
+def test_bad_options_exit_2_with_a_message(files, tmp_path, capsys, argv, words):
+    code = main(["compare", str(files / "train.csv"), "--test", str(files / "test.csv"), "-o", str(tmp_path / "x"),
+                 *argv])
+    assert code == 2 and words in capsys.readouterr().err
+
+
+def test_parsers():
+    assert parse_sizes("64, 8,all,8") == ["8", "64", "all"]
+    assert parse_budget("30m") == 1800 and parse_budget("2h") == 7200 and parse_budget("90") == 90
+    assert parse_budget("") == float("inf")
