@@ -11,11 +11,12 @@ def _fmt_p(p: float | None) -> str:
     return "-" if p is None else f"{p:.3f}"
 
 
-def curve_table(results: dict[str, Any]) -> list[dict[str, Any]]:
+def curve_table(results: dict[str, Any], curves: dict[str, Any] | None = None) -> list[dict[str, Any]]:
     """One row per strategy, one column per size: 'mean ± std'."""
-    sizes = sorted({p["size"] for points in results["curves"].values() for p in points}, key=size_order)
+    curves = results["curves"] if curves is None else curves
+    sizes = sorted({p["size"] for points in curves.values() for p in points}, key=size_order)
     rows = []
-    for name, points in results["curves"].items():
+    for name, points in curves.items():
         by_size = {p["size"]: p for p in points}
         row: dict[str, Any] = {"strategy": name + (" (scratch)" if name in results["baselines"] else "")}
         for size in sizes:
@@ -35,6 +36,8 @@ def format_results(results: dict[str, Any]) -> str:
     metric = results["metric"]
     out = [f"learning curves ({metric}, mean ± std over seeds; sizes are examples per class; "
            f"fit_s and trainable at the largest size)", table(curve_table(results))]
+    for other, curves in (results.get("other_metrics") or {}).items():
+        out += ["", f"{other} (mean ± std over seeds)", table(curve_table(results, curves))]
     paired = [{"size": r["size"], "a": r["a"], "b": r["b"], "seeds": r["n"], "mean a-b": round(r["mean_diff"], 4),
                "wins a:b": f"{r['wins_a']}:{r['wins_b']}", "t-test p": _fmt_p(r["t_p"]),
                "wilcoxon p": _fmt_p(r["wilcoxon_p"])} for r in results["paired"]]

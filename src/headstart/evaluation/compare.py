@@ -192,10 +192,21 @@ def plan(train: Examples, test: Examples, spec: CompareSpec, strategies: list[st
 
 
 def predicted_seconds(cell: Cell, finished: Sequence[dict[str, Any]]) -> float | None:
-    """Seconds `cell` should take, scaled from the slowest-per-row finished cell of its strategy."""
-    rates = [c["seconds"] / (c["n_train"] + _CELL_OVERHEAD) for c in finished
-             if c["strategy"] == cell.strategy and c.get("seconds")]
-    return max(rates) * (cell.estimated_rows + _CELL_OVERHEAD) if rates else None
+    """Seconds `cell` should take, from finished cells of its strategy (fastest seed per size, since the
+    first cell also pays one-off costs such as loading the model or embedding the test set): extrapolated
+    linearly from the two largest sizes, or proportionally to rows when only one size finished."""
+    by_rows: dict[int, float] = {}
+    for c in finished:
+        if c["strategy"] == cell.strategy and c.get("seconds") is not None:
+            by_rows[c["n_train"]] = min(by_rows.get(c["n_train"], math.inf), float(c["seconds"]))
+    if not by_rows:
+        return None
+    sizes = sorted(by_rows)
+    if len(sizes) == 1:
+        return by_rows[sizes[0]] * (cell.estimated_rows + _CELL_OVERHEAD) / (sizes[0] + _CELL_OVERHEAD)
+    (n1, t1), (n2, t2) = (sizes[-2], by_rows[sizes[-2]]), (sizes[-1], by_rows[sizes[-1]])
+    slope = max(0.0, (t2 - t1) / (n2 - n1))
+    return t2 + slope * max(0, cell.estimated_rows - n2)
 
 
 def run_cell(cell: Cell, train: Examples, test: Examples, spec: CompareSpec, metric: str,
@@ -288,6 +299,8 @@ def analyse(cells: list[dict[str, Any]], train: Examples, test: Examples, spec: 
         "data": {"train": {**summarize(train), "source": train.source, "fingerprint": train.fingerprint()},
                  "test": {**summarize(test), "source": test.source, "fingerprint": test.fingerprint()}},
         "cells": cells, "curves": curves, "paired": paired_comparisons(cells),
+        "other_metrics": {m: learning_curves(cells, m) for m in HIGHER_IS_BETTER[train.task]
+                          if m != metric and all(m in c["metrics"] for c in cells)},
         "transfer_gain": transfer_gain(curves, baselines) if baselines else [],
         "forecast": forecasts(cells, upper), "recommendation": recommend(curves), "skipped": skipped,
     }

@@ -72,10 +72,9 @@ def paired_comparisons(cells: Sequence[dict[str, Any]], metric: str = "score") -
                                    "t_p": None, "wilcoxon_p": None}
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
+                # identical differences (e.g. 'all' samples the same rows for every seed): no test is defined
                 if len(seeds) >= 2 and np.ptp(diff) > 0:
                     row["t_p"] = float(ttest_rel(x, y).pvalue)
-                elif len(seeds) >= 2 and diff[0] != 0:
-                    row["t_p"] = 0.0  # identical non-zero differences: no variance, the sign is certain
                 if len(seeds) >= 5 and np.any(diff != 0):
                     row["wilcoxon_p"] = float(wilcoxon(x, y).pvalue)
             rows.append(row)

@@ -201,7 +201,10 @@ def render_report(folder: str | Path) -> Path:
         parts.append(f'<p class="rec"><b>Recommendation: {html.escape(rec["strategy"])}</b> — '
                      f'{html.escape(rec["reason"])}</p>')
     parts += ["<h2>Learning curves</h2>", learning_curve_plot(results),
-              "<h2>Strategies</h2>", html_table(curve_table(results))]
+              "<h2>Strategies</h2>", f'<p class="note">{html.escape(results["metric"])}, mean ± std over seeds; '
+              'fit_s and trainable at the largest size</p>', html_table(curve_table(results))]
+    for other, curves in (results.get("other_metrics") or {}).items():
+        parts += [f"<h3>{html.escape(other)} (mean ± std over seeds)</h3>", html_table(curve_table(results, curves))]
     parts += ["<h3>Paired comparison (same seeds, same samples)</h3>", html_table(results.get("paired", []),
               ["size", "a", "b", "n", "mean_diff", "wins_a", "wins_b", "t_p", "wilcoxon_p"])]
     parts += ["<h3>Transfer gain</h3>", html_table(results.get("transfer_gain", []),
