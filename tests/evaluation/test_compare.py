@@ -151,3 +151,37 @@ def test_parsers():
     assert parse_sizes("64, 8,all,8") == ["8", "64", "all"]
     assert parse_budget("30m") == 1800 and parse_budget("2h") == 7200 and parse_budget("90") == 90
     assert parse_budget("") == float("inf")
+
+
+def test_ctrl_c_keeps_finished_cells_and_a_rerun_resumes(files, tmp_path):
+    train = read_examples(str(files / "train.csv"))
+    test = read_examples(str(files / "test.csv"))
+    spec = CompareSpec(strategies=["scratch-tfidf"], sizes=["8", "16"], seeds=2, final=False)
+    seen: list[dict] = []
+
+    def interrupt_after_two(cell):
+        seen.append(cell)
+        if len(seen) == 2:
+            raise KeyboardInterrupt
+
+    messages: list[str] = []
+    with pytest.raises(KeyboardInterrupt):
+        run_comparison(train, test, spec, tmp_path, log=messages.append, on_cell=interrupt_after_two)
+    assert any("interrupted: 2 finished cell(s) are kept" in m for m in messages)
+    assert [c["key"] for c in read_cells(tmp_path)] == [c["key"] for c in seen]
+    rest: list[dict] = []
+    results = run_comparison(train, test, spec, tmp_path, log=messages.append, on_cell=rest.append)
+    assert len(rest) == 2 and not {c["key"] for c in rest} & {c["key"] for c in seen}
+    assert len(results["cells"]) == 4
+
+
+def test_predicted_seconds_extrapolates_from_the_two_largest_sizes():
+    from headstart.evaluation.compare import Cell, predicted_seconds
+
+    finished = [{"strategy": "s", "n_train": 100, "seconds": 12.0},  # first cell: paid a one-off cost
+                {"strategy": "s", "n_train": 100, "seconds": 2.0},
+                {"strategy": "s", "n_train": 300, "seconds": 4.0},
+                {"strategy": "other", "n_train": 300, "seconds": 99.0}]
+    assert predicted_seconds(Cell("s", "all", 0, "x", 1300), finished) == pytest.approx(4.0 + 0.01 * 1000)
+    assert predicted_seconds(Cell("s", "all", 0, "x", 1300), finished[:2]) == pytest.approx(2.0 * 1350 / 150)
+    assert predicted_seconds(Cell("new", "8", 0, "x", 16), finished) is None

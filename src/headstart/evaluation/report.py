@@ -119,11 +119,16 @@ def _cell(value: Any) -> str:
     return "-" if value is None else str(value)
 
 
+def _short_source(results: dict[str, Any]) -> str:
+    path = Path(results["data"]["train"]["source"])
+    return f"{path.parent.name}/{path.name}" if path.parent.name else path.name
+
+
 def model_card(results: dict[str, Any], final: dict[str, Any] | None) -> str:
     """The model card as markdown: intended use, data, metrics, limitations."""
     rec, data = results.get("recommendation") or {}, results["data"]
     metric = results["metric"]
-    lines = [f"# Model card: {rec.get('strategy', 'no model')} on {Path(data['train']['source']).name}", ""]
+    lines = [f"# Model card: {rec.get('strategy', 'no model')} on {_short_source(results)}", ""]
     lines += ["## Intended use",
               f"- {results['task']} of short texts into: {', '.join(data['train']['labels']) or 'values'}.",
               "- Texts like the training data (same domain, language and length); a human should review "
@@ -194,7 +199,7 @@ def render_report(folder: str | Path) -> Path:
     card = model_card(results, final)
     atomic_write_text(folder / "model_card.md", card)
     rec = results.get("recommendation")
-    parts = [f"<h1>headstart comparison: {html.escape(Path(results['data']['train']['source']).name)}</h1>",
+    parts = [f"<h1>headstart comparison: {html.escape(_short_source(results))}</h1>",
              f'<p class="note">task {results["task"]}, metric {results["metric"]}, backbone '
              f'{html.escape(results["backbone"])}, {results["seeds"]} seeds, {len(results["cells"])} finished cells</p>']
     if rec:
@@ -227,8 +232,8 @@ def render_report(folder: str | Path) -> Path:
     else:
         parts.append('<p class="note">No final model (run compare with --final) : no confusion matrix or calibration.</p>')
     data = results["data"]
-    parts += ["<h2>Data</h2>", html_table([{"set": k, **{f: v for f, v in s.items() if f != "labels"},
-                                            "classes": len(s["labels"])} for k, s in data.items()]),
+    parts += ["<h2>Data</h2>", html_table([{"set": k, **{f: v for f, v in data[k].items() if f != "labels"},
+                                            "classes": len(data[k]["labels"])} for k in ("train", "test")]),
               html_table([{"label": label, "train": n, "test": data["test"]["labels"].get(label, 0)}
                           for label, n in data["train"]["labels"].items()])]
     parts += ["<h2>Model card</h2>", f'<div class="card">{_markdown_to_html(card)}</div>']
