@@ -224,7 +224,8 @@ def run_cell(cell: Cell, train: Examples, test: Examples, spec: CompareSpec, met
     headline = {k: v for k, v in metrics.items() if not isinstance(v, dict)}
     n_classes = max(len(sample.classes()), 1)
     return {"key": cell.key, "strategy": cell.strategy, "size": cell.size, "seed": cell.seed, "setup": cell.setup,
-            "n_train": len(sample), "sample": sample.fingerprint(), "n_per_class": len(sample) / n_classes, "transfer": not is_from_scratch(cell.strategy),
+            "n_train": len(sample), "sample": sample.fingerprint(), "n_per_class": len(sample) / n_classes,
+            "transfer": not is_from_scratch(cell.strategy),
             "metrics": headline, "score": float(headline[metric]), "fit_seconds": float(fit_seconds),
             "trainable_parameters": int(clf.fit_report_.trainable_parameters), "seconds": float(clock() - start)}
 

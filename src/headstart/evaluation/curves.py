@@ -164,7 +164,7 @@ def fit_forecast(points: Sequence[tuple[float, float]], upper: float | None = 1.
                 params, _ = curve_fit(_power_law, n, y, p0=start, bounds=([-np.inf, 0.0, 0.0], [a_hi, np.inf, 3.0]),
                                       maxfev=20000)
             a, b, c = (float(v) for v in params)
-            now, doubled = float(_power_law(np.array([n_max]), a, b, c)[0]), float(_power_law(np.array([2 * n_max]), a, b, c)[0])
+            now, doubled = (float(_power_law(np.array([n]), a, b, c)[0]) for n in (n_max, 2 * n_max))
             return {"form": "a - b * n^-c", "params": {"a": a, "b": b, "c": c}, "n_max": n_max,
                     "at_n_max": now, "at_2n_max": doubled, "doubling_gain": doubled - now,
                     "rmse": float(np.sqrt(np.mean((_power_law(n, a, b, c) - y) ** 2)))}
@@ -204,5 +204,6 @@ def recommend(curves: dict[str, list[dict[str, Any]]]) -> dict[str, Any] | None:
     return {"strategy": name, "size": size, "mean": point["mean"], "std": point["std"],
             "fit_seconds": point["fit_seconds"], "best": best_name, "best_mean": best["mean"], "best_std": best["std"],
             "within": sorted(n for n, _ in within), "not_at_size": missing,
-            "reason": (f"'{name}' is the cheapest ({point['fit_seconds']:.1f}s per fit) of the strategies within one std "
+            "reason": (f"'{name}' is the cheapest ({point['fit_seconds']:.1f}s per fit) of the strategies within "
+                       f"one std "
                        f"of the best ('{best_name}', {best['mean']:.4f} ± {best['std']:.4f}) at size {size}")}

@@ -16,7 +16,8 @@ from .compare import FINAL_JSON, load_results
 CSS = """
 body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:2em auto;max-width:1100px;color:#222;
 background:#fff;padding:0 1em}h1{font-size:1.7em}h2{border-bottom:2px solid #ddd;padding-bottom:.2em;margin-top:1.6em}
-table{border-collapse:collapse;margin:.6em 0;font-size:.9em}th,td{border:1px solid #ccc;padding:.3em .6em;text-align:right}
+table{border-collapse:collapse;margin:.6em 0;font-size:.9em}
+th,td{border:1px solid #ccc;padding:.3em .6em;text-align:right}
 th{background:#f0f3f7}td:first-child,th:first-child{text-align:left}.plot{max-width:100%;height:auto}
 .note{color:#555;font-size:.9em}.card{background:#fafafa;border:1px solid #ddd;padding:.2em 1.2em;border-radius:6px}
 .rec{background:#eef7ee;border-left:5px solid #3a3;padding:.6em 1em}
@@ -201,7 +202,8 @@ def render_report(folder: str | Path) -> Path:
     rec = results.get("recommendation")
     parts = [f"<h1>headstart comparison: {html.escape(_short_source(results))}</h1>",
              f'<p class="note">task {results["task"]}, metric {results["metric"]}, backbone '
-             f'{html.escape(results["backbone"])}, {results["seeds"]} seeds, {len(results["cells"])} finished cells</p>']
+             f'{html.escape(results["backbone"])}, {results["seeds"]} seeds, '
+             f'{len(results["cells"])} finished cells</p>']
     if rec:
         parts.append(f'<p class="rec"><b>Recommendation: {html.escape(rec["strategy"])}</b> — '
                      f'{html.escape(rec["reason"])}</p>')
@@ -218,7 +220,8 @@ def render_report(folder: str | Path) -> Path:
                  "rmse": v["rmse"]} for k, v in (results.get("forecast") or {}).items() if v]
     parts += ["<h3>Forecast (doubling the labels)</h3>", html_table(forecast)]
     if results.get("skipped"):
-        parts.append(f'<p class="note">Skipped for the budget: {html.escape(", ".join(s["cell"] for s in results["skipped"]))}</p>')
+        skipped = ", ".join(s["cell"] for s in results["skipped"])
+        parts.append(f'<p class="note">Skipped for the budget: {html.escape(skipped)}</p>')
     if final:
         m = final["metrics"]
         parts += [f"<h2>Final model: {html.escape(final['strategy'])} at {html.escape(str(final['size']))}</h2>",
@@ -230,7 +233,8 @@ def render_report(folder: str | Path) -> Path:
                              ["class", "precision", "recall", "f1", "support"]),
                   "<h3>Calibration</h3>", calibration_plot(final["calibration"])]
     else:
-        parts.append('<p class="note">No final model (run compare with --final) : no confusion matrix or calibration.</p>')
+        parts.append('<p class="note">No final model (compare ran with --no-final, or found no cells): '
+                     'no confusion matrix or calibration.</p>')
     data = results["data"]
     parts += ["<h2>Data</h2>", html_table([{"set": k, **{f: v for f, v in data[k].items() if f != "labels"},
                                             "classes": len(data[k]["labels"])} for k in ("train", "test")]),
