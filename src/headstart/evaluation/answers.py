@@ -49,8 +49,10 @@ def format_results(results: dict[str, Any]) -> str:
                     f"({', '.join(results['baselines'])}) needs to match each transfer strategy"]
         out += [f"  {g['strategy']} at {g['size']} ({g['n_per_class']:,.0f}/class, {g['score']:.4f}): {g['text']}"
                 for g in gains]
-    elif results["curves"]:
+    elif results["curves"] and not results["baselines"]:
         out += ["", "transfer gain: no from-scratch baseline in the grid (add scratch-tfidf or scratch-init)"]
+    elif results["curves"] and set(results["curves"]) <= set(results["baselines"]):
+        out += ["", "transfer gain: only from-scratch baselines finished; no transfer strategy to compare"]
     forecast_rows = []
     for name, f in (results.get("forecast") or {}).items():
         if f:
