@@ -58,6 +58,9 @@ def main(argv=None) -> int:
         sys.exit(f"no data at {args.data_dir}: pass --data-dir pointing at the shared benchmark data")
     import torch
 
+    from headstart.cli import _quiet_libraries
+
+    _quiet_libraries()  # the same quiet as the CLI: no load reports or weight-loading bars between results
     options = json.loads(Path(args.options).read_text()) if args.options else {}
     options.setdefault("*", {}).setdefault("device", args.device)
     budget = parse_budget(args.budget)
