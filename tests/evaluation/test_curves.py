@@ -41,8 +41,11 @@ def test_transfer_gain_against_the_best_baseline_envelope():
     # probe@8 = 0.70: the envelope is 0.55 at 8 and 0.70 at 64, so scratch needs exactly 64 (8x)
     assert gains["8"]["relation"] == "=" and gains["8"]["scratch_needs"] == pytest.approx(64)
     assert gains["8"]["ratio"] == pytest.approx(8)
-    assert gains["64"]["relation"] == ">" and "more than all" in gains["64"]["text"]
+    assert gains["64"]["relation"] == ">" and "more than the largest size tried" in gains["64"]["text"]
     assert {g["strategy"] for g in gains.values()} == {"probe"}
+    with_all = [dict(c, size="all") if c["size"] == "64" else c for c in cells]
+    gains = {g["size"]: g for g in transfer_gain(learning_curves(with_all), ["scratch-a", "scratch-b"])}
+    assert "more than all" in gains["all"]["text"]
 
 
 def test_power_law_forecast_recovers_a_known_curve():

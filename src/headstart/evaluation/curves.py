@@ -115,6 +115,7 @@ def transfer_gain(curves: dict[str, list[dict[str, Any]]], baselines: Sequence[s
     """For each transfer strategy at each size N: how many examples per class the best from-scratch
     baseline needs to match its mean score, and that as a multiple of N."""
     envelope = baseline_envelope(curves, baselines)
+    reached_all = any(p["size"] == "all" for name in baselines for p in curves.get(name, []))
     rows = []
     if not envelope:
         return rows
@@ -129,8 +130,10 @@ def transfer_gain(curves: dict[str, list[dict[str, Any]]], baselines: Sequence[s
                 text = f"scratch needs ~{needed:,.0f} per class ({ratio:.1f}x)"
             elif relation == "<=":
                 text = f"scratch matches it already at {needed:,.0f} per class (<= {ratio:.1f}x)"
-            else:
+            elif reached_all:
                 text = f"scratch needs more than all ({needed:,.0f} per class, > {ratio:.1f}x)"
+            else:
+                text = f"scratch needs more than the largest size tried ({needed:,.0f} per class, > {ratio:.1f}x)"
             rows.append({"strategy": name, "size": p["size"], "n_per_class": n, "score": p["mean"],
                          "relation": relation, "scratch_needs": needed, "ratio": ratio, "text": text})
     return rows
