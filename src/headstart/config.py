@@ -28,6 +28,7 @@ class TrainConfig:
     """Options shared by every strategy that trains a transformer with gradient descent."""
 
     epochs: int = opt(3, "passes over the training data (early stopping may end sooner)")
+    min_steps: int = opt(100, "train for at least this many optimiser steps: tiny data sets get more epochs")
     batch_size: int = opt(32, "examples per optimisation step")
     lr: float = opt(1e-4, "peak learning rate of AdamW (1e-4 suits small encoders such as MiniLM; try 2e-5 to 5e-5 for base-size models)")
     weight_decay: float = opt(0.01, "AdamW weight decay (not applied to biases and LayerNorm)")

@@ -10,7 +10,7 @@ from headstart import TextClassifier
 from headstart.strategies import get_strategy, strategy_names
 
 # Small, fast settings per option name; strategies ignore options they do not have.
-FAST = {"epochs": 2, "batch_size": 16, "max_length": 32, "lr": 1e-3}
+FAST = {"epochs": 2, "min_steps": 0, "batch_size": 16, "max_length": 32, "lr": 1e-3}
 
 
 def fast_options(name: str) -> dict:

@@ -106,7 +106,9 @@ def train_classifier(model, tokenizer, train: Target, valid: Target | None, cfg:
     groups = param_groups if param_groups is not None else default_param_groups(model, cfg.lr, cfg.weight_decay)
     optimizer = torch.optim.AdamW(groups, lr=cfg.lr, weight_decay=cfg.weight_decay)
     steps_per_epoch = math.ceil(len(ids) / cfg.batch_size)
-    state = TrainState(model=model, optimizer=optimizer, total_steps=steps_per_epoch * cfg.epochs)
+    # 16 examples at batch size 32 would otherwise get 3 updates in 3 epochs: too few to move anything
+    epochs = max(cfg.epochs, math.ceil(cfg.min_steps / steps_per_epoch)) if cfg.min_steps > 0 else cfg.epochs
+    state = TrainState(model=model, optimizer=optimizer, total_steps=steps_per_epoch * epochs)
     scheduler = make_scheduler(optimizer, cfg.schedule, state.total_steps, int(cfg.warmup_ratio * state.total_steps))
     eval_every = max(1, steps_per_epoch // max(1, cfg.evals_per_epoch))
     best_weights = None
@@ -114,7 +116,7 @@ def train_classifier(model, tokenizer, train: Target, valid: Target | None, cfg:
     _fire(callbacks, "on_train_begin", state)
     bar = progress_bar(state.total_steps, "training", "step", enabled=progress)
     started = time.perf_counter()
-    for epoch in range(cfg.epochs):
+    for epoch in range(epochs):
         state.epoch = epoch
         _fire(callbacks, "on_epoch_begin", state)
         for batch in length_grouped_batches(lengths, cfg.batch_size, rng):
