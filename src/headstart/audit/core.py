@@ -79,13 +79,20 @@ def audit_data(data: str, test: str | None = None, model: str | None = None, con
     unusable = label_checks.check_labels_usable(labels, train.task)
     checks: list[dict[str, Any]] = []
 
+    tokenizer = load_tokenizer(ref)
+    positions = _position_limit(ref)
+    model_length = int(getattr(getattr(clf, "config_", None), "max_length", 0) or 0)
+    max_tokens = config.max_length or model_length or \
+        min(int(getattr(tokenizer, "model_max_length", 512) or 512), 512, positions or 512)
+    embed_length = min(256, positions or 256)  # 256 = the probe's default, so their caches are shared
+
     with progress_enabled(progress):
         t = time.perf_counter()
         vectors = test_vectors = None
         if ref.kind == "encoder":
-            vectors = embed(ref, train.texts, batch_size=config.batch_size, max_length=256, progress=progress)
+            vectors = embed(ref, train.texts, batch_size=config.batch_size, max_length=embed_length, progress=progress)
             if test_examples is not None:
-                test_vectors = embed(ref, test_examples.texts, batch_size=config.batch_size, max_length=256,
+                test_vectors = embed(ref, test_examples.texts, batch_size=config.batch_size, max_length=embed_length,
                                      progress=progress)
         timings["embeddings"] = time.perf_counter() - t
 
@@ -102,9 +109,6 @@ def audit_data(data: str, test: str | None = None, model: str | None = None, con
         if unusable is None:
             checks += quality.balance_checks(labels, config.imbalance_ratio, config.tiny_class)
         checks.append(quality.short_text_check(train.texts, config.min_words, n))
-        tokenizer = load_tokenizer(ref)
-        max_tokens = config.max_length or int(getattr(getattr(clf, "config_", None), "max_length", 0) or 0) or \
-            min(int(getattr(tokenizer, "model_max_length", 512) or 512), 512)
         lengths = quality.token_lengths(tokenizer, train.texts)
         checks.append(quality.long_text_check(train.texts, lengths, max_tokens, ref.name, n))
         checks.append(quality.noise_check(train.texts, n))
@@ -141,6 +145,17 @@ def audit_data(data: str, test: str | None = None, model: str | None = None, con
         "checks": checks, "seconds": {k: round(v, 3) for k, v in timings.items()},
         "_groups": groups,  # removed before writing; used by --fix
     }
+
+
+def _position_limit(ref: Any) -> int | None:
+    """max_position_embeddings of a Hugging Face folder (None when unknown)."""
+    import json
+
+    config_path = Path(ref.path) / "config.json" if Path(ref.path).is_dir() else None
+    if config_path is None or not config_path.exists():
+        return None
+    value = json.loads(config_path.read_text(encoding="utf-8")).get("max_position_embeddings")
+    return int(value) if isinstance(value, int) and value > 0 else None
 
 
 def _counts(labels: Any) -> dict[str, int]:
