@@ -42,7 +42,9 @@ class TermList:
     def swap(self, text: str, category: str, source: str, target: str) -> str:
         """`text` with every term of group `source` replaced by the aligned term of group `target`."""
         src, dst = self.categories[category][source], self.categories[category][target]
-        index = {t.lower(): i for i, t in enumerate(src)}
+        index: dict[str, int] = {}
+        for i, t in enumerate(src):
+            index.setdefault(t.lower(), i)  # the first position wins: 'her' -> 'him' (a term may repeat)
 
         def replace(match: re.Match[str]) -> str:
             i = index.get(match.group(0).lower(), 0)
@@ -96,7 +98,8 @@ def load_terms(extra: str | Path | None = None, include_default: bool = True) ->
             merged = categories.setdefault(category, {})
             for group, terms in groups.items():
                 known = merged.setdefault(group, [])
-                known.extend(t for t in terms if t not in known)
+                before = set(known)  # repeats inside one file are kept: they keep swap positions aligned
+                known.extend(t for t in terms if t not in before)
         sources.append(str(path))
     if not categories:
         raise DataError(expected("at least one category of identity terms", "none",
