@@ -8,7 +8,6 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
-from ..errors import DataError, expected
 from .quality import _clip, make_check, skipped_check
 
 FitPredict = Callable[[list[int], list[int]], np.ndarray]  # (train rows, held-out rows) -> probabilities
@@ -113,8 +112,3 @@ def check_labels_usable(labels: Sequence[Any] | None, task: str) -> str | None:
         return f"label checks need single-label classification (the data reads as {task})"
     return None
 
-
-def require_classification(task: str) -> None:
-    if task != "classification":
-        raise DataError(expected("single-label classification data", f"{task} data",
-                                 "Audit label errors on a classification file, or pass --no-label-errors."))
