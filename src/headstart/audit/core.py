@@ -38,9 +38,10 @@ class AuditConfig:
     tiny_class: int = opt(10, "classes with fewer rows than this are reported as tiny")
     imbalance_ratio: float = opt(10.0, "largest/smallest class size ratio reported as imbalance")
     label_errors: bool = opt(True, "run the cross-validated label-error check")
-    label_method: Literal["auto", "logistic", "model"] = opt(
-        "auto", "out-of-fold predictor: logistic regression on embeddings, or the --model's own strategy "
-        "(auto: the model's if it is probe/scratch-tfidf, else logistic)")
+    label_method: Literal["auto", "ensemble", "logistic", "model"] = opt(
+        "auto", "out-of-fold predictor: 'ensemble' (mean of logistic regression on embeddings and on TF-IDF), "
+        "'logistic' (embeddings only) or 'model' (the --model's own strategy); auto: the model's if it is "
+        "probe/scratch-tfidf, else ensemble")
     folds: int = opt(5, "cross-validation folds for the label-error check")
     examples: int = opt(5, "examples listed per check")
     fix: bool = opt(False, "write a cleaned copy and a changes list next to audit.json (the input is never changed)")
@@ -175,10 +176,17 @@ def _predictor(config: AuditConfig, clf: Any, meta: dict[str, Any], texts: list[
                   "seed": config.seed, **meta.get("config", {})}
         return (lambda y, classes: label_checks.classifier_fit_predict(params, texts, labels, classes),
                 f"{config.folds}-fold {clf.strategy} (from the model)")
+    encoder = ref.name
     if vectors is None:  # a decoder backbone: embed with the default encoder instead
-        vectors = embed(resolve_backbone(DEFAULT_BACKBONE), texts, batch_size=config.batch_size, max_length=256)
-    return (lambda y, classes: label_checks.logistic_fit_predict(vectors, y, len(classes)),
-            f"{config.folds}-fold logistic regression on {ref.name if vectors is not None else DEFAULT_BACKBONE} embeddings")
+        vectors, encoder = embed(resolve_backbone(DEFAULT_BACKBONE), texts, batch_size=config.batch_size,
+                                 max_length=256), DEFAULT_BACKBONE
+    if config.label_method == "logistic":
+        return (lambda y, classes: label_checks.logistic_fit_predict(vectors, y, len(classes)),
+                f"{config.folds}-fold logistic regression on {encoder} embeddings")
+    return (lambda y, classes: label_checks.averaged_fit_predict(
+        label_checks.logistic_fit_predict(vectors, y, len(classes)),
+        label_checks.tfidf_fit_predict(texts, y, len(classes))),
+        f"{config.folds}-fold mean of logistic regression on {encoder} embeddings and on TF-IDF 1-2-grams")
 
 
 # -- fixes ----------------------------------------------------------------------------------------------

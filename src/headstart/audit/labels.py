@@ -46,6 +46,32 @@ def logistic_fit_predict(x: np.ndarray, y: np.ndarray, n_classes: int, C: float 
     return fit_predict
 
 
+def tfidf_fit_predict(texts: Sequence[str], y: np.ndarray, n_classes: int, C: float = 3.0) -> FitPredict:
+    """Logistic regression on word 1-2-gram TF-IDF: sees wording the sentence embedding blurs."""
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.linear_model import LogisticRegression
+
+    x = TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True).fit_transform(list(texts))  # unsupervised: no leak
+
+    def fit_predict(train_rows: list[int], held_out: list[int]) -> np.ndarray:
+        model = LogisticRegression(C=C, max_iter=1000)
+        model.fit(x[train_rows], y[train_rows])
+        out = np.zeros((len(held_out), n_classes))
+        out[:, model.classes_] = model.predict_proba(x[held_out])
+        return out
+
+    return fit_predict
+
+
+def averaged_fit_predict(*members: FitPredict) -> FitPredict:
+    """Mean of several predictors' probabilities: errors of different feature views partly cancel."""
+
+    def fit_predict(train_rows: list[int], held_out: list[int]) -> np.ndarray:
+        return np.mean([m(train_rows, held_out) for m in members], axis=0)
+
+    return fit_predict
+
+
 def classifier_fit_predict(params: dict[str, Any], texts: Sequence[str], labels: Sequence[Any],
                            classes: list[str]) -> FitPredict:
     """Cross-validate the user's own strategy (from --model): slower, but audits what will be trained."""
