@@ -1,0 +1,287 @@
+"""`audit_data`: run every data check on a labelled file and return one self-describing dict;
+`write_audit`: write audit.json (and, with fixes, a cleaned copy plus a changes list) atomically."""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+
+from ..backbones import DEFAULT_BACKBONE, load_tokenizer, resolve_backbone
+from ..config import opt
+from ..data import read_examples
+from ..data.readers import read_frame
+from ..embeddings import embed
+from ..errors import ConfigError, expected
+from ..io import atomic_write_text, write_json
+from ..progress import progress_enabled
+from . import labels as label_checks
+from . import quality
+
+AUDIT_FORMAT = "headstart-audit"
+AUDIT_VERSION = 1
+CHEAP_STRATEGIES = ("probe", "scratch-tfidf")
+
+
+@dataclass
+class AuditConfig:
+    """Options of `headstart audit` (and of `audit_data`)."""
+
+    backbone: str = opt("", "backbone for embeddings and token counts (default: the --model's, else the default encoder)")
+    near_threshold: float = opt(0.95, "cosine similarity at or above which two texts count as near duplicates")
+    max_length: int = opt(0, "token limit for the long-text check (0: the --model's max_length, else the tokenizer's, at most 512)")
+    min_words: int = opt(2, "texts with fewer words than this count as very short")
+    tiny_class: int = opt(10, "classes with fewer rows than this are reported as tiny")
+    imbalance_ratio: float = opt(10.0, "largest/smallest class size ratio reported as imbalance")
+    label_errors: bool = opt(True, "run the cross-validated label-error check")
+    label_method: Literal["auto", "ensemble", "logistic", "model"] = opt(
+        "auto", "out-of-fold predictor: 'ensemble' (mean of logistic regression on embeddings and on TF-IDF), "
+        "'logistic' (embeddings only) or 'model' (the --model's own strategy); auto: the model's if it is "
+        "probe/scratch-tfidf, else ensemble")
+    folds: int = opt(5, "cross-validation folds for the label-error check")
+    examples: int = opt(5, "examples listed per check")
+    fix: bool = opt(False, "write a cleaned copy and a changes list next to audit.json (the input is never changed)")
+    label_fix: Literal["relabel", "drop", "none"] = opt("relabel", "what --fix does with likely label errors")
+    drop_near_duplicates: bool = opt(False, "with --fix, also drop near duplicates (keeps the first of each group)")
+    seed: int = opt(0, "seed of the cross-validation folds")
+    batch_size: int = opt(64, "texts embedded per forward pass")
+
+
+def _model_context(model: str | None) -> tuple[Any, dict[str, Any]]:
+    if not model:
+        return None, {}
+    from ..classifier import TextClassifier
+
+    clf = TextClassifier.load(model)
+    return clf, clf.metadata_
+
+
+def audit_data(data: str, test: str | None = None, model: str | None = None, config: AuditConfig | None = None,
+               text_col: str = "text", label_col: str = "label", progress: bool = True) -> dict[str, Any]:
+    """Run every check on `data` (and leakage against `test`); returns the audit as a JSON-ready dict."""
+    config = config or AuditConfig()
+    if not 0 < config.near_threshold <= 1:
+        raise ConfigError(expected("--near-threshold in (0, 1]", str(config.near_threshold), "Use e.g. 0.95."))
+    if config.folds < 2:
+        raise ConfigError(expected("--folds of at least 2", str(config.folds), "Use e.g. 5."))
+    started = time.perf_counter()
+    timings: dict[str, float] = {}
+    clf, meta = _model_context(model)
+    train = read_examples(data, text_col, label_col, "auto")
+    test_examples = read_examples(test, text_col, label_col, "auto", require_labels=False) if test else None
+    backbone_name = config.backbone or ((meta.get("backbone") or {}).get("name") if meta else None) or DEFAULT_BACKBONE
+    ref = resolve_backbone(backbone_name)
+    n = config.examples
+    labels = train.labels
+    unusable = label_checks.check_labels_usable(labels, train.task)
+    checks: list[dict[str, Any]] = []
+
+    tokenizer = load_tokenizer(ref)
+    positions = _position_limit(ref)
+    model_length = int(getattr(getattr(clf, "config_", None), "max_length", 0) or 0)
+    max_tokens = config.max_length or model_length or \
+        min(int(getattr(tokenizer, "model_max_length", 512) or 512), 512, positions or 512)
+    embed_length = min(256, positions or 256)  # 256 = the probe's default, so their caches are shared
+
+    with progress_enabled(progress):
+        t = time.perf_counter()
+        vectors = test_vectors = None
+        if ref.kind == "encoder":
+            vectors = embed(ref, train.texts, batch_size=config.batch_size, max_length=embed_length, progress=progress)
+            if test_examples is not None:
+                test_vectors = embed(ref, test_examples.texts, batch_size=config.batch_size, max_length=embed_length,
+                                     progress=progress)
+        timings["embeddings"] = time.perf_counter() - t
+
+        t = time.perf_counter()
+        dup_checks, groups = quality.duplicate_checks(train.texts, labels if unusable is None else None, vectors,
+                                                      config.near_threshold, n)
+        checks += dup_checks
+        if test_examples is not None:
+            checks.append(quality.leakage_check(train.texts, test_examples.texts, vectors, test_vectors,
+                                                config.near_threshold, n))
+        timings["duplicates_and_leakage"] = time.perf_counter() - t
+
+        t = time.perf_counter()
+        if unusable is None:
+            checks += quality.balance_checks(labels, config.imbalance_ratio, config.tiny_class)
+        checks.append(quality.short_text_check(train.texts, config.min_words, n))
+        lengths = quality.token_lengths(tokenizer, train.texts)
+        checks.append(quality.long_text_check(train.texts, lengths, max_tokens, ref.name, n))
+        checks.append(quality.noise_check(train.texts, n))
+        timings["text_checks"] = time.perf_counter() - t
+
+        t = time.perf_counter()
+        method = "none"
+        if not config.label_errors:
+            checks.append(quality.skipped_check("label_errors", "likely label errors", "switched off (--no-label-errors)"))
+        elif unusable is not None:
+            checks.append(quality.skipped_check("label_errors", "likely label errors", unusable))
+        else:
+            factory, method = _predictor(config, clf, meta, train.texts, labels, vectors, ref)
+            checks.append(label_checks.label_error_check(train.texts, labels, factory, config.folds, config.seed, n,
+                                                         method))
+        timings["label_errors"] = time.perf_counter() - t
+    timings["total"] = time.perf_counter() - started
+
+    return {
+        "format": AUDIT_FORMAT, "version": AUDIT_VERSION,
+        "about": "Data audit by `headstart audit`. Each check has a count, severity (ok/warning/problem/skipped), "
+                 "a suggested action, examples and the affected 0-based data row numbers (header not counted).",
+        "data": {"path": str(data), "rows": len(train), "task": train.task, "text_col": text_col, "label_col": label_col,
+                 "classes": train.classes() if unusable is None else [],
+                 "label_counts": _counts(labels) if unusable is None else {}},
+        "test": {"path": str(test), "rows": len(test_examples)} if test_examples is not None else None,
+        "model": model or None, "backbone": {"name": ref.name, "fingerprint": ref.fingerprint()},
+        "label_error_method": method, "config": dataclasses.asdict(config),
+        "summary": {"problems": sum(c["severity"] == "problem" for c in checks),
+                    "warnings": sum(c["severity"] == "warning" for c in checks),
+                    "rows_flagged": len({r for c in checks if c["severity"] in ("problem", "warning")
+                                         and c["name"] not in ("class_imbalance", "tiny_classes", "leakage")
+                                         for r in c["rows"]})},
+        "checks": checks, "seconds": {k: round(v, 3) for k, v in timings.items()},
+        "_groups": groups,  # removed before writing; used by --fix
+    }
+
+
+def _position_limit(ref: Any) -> int | None:
+    """max_position_embeddings of a Hugging Face folder (None when unknown)."""
+    import json
+
+    config_path = Path(ref.path) / "config.json" if Path(ref.path).is_dir() else None
+    if config_path is None or not config_path.exists():
+        return None
+    value = json.loads(config_path.read_text(encoding="utf-8")).get("max_position_embeddings")
+    return int(value) if isinstance(value, int) and value > 0 else None
+
+
+def _counts(labels: Any) -> dict[str, int]:
+    from collections import Counter
+
+    return dict(Counter(map(str, labels)).most_common())
+
+
+def _predictor(config: AuditConfig, clf: Any, meta: dict[str, Any], texts: list[str], labels: list[Any],
+               vectors: np.ndarray | None, ref: Any):
+    use_model = clf is not None and (config.label_method == "model" or
+                                     (config.label_method == "auto" and clf.strategy in CHEAP_STRATEGIES))
+    if config.label_method == "model" and clf is None:
+        raise ConfigError(expected("--model with --label-method model", "no --model", "Pass --model runs/m1."))
+    if use_model:
+        params = {"backbone": (meta.get("backbone") or {}).get("name", DEFAULT_BACKBONE), "strategy": clf.strategy,
+                  "seed": config.seed, **meta.get("config", {})}
+        return (lambda y, classes: label_checks.classifier_fit_predict(params, texts, labels, classes),
+                f"{config.folds}-fold {clf.strategy} (from the model)")
+    encoder = ref.name
+    if vectors is None:  # a decoder backbone: embed with the default encoder instead
+        vectors, encoder = embed(resolve_backbone(DEFAULT_BACKBONE), texts, batch_size=config.batch_size,
+                                 max_length=256), DEFAULT_BACKBONE
+    if config.label_method == "logistic":
+        return (lambda y, classes: label_checks.logistic_fit_predict(vectors, y, len(classes)),
+                f"{config.folds}-fold logistic regression on {encoder} embeddings")
+    return (lambda y, classes: label_checks.averaged_fit_predict(
+        label_checks.logistic_fit_predict(vectors, y, len(classes)),
+        label_checks.tfidf_fit_predict(texts, y, len(classes))),
+        f"{config.folds}-fold mean of logistic regression on {encoder} embeddings and on TF-IDF 1-2-grams")
+
+
+# -- fixes ----------------------------------------------------------------------------------------------
+def plan_fixes(audit: dict[str, Any], config: AuditConfig) -> tuple[dict[int, str], dict[int, tuple[str, str]]]:
+    """(rows to drop -> reason, rows to relabel -> (new label, reason)) from the audit's findings."""
+    checks = {c["name"]: c for c in audit["checks"]}
+    labels_known = bool(audit["data"]["classes"])
+    drop: dict[int, str] = {}
+    relabel: dict[int, tuple[str, str]] = {}
+
+    def add(rows: list[int], reason: str) -> None:
+        for r in rows:
+            drop.setdefault(int(r), reason)
+
+    if "leakage" in checks:
+        add(checks["leakage"]["rows"], "appears in the test file (leakage)")
+    short = checks.get("short_texts")
+    if short:
+        add([r for r in short["rows"] if not _text(audit, r).strip()], "empty text")
+    if "noise" in checks:
+        for r, kind in checks["noise"].get("row_kinds", {}).items():
+            drop.setdefault(int(r), f"non-text noise ({kind})")
+    groups = audit.get("_groups", {})
+    conflicting = {tuple(g) for g in groups.get("exact", []) if labels_known and len({_label(audit, r) for r in g}) > 1}
+    for g in groups.get("exact", []):
+        if tuple(g) in conflicting:
+            votes: dict[str, int] = {}
+            for r in g:
+                votes[_label(audit, r)] = votes.get(_label(audit, r), 0) + 1
+            winner, top = max(votes.items(), key=lambda kv: kv[1])
+            if top * 2 > len(g):
+                keep = next(r for r in g if _label(audit, r) == winner)
+                add([r for r in g if r != keep], f"conflicting duplicate of row {keep} (majority label '{winner}' kept)")
+            else:
+                add(g, f"exact duplicates with conflicting labels and no majority ({dict(votes)})")
+        else:
+            add(g[1:], f"exact duplicate of row {g[0]}")
+    if config.drop_near_duplicates:
+        for g in groups.get("near", []):
+            add(g[1:], f"near duplicate of row {g[0]}")
+    label_check = checks.get("label_errors")
+    if label_check and config.label_fix != "none" and label_check["severity"] != "skipped":
+        for item in label_check.get("ranked", []):
+            r = int(item["row"])
+            if r in drop:
+                continue
+            reason = (f"likely label error: '{_label(audit, r)}' has probability {item['label_probability']}, "
+                      f"suggested '{item['suggested_label']}'")
+            if config.label_fix == "relabel":
+                relabel[r] = (item["suggested_label"], reason)
+            else:
+                drop[r] = reason
+    return drop, relabel
+
+
+def _text(audit: dict[str, Any], row: int) -> str:
+    return audit["_texts"][row]
+
+
+def _label(audit: dict[str, Any], row: int) -> str:
+    return str(audit["_labels"][row])
+
+
+def write_audit(audit: dict[str, Any], out_dir: str | Path, config: AuditConfig) -> dict[str, Path]:
+    """Write audit.json and, with `config.fix`, `<stem>.cleaned.csv` and `changes.csv`; each file atomically."""
+    out = Path(out_dir)
+    written: dict[str, Path] = {}
+    public = {k: v for k, v in audit.items() if not k.startswith("_")}
+    if config.fix:
+        frame = read_frame(audit["data"]["path"])
+        texts = frame[audit["data"]["text_col"]].astype(str).tolist()
+        label_col = audit["data"]["label_col"]
+        labels = frame[label_col].astype(str).tolist() if label_col in frame.columns else [""] * len(frame)
+        audit = {**audit, "_texts": texts, "_labels": labels}
+        drop, relabel = plan_fixes(audit, config)
+        import pandas as pd
+
+        changes = [{"row": r, "action": "drop", "reason": why, "label": labels[r], "new_label": "", "text": texts[r]}
+                   for r, why in drop.items()]
+        changes += [{"row": r, "action": "relabel", "reason": why, "label": labels[r], "new_label": new,
+                     "text": texts[r]} for r, (new, why) in relabel.items()]
+        changes.sort(key=lambda c: c["row"])
+        cleaned = frame.copy()
+        for r, (new, _) in relabel.items():
+            cleaned.iat[r, cleaned.columns.get_loc(label_col)] = new
+        cleaned = cleaned.drop(index=cleaned.index[sorted(drop)])
+        stem = Path(audit["data"]["path"]).name.split(".")[0]
+        written["cleaned"] = out / f"{stem}.cleaned.csv"
+        written["changes"] = out / "changes.csv"
+        atomic_write_text(written["cleaned"], cleaned.to_csv(index=False))
+        atomic_write_text(written["changes"], pd.DataFrame(
+            changes, columns=["row", "action", "reason", "label", "new_label", "text"]).to_csv(index=False))
+        public["fix"] = {"cleaned": str(written["cleaned"]), "changes": str(written["changes"]),
+                         "rows_in": len(frame), "rows_out": len(cleaned), "dropped": len(drop),
+                         "relabelled": len(relabel), "label_fix": config.label_fix}
+    written["audit"] = out / "audit.json"
+    write_json(written["audit"], public)  # last: its presence means the other files are complete
+    return written

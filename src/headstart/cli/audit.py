@@ -1,0 +1,51 @@
+"""`headstart audit`: data quality checks of a labelled file (and leakage against a test file)."""
+
+from __future__ import annotations
+
+import argparse
+from dataclasses import dataclass
+
+from ..config import opt
+from .args import add_dataclass_args, parse_into
+
+
+@dataclass
+class AuditArgs:
+    data: str = opt(None, "labelled training file to audit (.csv, .tsv, .jsonl, .parquet)", positional=True)
+    test: str = opt("", "test file checked for leakage (rows also in the training data)")
+    model: str = opt("", "a model folder from `headstart fit`: its backbone, max_length and (if cheap) strategy are used")
+    output: str = opt("audit", "folder for audit.json (and, with --fix, the cleaned copy and changes.csv)", aliases=("-o",))
+    text_col: str = opt("text", "column holding the text")
+    label_col: str = opt("label", "column holding the label")
+    json: bool = opt(False, "print audit.json instead of the table")
+    quiet: bool = opt(False, "no progress bars")
+
+
+def add_arguments(parser: argparse.ArgumentParser, argv: list[str]) -> None:
+    from ..audit.core import AuditConfig
+
+    add_dataclass_args(parser, AuditArgs)
+    add_dataclass_args(parser, AuditConfig, "checks")
+
+
+def run(args: argparse.Namespace) -> int:
+    import json
+
+    from ..audit import audit_data, audit_text, write_audit
+    from ..audit.core import AuditConfig
+
+    a = parse_into(args, AuditArgs)
+    config = parse_into(args, AuditConfig)
+    audit = audit_data(a.data, a.test or None, a.model or None, config, a.text_col, a.label_col, progress=not a.quiet)
+    written = write_audit(audit, a.output, config)
+    if a.json:
+        print(json.dumps({k: v for k, v in audit.items() if not k.startswith("_")}, default=str))
+        return 0
+    print(audit_text(audit))
+    print(f"\nwrote {written['audit']}" + (f", {written['cleaned']} and {written['changes']}" if config.fix else "")
+          + f" ({audit['seconds']['total']:.1f} s)")
+    return 0
+
+
+COMMAND = ("audit", "data checks: duplicates, conflicting labels, leakage, imbalance, length, noise, likely label errors",
+           add_arguments, run)
