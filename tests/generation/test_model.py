@@ -162,3 +162,11 @@ def test_tampered_folder_is_refused(tiny_decoder, tmp_path):
     (tmp_path / "zs" / "model" / "config.json").write_text("{}")
     with pytest.raises(ModelError, match="changed"):
         Seq2SeqModel.load(tmp_path / "zs")
+
+
+@pytest.mark.parametrize("fixture", ["tiny_decoder", "tiny_seq2seq"])
+def test_batched_generation_matches_one_by_one(fixture, request):
+    """Left padding (decoders) and right padding (encoder-decoders) must not change what is generated."""
+    model = _fit(request.getfixturevalue(fixture), epochs=1)
+    mixed = [SOURCES[0], "the film is good and the day is bad", SOURCES[3]]
+    assert model.predict(mixed, generation_batch_size=3) == model.predict(mixed, generation_batch_size=1)

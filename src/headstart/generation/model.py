@@ -58,6 +58,14 @@ class Seq2SeqModel:
         return {"task": self.task, "backbone": self.backbone, "strategy": self.strategy, "seed": self.seed,
                 "progress": self.progress, **self.options}
 
+    def set_params(self, **params: Any) -> "Seq2SeqModel":
+        for key, value in params.items():
+            if key in ("task", "backbone", "strategy", "seed", "progress"):
+                setattr(self, key, value)
+            else:
+                self.options[key] = value
+        return self
+
     def __repr__(self) -> str:
         opts = "".join(f", {k}={v!r}" for k, v in self.options.items())
         return f"Seq2SeqModel(task={self.task!r}, backbone={self.backbone!r}, strategy={self.strategy!r}{opts})"
