@@ -68,6 +68,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--scratch-lr", type=float, default=5e-4)
     p.add_argument("--max-seconds", type=float, default=0.0, help="scratch budget (0: transfer's training time)")
     p.add_argument("--max-new-tokens", type=int, default=48)
+    p.add_argument("--max-source-length", type=int, default=256, help="source tokens kept (aeslc emails are long)")
     p.add_argument("--generation-batch-size", type=int, default=32)
     p.add_argument("--device", default="auto")
     p.add_argument("--skip-zero-shot", action="store_true")
@@ -75,7 +76,7 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     common = {"device": args.device, "max_new_tokens": args.max_new_tokens, "batch_size": args.batch_size,
-              "generation_batch_size": args.generation_batch_size, "max_source_length": 256,
+              "generation_batch_size": args.generation_batch_size, "max_source_length": args.max_source_length,
               "max_target_length": 64, "max_length": 384}
     rows = []
     started = time.perf_counter()

@@ -41,7 +41,8 @@ def _strategy_from_argv(argv: list[str]) -> str | None:
 def add_arguments(parser: argparse.ArgumentParser, argv: list[str]) -> None:
     add_dataclass_args(parser, FitArgs)
     if generation.wants_generation(argv):  # --task translate|summarize: pairs, not labels
-        parser.add_argument("--task", choices=generation.TASKS, required=True, help="the generation task")
+        parser.add_argument("--task", choices=generation.TASKS, required=True, help="the generation task (then --strategy is one of full, lora, zero-shot, scratch "
+                            "with default lora, and --backbone defaults to SmolLM2-135M-Instruct)")
         generation.add_fit_arguments(parser)
         return
     add_dataclass_args(parser, ColumnArgs, "columns")

@@ -16,7 +16,7 @@ from typing import Any, Sequence
 from .. import __version__
 from ..backbones import BackboneRef, resolve_backbone
 from ..config import build_config
-from ..errors import ConfigError, ModelError, expected
+from ..errors import ConfigError, DataError, ModelError, expected
 from ..io import METADATA_FILE, atomic_folder, folder_digest, read_json, write_json
 from ..progress import progress_enabled
 from ..seeding import pick_device, set_seed
@@ -153,6 +153,9 @@ class Seq2SeqModel:
                  return_outputs: bool = False, **decoding: Any) -> dict[str, Any]:
         """All metrics of the task plus generation speed; `return_outputs` adds the generated texts."""
         pairs = sources if isinstance(sources, Pairs) else from_lists(sources, targets)
+        if pairs.targets is None:
+            raise DataError(expected("reference targets to score against", f"none in {pairs.source}",
+                                     "Name the target column (--target-col)."))
         outputs, stats = self.generate(pairs, **decoding)
         metrics = generation_metrics(self.task_, outputs, pairs.targets or [])
         metrics.update({"generated_tokens": stats.generated_tokens, "generation_seconds": round(stats.seconds, 3),
