@@ -8,6 +8,8 @@ from dataclasses import dataclass
 
 from ..config import opt
 from ..io import write_json
+from ..generation import cli as generation
+from ..generation.model import is_generation_folder
 from .args import add_dataclass_args, parse_into
 from .common import ColumnArgs, read_labelled, table
 
@@ -23,12 +25,15 @@ class EvaluateArgs:
 def add_arguments(parser: argparse.ArgumentParser, argv: list[str]) -> None:
     add_dataclass_args(parser, EvaluateArgs)
     add_dataclass_args(parser, ColumnArgs, "columns")
+    generation.add_column_arguments(parser)
 
 
 def run(args: argparse.Namespace) -> int:
     from ..classifier import TextClassifier
 
     ev = parse_into(args, EvaluateArgs)
+    if is_generation_folder(ev.model):
+        return generation.run_evaluate(args, ev.model, ev.data, ev.json, ev.output)
     clf = TextClassifier.load(ev.model)
     cols = parse_into(args, ColumnArgs)
     data = read_labelled(ev.data, cols, task=clf.task_)
@@ -54,5 +59,6 @@ def print_metrics(metrics: dict) -> None:
         print("\nconfusion matrix (rows: true, columns: predicted)\n" + table(rows))
 
 
-COMMAND = ("evaluate", "accuracy, macro-F1, per-class table and confusion matrix of a saved model on a labelled file",
+COMMAND = ("evaluate", "metrics of a saved model on a labelled file (classification: accuracy, macro-F1, "
+            "per-class table, confusion matrix; generation: BLEU/chrF or ROUGE, samples file)",
            add_arguments, run)

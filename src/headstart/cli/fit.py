@@ -12,6 +12,7 @@ from ..backbones import DEFAULT_BACKBONE
 from ..config import load_config_file, opt
 from ..errors import ConfigError, expected
 from ..strategies import get_strategy, strategy_names
+from ..generation import cli as generation
 from .args import add_dataclass_args, collect, parse_into
 from .common import ColumnArgs, PreprocessArgs, read_labelled, table
 
@@ -39,13 +40,19 @@ def _strategy_from_argv(argv: list[str]) -> str | None:
 
 def add_arguments(parser: argparse.ArgumentParser, argv: list[str]) -> None:
     add_dataclass_args(parser, FitArgs)
+    if generation.wants_generation(argv):  # --task translate|summarize: pairs, not labels
+        parser.add_argument("--task", choices=generation.TASKS, required=True, help="the generation task (then --strategy is one of full, lora, zero-shot, scratch "
+                            "with default lora, and --backbone defaults to SmolLM2-135M-Instruct)")
+        generation.add_fit_arguments(parser)
+        return
     add_dataclass_args(parser, ColumnArgs, "columns")
     add_dataclass_args(parser, PreprocessArgs, "preprocessing")
     name = _strategy_from_argv(argv)
     if name in strategy_names():
         add_dataclass_args(parser, get_strategy(name).config_cls, f"options of --strategy {name}")
     parser.epilog = ("strategies: " + ", ".join(strategy_names()) +
-                     ". `headstart fit --strategy NAME --help` lists that strategy's options.")
+                     ". `headstart fit --strategy NAME --help` lists that strategy's options; "
+                     "`headstart fit --task translate|summarize --help` those of generation models.")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -55,6 +62,8 @@ def run(args: argparse.Namespace) -> int:
     fit_args = parse_into(args, FitArgs, {k: v for k, v in base.items() if k in {f.name for f in dataclasses.fields(FitArgs)}})
     if not fit_args.data:
         raise ConfigError(expected("a training data file", "none", "Usage: headstart fit DATA -o FOLDER"))
+    if getattr(args, "task", None) in generation.TASKS:
+        return generation.run_fit(args, fit_args, base)
     strategy_cls = get_strategy(fit_args.strategy)
     options = dict(base.get("options", {}))
     options.update(collect(args, strategy_cls.config_cls))

@@ -14,6 +14,8 @@ from tqdm.auto import tqdm
 from ..config import opt
 from ..data.readers import FORMATS, read_frame, require_columns
 from ..errors import DataError, expected
+from ..generation import cli as generation
+from ..generation.model import is_generation_folder
 from .args import add_dataclass_args, parse_into
 
 
@@ -31,6 +33,7 @@ class PredictArgs:
 
 def add_arguments(parser: argparse.ArgumentParser, argv: list[str]) -> None:
     add_dataclass_args(parser, PredictArgs)
+    generation.add_column_arguments(parser)
 
 
 def iter_chunks(path: str, text_col: str, chunk_size: int) -> Iterator[pd.DataFrame]:
@@ -65,6 +68,8 @@ def run(args: argparse.Namespace) -> int:
     from ..classifier import TextClassifier
 
     pa = parse_into(args, PredictArgs)
+    if is_generation_folder(pa.model):
+        return generation.run_predict(args, pa)
     read_frame(pa.data)  # same clear errors as everywhere for a missing/empty/non-UTF-8 file
     clf = TextClassifier.load(pa.model)
     out = Path(pa.output)

@@ -1,0 +1,195 @@
+"""Build the trainable model for each starting point, behind one small record (`Backend`).
+
+- decoder: a causal LM (SmolLM2 by default) trained on prompt+target, prompt masked from the loss;
+- seq2seq: an encoder-decoder checkpoint (T5, BART, Marian layouts) through AutoModelForSeq2SeqLM;
+- warm-start: EncoderDecoderModel from an encoder checkpoint on both sides (new cross-attention);
+- scratch: a small BART from random init with the backbone's tokenizer (the no-transfer baseline).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ..backbones import BackboneRef, hf_folder, load_model, load_tokenizer
+from ..errors import ConfigError, ModelError, expected
+from .config import GenerationConfig
+
+ARCHITECTURES = ("decoder", "seq2seq", "warm-start")
+# LoRA targets per model family: attention projections (and the MLP where names are stable).
+LORA_TARGETS = {
+    "llama": ["q_proj", "k_proj", "v_proj", "o_proj"],
+    "mistral": ["q_proj", "k_proj", "v_proj", "o_proj"],
+    "qwen2": ["q_proj", "k_proj", "v_proj", "o_proj"],
+    "gpt2": ["c_attn", "c_proj"],
+    "t5": ["q", "k", "v", "o"],
+    "mt5": ["q", "k", "v", "o"],
+    "bart": ["q_proj", "k_proj", "v_proj", "out_proj"],
+    "marian": ["q_proj", "k_proj", "v_proj", "out_proj"],
+    "encoder-decoder": ["query", "key", "value"],
+    "bert": ["query", "key", "value"],
+}
+
+
+@dataclass
+class Backend:
+    """A model ready to train or generate, the tokenizer, and how they fit together."""
+
+    model: Any
+    tokenizer: Any
+    architecture: str  # one of ARCHITECTURES
+
+    @property
+    def is_decoder(self) -> bool:
+        return self.architecture == "decoder"
+
+
+def choose_architecture(ref: BackboneRef, config: GenerationConfig, strategy: str) -> str:
+    if strategy == "scratch":
+        return "seq2seq"
+    if config.warm_start_encoder:
+        wanted = "warm-start"
+    elif config.architecture != "auto":
+        wanted = config.architecture
+    else:
+        wanted = {"decoder": "decoder", "encoder-decoder": "seq2seq", "encoder": "warm-start"}.get(ref.kind, "decoder")
+    expected_kind = {"decoder": "decoder", "seq2seq": "encoder-decoder", "warm-start": "encoder"}[wanted]
+    if ref.kind != expected_kind:
+        raise ConfigError(expected(f"a {expected_kind} backbone for architecture '{wanted}'",
+                                   f"{ref.name}, a {ref.kind} model", "Choose a matching backbone or architecture."))
+    if strategy == "zero-shot" and wanted == "warm-start":
+        raise ConfigError(expected("a model that can already generate for zero-shot prompting",
+                                   f"{ref.name} warm-started (its cross-attention is untrained)",
+                                   "Use SmolLM2-135M-Instruct, or fine-tune with --strategy full/lora."))
+    return wanted
+
+
+def build_backend(ref: BackboneRef, config: GenerationConfig, strategy: str) -> Backend:
+    """Load (or, for scratch, create) the model to train."""
+    from transformers import AutoModelForCausalLM, AutoModelForSeq2SeqLM
+
+    arch = choose_architecture(ref, config, strategy)
+    tokenizer = prepare_tokenizer(load_tokenizer(ref))
+    if strategy == "scratch":
+        model = scratch_model(tokenizer, config)
+    elif arch == "decoder":
+        model = load_model(ref, AutoModelForCausalLM)
+    elif arch == "seq2seq":
+        model = load_model(ref, AutoModelForSeq2SeqLM)
+    else:
+        model = warm_started(ref, tokenizer)
+    set_special_ids(model, tokenizer, arch)
+    if strategy == "lora":
+        model = add_lora(model, config)
+    return Backend(model, tokenizer, arch)
+
+
+def prepare_tokenizer(tokenizer):
+    """Every model here needs pad and eos ids; borrow them from existing specials when missing."""
+    if tokenizer.eos_token is None:
+        tokenizer.eos_token = tokenizer.sep_token or tokenizer.pad_token
+    if tokenizer.pad_token is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    if tokenizer.eos_token is None:
+        raise ModelError(expected("a tokenizer with an end-of-sequence token", "none", "Use another backbone."))
+    return tokenizer
+
+
+def start_token_id(tokenizer) -> int:
+    for tok in (tokenizer.bos_token_id, tokenizer.cls_token_id, tokenizer.eos_token_id):
+        if tok is not None:
+            return int(tok)
+    return int(tokenizer.pad_token_id)
+
+
+def set_special_ids(model, tokenizer, arch: str) -> None:
+    model.config.pad_token_id = tokenizer.pad_token_id
+    if arch != "decoder":
+        if getattr(model.config, "decoder_start_token_id", None) is None:
+            model.config.decoder_start_token_id = start_token_id(tokenizer)
+        model.config.eos_token_id = tokenizer.eos_token_id
+    gen = getattr(model, "generation_config", None)
+    if gen is not None:
+        gen.pad_token_id = tokenizer.pad_token_id
+        gen.eos_token_id = tokenizer.eos_token_id
+        if arch != "decoder":
+            gen.decoder_start_token_id = model.config.decoder_start_token_id
+
+
+def warm_started(ref: BackboneRef, tokenizer):
+    from transformers import EncoderDecoderModel
+
+    import torch
+
+    folder = str(hf_folder(ref))
+    model = EncoderDecoderModel.from_encoder_decoder_pretrained(folder, folder, dtype=torch.float32)
+    model.config.decoder_start_token_id = start_token_id(tokenizer)
+    model.config.vocab_size = model.config.decoder.vocab_size
+    return model
+
+
+def scratch_model(tokenizer, config: GenerationConfig):
+    """A small BART from random weights with the backbone's tokenizer: same vocabulary, no transfer."""
+    from transformers import BartConfig, BartForConditionalGeneration
+
+    dim = config.scratch_dim
+    heads = max(1, dim // 64)
+    cfg = BartConfig(vocab_size=len(tokenizer), d_model=dim, encoder_layers=config.scratch_layers,
+                     decoder_layers=config.scratch_layers, encoder_attention_heads=heads,
+                     decoder_attention_heads=heads, encoder_ffn_dim=4 * dim, decoder_ffn_dim=4 * dim,
+                     max_position_embeddings=max(config.max_source_length, config.max_target_length,
+                                                 config.max_new_tokens) + 8,
+                     pad_token_id=tokenizer.pad_token_id, eos_token_id=tokenizer.eos_token_id,
+                     bos_token_id=start_token_id(tokenizer), decoder_start_token_id=start_token_id(tokenizer),
+                     forced_eos_token_id=None, dropout=0.1, scale_embedding=True)
+    return BartForConditionalGeneration(cfg)
+
+
+def add_lora(model, config: GenerationConfig):
+    from peft import LoraConfig, TaskType, get_peft_model
+
+    family = getattr(model.config, "model_type", "")
+    targets = LORA_TARGETS.get(family)
+    if targets is None:
+        raise ConfigError(expected(f"a model family with known LoRA targets ({', '.join(sorted(LORA_TARGETS))})",
+                                   f"'{family}'", "Use --strategy full for this backbone."))
+    task_type = TaskType.CAUSAL_LM if not model.config.is_encoder_decoder else TaskType.SEQ_2_SEQ_LM
+    lora = LoraConfig(r=config.lora_r, lora_alpha=config.lora_alpha, lora_dropout=config.lora_dropout,
+                      target_modules=targets, task_type=task_type)
+    return get_peft_model(model, lora)
+
+
+def finish_training(backend: Backend) -> Backend:
+    """LoRA weights are merged into the base after training: one plain model to save, load and serve."""
+    if hasattr(backend.model, "merge_and_unload"):
+        backend.model = backend.model.merge_and_unload()
+    backend.model.eval()
+    return backend
+
+
+def save_backend(backend: Backend, folder: Path) -> None:
+    backend.model.save_pretrained(folder / "model", safe_serialization=True)
+    backend.tokenizer.save_pretrained(folder / "model")
+
+
+def load_backend(folder: Path, architecture: str) -> Backend:
+    from transformers import AutoModelForCausalLM, AutoModelForSeq2SeqLM, AutoTokenizer, EncoderDecoderModel
+
+    import torch
+
+    path = folder / "model"
+    cls = {"decoder": AutoModelForCausalLM, "seq2seq": AutoModelForSeq2SeqLM,
+           "warm-start": EncoderDecoderModel}.get(architecture)
+    if cls is None:
+        raise ModelError(expected(f"an architecture in {ARCHITECTURES}", repr(architecture), "Retrain the model."))
+    model = cls.from_pretrained(path, dtype=torch.float32, use_safetensors=True)
+    tokenizer = prepare_tokenizer(AutoTokenizer.from_pretrained(path))
+    model.eval()
+    return Backend(model, tokenizer, architecture)
+
+
+def count_parameters(model) -> tuple[int, int]:
+    total = sum(p.numel() for p in model.parameters())
+    trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
+    return trainable, total

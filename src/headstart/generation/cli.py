@@ -1,0 +1,150 @@
+"""The generation side of `headstart fit / evaluate / predict` (`--task translate|summarize`).
+
+The classification commands call into this module when the task (fit) or the model folder's
+headstart.json (evaluate, predict) says generation; everything generation-specific lives here.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ..config import opt
+from ..errors import ConfigError, DataError, expected
+from ..io import atomic_write_text, write_json
+from .config import DEFAULT_GENERATION_BACKBONE, STRATEGIES, GenerationConfig
+from .data import DEFAULT_COLUMNS, TASKS, read_pairs
+
+
+@dataclass
+class PairColumns:
+    source_col: str = opt("", "column holding the source text (default: source, or document for summarize)")
+    target_col: str = opt("", "column holding the target text (default: target, or summary for summarize)")
+
+
+def wants_generation(argv: list[str]) -> bool:
+    """True when the command line asks for a generation task (`--task translate|summarize`)."""
+    for i, token in enumerate(argv):
+        value = argv[i + 1] if token == "--task" and i + 1 < len(argv) else (
+            token.split("=", 1)[1] if token.startswith("--task=") else None)
+        if value in TASKS:
+            return True
+    return False
+
+
+def add_fit_arguments(parser: argparse.ArgumentParser) -> None:
+    from ..cli.args import add_dataclass_args
+
+    add_dataclass_args(parser, PairColumns, "columns of the pairs")
+    add_dataclass_args(parser, GenerationConfig, "options of generation models (--task translate|summarize)")
+    parser.epilog = (f"generation strategies: {', '.join(STRATEGIES)}; the default generation backbone is "
+                     f"{DEFAULT_GENERATION_BACKBONE}.")
+
+
+def add_column_arguments(parser: argparse.ArgumentParser) -> None:
+    from ..cli.args import add_dataclass_args
+
+    add_dataclass_args(parser, PairColumns, "columns of the pairs (generation models)")
+    parser.add_argument("--num-beams", type=int, default=argparse.SUPPRESS, help="beam width (generation models)")
+    parser.add_argument("--max-new-tokens", type=int, default=argparse.SUPPRESS,
+                        help="most tokens generated per output (generation models)")
+
+
+def columns(args: argparse.Namespace, task: str) -> tuple[str, str]:
+    src, tgt = DEFAULT_COLUMNS[task]
+    return getattr(args, "source_col", "") or src, getattr(args, "target_col", "") or tgt
+
+
+def run_fit(args: argparse.Namespace, fit_args: Any, base: dict[str, Any]) -> int:
+    """Fit a Seq2SeqModel from the fit command's arguments and save it."""
+    from ..cli.args import collect
+    from ..cli.common import table
+    from .model import Seq2SeqModel
+
+    task = args.task
+    strategy = fit_args.strategy if fit_args.strategy != "probe" else "lora"  # probe is the classification default
+    if strategy not in STRATEGIES:
+        raise ConfigError(expected(f"a generation strategy ({', '.join(STRATEGIES)})", repr(strategy),
+                                   "Pick one with --strategy."))
+    backbone = fit_args.backbone if "backbone" in vars(args) or "backbone" in base else DEFAULT_GENERATION_BACKBONE
+    options = dict(base.get("options", {}))
+    options.update(collect(args, GenerationConfig))
+    src_col, tgt_col = columns(args, task)
+    train = read_pairs(fit_args.data, src_col, tgt_col)
+    valid = read_pairs(fit_args.valid, src_col, tgt_col) if fit_args.valid else None
+    model = Seq2SeqModel(task=task, backbone=backbone, strategy=strategy, seed=fit_args.seed,
+                         progress=not fit_args.quiet and sys.stderr.isatty(), **options)
+    print(f"fitting '{strategy}' ({task}) on {len(train):,} pairs of {fit_args.data}", flush=True)
+    model.fit(train, sources_valid=valid)
+    model.save(fit_args.output)
+    report = model.fit_report_
+    summary = {"task": task, "strategy": strategy, "backbone": model.backbone_.name,
+               "architecture": model.backend_.architecture, "train_pairs": model.data_["n_train"],
+               "valid_pairs": model.data_["n_valid"], "steps": report["steps"],
+               "fit_seconds": round(report["fit_seconds"], 1), "trainable_params": report["trainable_parameters"]}
+    if report["best"]:
+        summary["best_valid_loss"] = report["best"]["valid_loss"]
+    print(table([summary]))
+    print(f"saved to {fit_args.output}")
+    return 0
+
+
+def run_evaluate(args: argparse.Namespace, model_dir: str, data: str, as_json: bool, output: str) -> int:
+    """Metrics on a file of pairs; sample outputs are written next to their references."""
+    from ..cli.common import table
+    from .model import Seq2SeqModel
+
+    model = Seq2SeqModel.load(model_dir)
+    model.progress = sys.stderr.isatty() and not as_json
+    pairs = read_pairs(data, *columns(args, model.task))
+    metrics = model.evaluate(pairs, return_outputs=True, **_decoding(args))
+    outputs = metrics.pop("outputs")
+    samples = Path(output).with_suffix(".samples.jsonl") if output else Path(model_dir) / "eval_samples.jsonl"
+    lines = [json.dumps({"source": s, "reference": r, "output": o}, ensure_ascii=False)
+             for s, r, o in zip(pairs.sources, pairs.targets or [], outputs)]
+    atomic_write_text(samples, "\n".join(lines) + "\n")
+    metrics["samples_file"] = str(samples)
+    if output:
+        write_json(output, metrics)
+    if as_json:
+        print(json.dumps(metrics))
+        return 0
+    print(table([{k: v for k, v in metrics.items() if k != "samples_file"}]))
+    print("\nsamples (output | reference)")
+    for o, r in list(zip(outputs, pairs.targets or []))[:5]:
+        print(f"  {o!r} | {r!r}")
+    print(f"all outputs next to references: {samples}")
+    return 0
+
+
+def run_predict(args: argparse.Namespace, pa: Any) -> int:
+    """Generate for every row; the output keeps the input columns and adds `prediction`."""
+    import pandas as pd
+
+    from .model import Seq2SeqModel
+
+    model = Seq2SeqModel.load(pa.model)
+    model.progress = not pa.quiet
+    src_col = getattr(args, "source_col", "") or (pa.text_col if pa.text_col != "text" else DEFAULT_COLUMNS[model.task][0])
+    pairs = read_pairs(pa.data, src_col, None, require_targets=False)
+    out = Path(pa.output)
+    if out.suffix not in (".csv", ".jsonl"):
+        raise DataError(expected("an output ending in .csv or .jsonl", str(out), "Rename the -o file."))
+    outputs = model.predict(pairs, **_decoding(args))
+    from ..data.readers import read_frame
+
+    frame = read_frame(pa.data).reset_index(drop=True)
+    frame["prediction"] = outputs
+    text = frame.to_csv(index=False) if out.suffix == ".csv" else frame.to_json(
+        orient="records", lines=True, force_ascii=False)
+    atomic_write_text(out, text)
+    print(f"wrote {len(outputs):,} generations to {out}")
+    return 0
+
+
+def _decoding(args: argparse.Namespace) -> dict[str, Any]:
+    return {k: v for k, v in vars(args).items() if k in ("num_beams", "max_new_tokens")}

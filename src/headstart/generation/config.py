@@ -1,0 +1,42 @@
+"""Options of a generation model: training (shared TrainConfig fields) plus prompting and decoding."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+from ..config import TrainConfig, opt
+
+STRATEGIES = ("full", "lora", "zero-shot", "scratch")
+DEFAULT_GENERATION_BACKBONE = "SmolLM2-135M-Instruct"
+
+
+@dataclass
+class GenerationConfig(TrainConfig):
+    """Training, prompt and decoding options of `Seq2SeqModel` (CLI: `headstart fit --task translate ...`)."""
+
+    epochs: int = opt(3, "passes over the training pairs (early stopping or max_seconds may end sooner)")
+    batch_size: int = opt(8, "pairs per optimisation step")
+    lr: float = opt(5e-5, "peak AdamW learning rate (lora and scratch use higher rates, e.g. 1e-3 and 5e-4)")
+    max_length: int = opt(256, "longest prompt+target sequence in tokens (decoder-only models)")
+    max_source_length: int = opt(192, "source tokens kept; longer sources are truncated with a warning")
+    max_target_length: int = opt(64, "target tokens kept in training; longer targets are truncated with a warning")
+    max_seconds: float = opt(0.0, "training time budget in seconds (0: none); the lr schedule follows the budget")
+    architecture: Literal["auto", "decoder", "seq2seq", "warm-start"] = opt(
+        "auto", "auto: decoder-only LMs train as causal LMs, encoder-decoders as seq2seq, encoders are warm-started")
+    warm_start_encoder: bool = opt(False, "build an encoder-decoder from an encoder backbone on both sides "
+                                          "(new cross-attention)")
+    prompt_template: str = opt("", "prompt for decoder-only models with {source} (and {source_lang}, {target_lang}); "
+                                   "empty: the task's default")
+    chat_template: Literal["auto", "always", "never"] = opt(
+        "auto", "wrap the prompt in the tokenizer's chat template (auto: when it has one)")
+    source_lang: str = opt("English", "source language name used in translation prompts")
+    target_lang: str = opt("German", "target language name used in translation prompts")
+    lora_r: int = opt(8, "LoRA rank (strategy lora)")
+    lora_alpha: int = opt(16, "LoRA scaling alpha (strategy lora)")
+    lora_dropout: float = opt(0.05, "LoRA dropout (strategy lora)")
+    scratch_layers: int = opt(2, "encoder and decoder layers of the from-scratch transformer (strategy scratch)")
+    scratch_dim: int = opt(256, "hidden size of the from-scratch transformer (strategy scratch)")
+    num_beams: int = opt(1, "beam width when generating (1: greedy)")
+    max_new_tokens: int = opt(64, "most tokens generated per output")
+    generation_batch_size: int = opt(16, "inputs generated together (left-padded for decoder-only models)")

@@ -1,0 +1,88 @@
+"""Token ids for training and generation. Decoder-only: prompt + target + eos, with the prompt's labels
+set to -100 so the loss counts target tokens only. Encoder-decoder: source ids and target labels."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Sequence
+
+from .backends import Backend
+from .config import GenerationConfig
+from .data import truncate_tokens
+from .prompts import build_prompt, resolve_template, uses_chat
+
+IGNORE_INDEX = -100
+
+
+@dataclass
+class Prompter:
+    """Turns a source text into the model input text (identity for encoder-decoders)."""
+
+    task: str
+    template: str
+    chat: bool
+    source_lang: str
+    target_lang: str
+
+    @classmethod
+    def for_backend(cls, backend: Backend, task: str, config: GenerationConfig) -> "Prompter":
+        chat = backend.is_decoder and uses_chat(backend.tokenizer, config.chat_template)
+        template = resolve_template(task, config.prompt_template, chat) if backend.is_decoder else "{source}"
+        return cls(task, template, chat, config.source_lang, config.target_lang)
+
+    def __call__(self, tokenizer, source: str) -> str:
+        if self.template == "{source}" and not self.chat:
+            return source
+        return build_prompt(tokenizer, source, self.template, self.chat, self.source_lang, self.target_lang)
+
+
+def source_inputs(backend: Backend, prompter: Prompter, sources: Sequence[str], limit: int) -> list[list[int]]:
+    """Model inputs for `sources`, each source cut to `limit` tokens (one warning counts the cut ones)."""
+    tok = backend.tokenizer
+    if not backend.is_decoder:
+        ids = tok(list(sources), add_special_tokens=True)["input_ids"]
+        return truncate_tokens(ids, limit, "source texts")
+    raw = tok(list(sources), add_special_tokens=False)["input_ids"]
+    cut = truncate_tokens(raw, limit, "source texts")
+    texts = [s if len(r) <= limit else tok.decode(c) for s, r, c in zip(sources, raw, cut)]
+    prompts = [prompter(tok, t) for t in texts]
+    return tok(prompts, add_special_tokens=False)["input_ids"]
+
+
+def target_ids(backend: Backend, targets: Sequence[str], limit: int) -> list[list[int]]:
+    """Target tokens (no special tokens) cut to `limit`, then the end-of-sequence token."""
+    tok = backend.tokenizer
+    ids = tok(list(targets), add_special_tokens=False)["input_ids"]
+    return [t + [tok.eos_token_id] for t in truncate_tokens(ids, limit, "target texts")]
+
+
+def training_examples(backend: Backend, prompter: Prompter, sources: Sequence[str], targets: Sequence[str],
+                      config: GenerationConfig) -> list[dict[str, list[int]]]:
+    """One dict per pair with `input_ids` and `labels` (prompt tokens masked for decoder-only models)."""
+    inputs = source_inputs(backend, prompter, sources, config.max_source_length)
+    labels = target_ids(backend, targets, config.max_target_length)
+    if not backend.is_decoder:
+        return [{"input_ids": i, "labels": t} for i, t in zip(inputs, labels)]
+    examples = []
+    for prompt, target in zip(inputs, labels):
+        ids = (prompt + target)[:config.max_length]
+        masked = ([IGNORE_INDEX] * len(prompt) + target)[:config.max_length]
+        examples.append({"input_ids": ids, "labels": masked})
+    return examples
+
+
+def collate(examples: list[dict[str, list[int]]], pad_id: int, device: str) -> dict:
+    """Right-padded batch: pad ids in inputs, -100 in labels (ignored by the loss)."""
+    import torch
+
+    def pad(rows: list[list[int]], value: int):
+        width = max(len(r) for r in rows)
+        out = torch.full((len(rows), width), value, dtype=torch.long)
+        for i, r in enumerate(rows):
+            out[i, :len(r)] = torch.as_tensor(r, dtype=torch.long)
+        return out
+
+    input_ids = pad([e["input_ids"] for e in examples], pad_id)
+    mask = pad([[1] * len(e["input_ids"]) for e in examples], 0)
+    labels = pad([e["labels"] for e in examples], IGNORE_INDEX)
+    return {"input_ids": input_ids.to(device), "attention_mask": mask.to(device), "labels": labels.to(device)}

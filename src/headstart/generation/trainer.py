@@ -1,0 +1,114 @@
+"""The generation training loop: length-grouped batches, AdamW with the shared lr schedules, validation
+loss for early stopping (best weights kept), and an optional wall-clock budget (`max_seconds`)."""
+
+from __future__ import annotations
+
+import math
+import time
+from typing import Any
+
+import numpy as np
+
+from ..progress import bar as progress_bar
+from ..training.batching import length_grouped_batches
+from ..training.loop import default_param_groups
+from ..training.schedules import lr_multiplier
+from .config import GenerationConfig
+from .encoding import collate
+
+
+def validation_loss(model, examples: list[dict], pad_id: int, batch_size: int, device: str) -> float:
+    """Token-weighted mean cross-entropy over the validation pairs."""
+    import torch
+
+    total, tokens = 0.0, 0
+    model.eval()
+    with torch.no_grad():
+        for start in range(0, len(examples), batch_size):
+            batch = collate(examples[start:start + batch_size], pad_id, device)
+            scored = batch["labels"][:, 1:] if _shifts(model) else batch["labels"]
+            n = max(int((scored != -100).sum()), 1)
+            total += float(model(**batch).loss) * n
+            tokens += n
+    model.train()
+    return total / max(tokens, 1)
+
+
+def _shifts(model) -> bool:
+    # causal LMs predict token t+1 from t: the first label of each row is never scored
+    return not getattr(model.config, "is_encoder_decoder", False)
+
+
+def train(model, train_examples: list[dict], valid_examples: list[dict] | None, config: GenerationConfig,
+          pad_id: int, seed: int, device: str) -> dict[str, Any]:
+    """Train in place; returns history, best validation loss and whether the time budget ended training."""
+    import torch
+
+    model.to(device)
+    model.train()
+    rng = np.random.default_rng(seed)
+    lengths = [len(e["input_ids"]) + len(e["labels"]) for e in train_examples]
+    steps_per_epoch = math.ceil(len(train_examples) / config.batch_size)
+    total_steps = max(1, steps_per_epoch * config.epochs)
+    warmup = int(config.warmup_ratio * total_steps)
+    optimizer = torch.optim.AdamW(default_param_groups(model, config.lr, config.weight_decay), lr=config.lr)
+    started = time.perf_counter()
+
+    def multiplier(step: int) -> float:
+        # with a time budget, the schedule advances with whichever runs out first: steps or seconds
+        if config.max_seconds > 0:
+            by_time = int((time.perf_counter() - started) / config.max_seconds * total_steps)
+            step = max(step, min(by_time, total_steps))
+        return lr_multiplier(config.schedule, step, total_steps, warmup)
+
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, multiplier)
+    eval_every = max(1, steps_per_epoch // max(1, config.evals_per_epoch))
+    history: list[dict[str, float]] = []
+    best_loss, best_step, best_state, stale = math.inf, 0, None, 0
+    step, stop, out_of_time = 0, False, False
+    bar = progress_bar(total_steps, "training", unit="step")
+    for epoch in range(config.epochs):
+        for batch_index in length_grouped_batches(lengths, config.batch_size, rng):
+            batch = collate([train_examples[i] for i in batch_index], pad_id, device)
+            loss = model(**batch).loss
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            if config.max_grad_norm > 0:
+                torch.nn.utils.clip_grad_norm_(model.parameters(), config.max_grad_norm)
+            optimizer.step()
+            scheduler.step()
+            step += 1
+            bar.update(1)
+            bar.set_postfix(loss=f"{loss.item():.3f}")
+            out_of_time = config.max_seconds > 0 and time.perf_counter() - started >= config.max_seconds
+            if valid_examples and (step % eval_every == 0 or out_of_time):
+                vloss = validation_loss(model, valid_examples, pad_id, config.batch_size, device)
+                history.append({"step": step, "epoch": epoch + 1, "train_loss": float(loss.item()),
+                                "valid_loss": vloss, "seconds": time.perf_counter() - started})
+                if vloss < best_loss:
+                    best_loss, best_step, stale = vloss, step, 0
+                    best_state = {k: v.detach().cpu().clone() for k, v in _trainable_state(model).items()}
+                else:
+                    stale += 1
+                    stop = bool(config.patience) and stale >= config.patience
+            elif not valid_examples and step % eval_every == 0:
+                history.append({"step": step, "epoch": epoch + 1, "train_loss": float(loss.item()),
+                                "seconds": time.perf_counter() - started})
+            if stop or out_of_time:
+                break
+        if stop or out_of_time:
+            break
+    bar.close()
+    if best_state is not None:
+        model.load_state_dict(best_state, strict=False)
+    model.eval()
+    return {"history": history, "steps": step, "best": {"valid_loss": best_loss, "step": best_step}
+            if best_state is not None else {}, "stopped_early": stop, "out_of_time": out_of_time,
+            "seconds": time.perf_counter() - started}
+
+
+def _trainable_state(model) -> dict[str, Any]:
+    """Only the parameters that train (all for full fine-tuning, the adapters for LoRA): cheap snapshots."""
+    trainable = {name for name, p in model.named_parameters() if p.requires_grad}
+    return {k: v for k, v in model.state_dict().items() if k in trainable}
+
