@@ -89,3 +89,24 @@ def test_strategy_help_lists_toolbox_options(capsys):
         main(["fit", "--strategy", "finetune", "--help"])
     text = capsys.readouterr().out
     assert "--l2sp" in text and "--wise" in text
+
+
+def test_pretrain_a_decoder_with_causal_lm(files, tiny_backbone, tmp_path):
+    import torch
+    from transformers import AutoTokenizer, LlamaConfig, LlamaForCausalLM
+
+    folder = tmp_path / "tiny-llama"
+    tokenizer = AutoTokenizer.from_pretrained(tiny_backbone)
+    tokenizer.save_pretrained(folder)
+    torch.manual_seed(0)
+    config = LlamaConfig(vocab_size=tokenizer.vocab_size, hidden_size=16, intermediate_size=32, num_hidden_layers=2,
+                         num_attention_heads=2, num_key_value_heads=2, pad_token_id=tokenizer.pad_token_id)
+    LlamaForCausalLM(config).save_pretrained(folder, safe_serialization=True)
+    out = tmp_path / "adapted"
+    assert main(["pretrain", str(files / "corpus.txt"), "--backbone", str(folder), "-o", str(out), "--epochs", "2",
+                 "--lr", "3e-3", "--max-length", "32", "--quiet"]) == 0
+    report = json.loads((out / "pretrain_report.json").read_text())
+    assert report["objective"] == "causal-lm" and not report["notes"]  # a causal LM keeps its own head
+    assert report["after"]["perplexity"] < report["before"]["perplexity"]
+    assert main(["fit", str(files / "train.csv"), "--strategy", "top-k", "--k", "1", "--backbone", str(out),
+                 "--epochs", "1", "--max-length", "32", "-o", str(tmp_path / "m"), "--quiet"]) == 0

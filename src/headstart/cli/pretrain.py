@@ -45,7 +45,7 @@ def run(args: argparse.Namespace) -> int:
     print(table(rows, ["when", "loss", "perplexity", "token_accuracy", "tokens"]))
     for note in report.notes:
         print(f"note: {note}")
-    name = "pseudo-perplexity" if report.objective == "masked-lm" else "perplexity"
+    name = "masked-token perplexity" if report.objective == "masked-lm" else "perplexity"
     print(f"{report.objective}: held-out {name} {report.before['perplexity']:.2f} -> {report.after['perplexity']:.2f}"
           f" after {report.steps} steps ({report.seconds:.0f}s, {report.train_lines:,} training lines, "
           f"{report.holdout_lines:,} held out)")

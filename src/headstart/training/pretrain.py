@@ -3,7 +3,7 @@ objective on unlabelled in-domain text, then use the result as a backbone for an
 
 Encoders continue masked-LM training (AutoModelForMaskedLM + DataCollatorForLanguageModeling),
 decoders causal-LM training. Held-out lines are scored before and after: masked-token accuracy and
-(pseudo-)perplexity for encoders, perplexity for decoders. The masks of the held-out batches are drawn
+the perplexity of the masked tokens for encoders, perplexity for decoders. The masks of the held-out batches are drawn
 once with a fixed seed, so before and after see exactly the same prediction problems.
 
 Sentence encoders such as all-MiniLM ship without their MLM head; it is then freshly initialised. So
@@ -113,14 +113,15 @@ def continue_pretraining(ref: BackboneRef, lines: Sequence[str], output: str | P
         head = {n for n, _ in model.named_parameters() if not n.startswith(model.base_model_prefix + ".")}
         for n, p in model.named_parameters():
             p.requires_grad_(n in head)
-        _train(model, train_ids, collator, config, device, rng, config.head_warmup_steps, progress, "head warm-up")
+        _train(model, train_ids, collator, config, device, rng, config.head_warmup_steps, progress, "head warm-up",
+               causal)
         for p in model.parameters():
             p.requires_grad_(True)
         report.notes.append(f"the backbone had no {report.objective} head ({len(missing_head)} tensors); it was "
                             f"trained alone for {config.head_warmup_steps} steps before measuring 'before'")
     report.before = evaluate(model, eval_batches, device, causal)
     limit = config.max_steps or None
-    report.steps = _train(model, train_ids, collator, config, device, rng, limit, progress, "pre-training")
+    report.steps = _train(model, train_ids, collator, config, device, rng, limit, progress, "pre-training", causal)
     report.after = evaluate(model, eval_batches, device, causal)
     report.seconds = time.perf_counter() - start
     model.eval()
@@ -133,7 +134,7 @@ def continue_pretraining(ref: BackboneRef, lines: Sequence[str], output: str | P
 
 
 def _train(model, ids: list[list[int]], collator, config: PretrainConfig, device: str, rng: np.random.Generator,
-           max_steps: int | None, progress: bool | None, desc: str) -> int:
+           max_steps: int | None, progress: bool | None, desc: str, causal: bool) -> int:
     import torch
 
     if not ids:
@@ -154,8 +155,9 @@ def _train(model, ids: list[list[int]], collator, config: PretrainConfig, device
         perm = rng.permutation(len(ids))
         order.extend(perm[i:i + config.batch_size] for i in range(0, len(perm), config.batch_size))
     for batch_index in order[:total]:
-        batch = collator([{"input_ids": ids[i]} for i in batch_index])
-        loss = model(**{k: v.to(device) for k, v in batch.items()}).loss
+        batch = {k: v.to(device) for k, v in collator([{"input_ids": ids[i]} for i in batch_index]).items()}
+        logits, labels = _scored_logits(model, batch, causal)
+        loss = torch.nn.functional.cross_entropy(logits, labels)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(params, 1.0)
@@ -169,27 +171,39 @@ def _train(model, ids: list[list[int]], collator, config: PretrainConfig, device
     return step
 
 
+def _scored_logits(model, batch: dict[str, Any], causal: bool):
+    """(logits, labels) of the positions that are scored: masked tokens (MLM) or next tokens (causal LM).
+
+    BERT-like masked LMs run their vocabulary head on the masked positions only (15% of tokens): the
+    head's vocabulary-sized matrix product dominates the cost otherwise."""
+    labels = batch["labels"]
+    inputs = {k: v for k, v in batch.items() if k != "labels"}
+    head = getattr(model, "cls", None)
+    if head is not None and not causal:
+        mask = labels != -100
+        hidden = model.base_model(**inputs).last_hidden_state
+        return head(hidden[mask]).float(), labels[mask]
+    logits = model(**inputs).logits.float()
+    if causal:
+        logits, labels = logits[:, :-1], labels[:, 1:]
+    mask = labels != -100
+    return logits[mask], labels[mask]
+
+
 def evaluate(model, batches: list[dict[str, Any]], device: str, causal: bool) -> dict[str, float]:
-    """Token-weighted mean loss, its exp (perplexity; pseudo-perplexity for masked LM) and token accuracy."""
+    """Token-weighted mean loss, its exp (perplexity; for masked LM the perplexity of the masked tokens) and token accuracy."""
     import torch
 
     model.eval()
     total_loss, total_tokens, correct = 0.0, 0, 0
     with torch.inference_mode():
         for batch in batches:
-            batch = {k: v.to(device) for k, v in batch.items()}
-            logits = model(**{k: v for k, v in batch.items() if k != "labels"}).logits.float()
-            labels = batch["labels"]
-            if causal:
-                logits, labels = logits[:, :-1], labels[:, 1:]
-            mask = labels != -100
-            if not mask.any():
+            picked, target = _scored_logits(model, {k: v.to(device) for k, v in batch.items()}, causal)
+            if target.numel() == 0:
                 continue
-            picked = logits[mask]
-            target = labels[mask]
             total_loss += float(torch.nn.functional.cross_entropy(picked, target, reduction="sum"))
             correct += int((picked.argmax(-1) == target).sum())
-            total_tokens += int(mask.sum())
+            total_tokens += int(target.numel())
     if total_tokens == 0:
         return {"loss": float("nan"), "perplexity": float("nan"), "token_accuracy": float("nan"), "tokens": 0}
     loss = total_loss / total_tokens
