@@ -50,6 +50,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--pretrain-lines", type=int, default=0, help="unlabelled lines used (0: the whole train file)")
     p.add_argument("--pretrain-epochs", type=int, default=3)
     p.add_argument("--pretrain-max-steps", type=int, default=0, help="cap on pre-training steps (0: none)")
+    p.add_argument("--pretrain-head-warmup", type=int, default=100,
+                   help="steps training a missing MLM head alone before 'before' is measured")
     p.add_argument("--pretrain-size", type=int, default=64, help="examples per class for the downstream check")
     p.add_argument("--pretrain-strategies", default="probe,finetune")
     p.add_argument("--json", default="", help="also write all rows to this JSON file")
@@ -144,6 +146,7 @@ def pretrain_experiment(args, extra) -> dict:
     lines = list(train_all.texts)[: args.pretrain_lines or None]
     out = Path(tempfile.mkdtemp(prefix="hs-bench-pretrain-")) / f"{Path(args.backbone).name}-{args.pretrain_dataset}"
     config = PretrainConfig(epochs=args.pretrain_epochs, max_steps=args.pretrain_max_steps, device=args.device,
+                            head_warmup_steps=args.pretrain_head_warmup,
                             max_length=args.max_length)
     print(f"\npre-training {args.backbone} on {len(lines):,} unlabelled {args.pretrain_dataset} training texts ...",
           flush=True)

@@ -24,7 +24,7 @@ from .registry import FitReport, Target, register
 
 
 @dataclass
-class BitFitConfig(TrainConfig, AnchorOptions):
+class BitFitConfig(AnchorOptions, TrainConfig):
     # Biases move the features only a little per step; the BitFit paper uses 1e-4 to 1e-3.
     lr: float = opt(5e-4, "peak learning rate of AdamW")
 

@@ -21,7 +21,7 @@ from .registry import FitReport, Target, register
 
 
 @dataclass
-class FinetuneConfig(TrainConfig, AnchorOptions):
+class FinetuneConfig(AnchorOptions, TrainConfig):
     """Full fine-tuning; all TrainConfig options apply, plus L2-SP and WiSE-FT."""
 
 

@@ -26,7 +26,7 @@ from .registry import FitReport, Target, register
 
 
 @dataclass
-class GradualConfig(TrainConfig, AnchorOptions):
+class GradualConfig(AnchorOptions, TrainConfig):
     epochs: int = opt(4, "passes over the training data (early stopping may end sooner)")
     unfreeze_every: int = opt(1, "epochs between two unfreezing steps (one more layer each time)")
     patience: int = opt(0, "stop after this many evaluations without improvement (0 disables; early stopping "

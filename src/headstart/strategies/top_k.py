@@ -26,7 +26,7 @@ from .registry import FitReport, Target, register
 
 
 @dataclass
-class TopKConfig(TrainConfig, AnchorOptions):
+class TopKConfig(AnchorOptions, TrainConfig):
     k: int = opt(2, "transformer layers trained, counted from the top (0: head only; more than the model has: "
                     "all layers and the embeddings)")
 
