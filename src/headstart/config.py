@@ -32,8 +32,12 @@ class TrainConfig:
     batch_size: int = opt(32, "examples per optimisation step")
     lr: float = opt(1e-4, "peak learning rate of AdamW (1e-4 suits small encoders such as MiniLM; try 2e-5 to 5e-5 for base-size models)")
     weight_decay: float = opt(0.01, "AdamW weight decay (not applied to biases and LayerNorm)")
-    schedule: Literal["linear", "cosine", "constant"] = opt("linear", "learning-rate decay after warmup")
+    schedule: Literal["linear", "cosine", "constant", "one-cycle", "slanted-triangular"] = opt(
+        "linear", "learning-rate schedule: linear/cosine/constant after warmup, or one-cycle / slanted-triangular "
+        "(their rise lasts warmup_ratio of the steps)")
     warmup_ratio: float = opt(0.1, "fraction of steps spent warming the learning rate up from 0")
+    lr_decay: float = opt(1.0, "layer-wise learning-rate decay: each layer further down trains at this factor "
+                               "times the rate of the layer above (e.g. 0.8; 1 disables)")
     max_grad_norm: float = opt(1.0, "gradient clipping threshold (0 disables)")
     max_length: int = opt(128, "tokens kept per text; longer texts are truncated")
     class_weight: Literal["none", "balanced"] = opt("none", "'balanced' weights the loss by inverse class frequency")

@@ -64,9 +64,19 @@ def test_same_seed_same_model(name, tiny_backbone, small_data):
     np.testing.assert_allclose(runs[0], runs[1], atol=1e-6)
 
 
+# On the tiny model's random weights the pooled [CLS] features barely depend on the text (their spread across
+# texts is ~2e-4), so strategies that keep every weight matrix frozen cannot separate classes there; they are
+# checked on the real model in tests/strategies/test_toolbox_real.py instead.
+FROZEN_ON_RANDOM_WEIGHTS = {"head-only": "only the head trains", "bitfit": "only biases and the head train"}
+# Low-rank adapters start at zero: on random weights they need a larger step to move within 20 epochs.
+LEARN_OPTIONS = {"lora": {"lr": 1e-2}}
+
+
 @pytest.mark.parametrize("name", [n for n in strategy_names() if get_strategy(n).needs_backbone])
 def test_strategy_learns_something(name, tiny_backbone):
     """On a trivially separable task every strategy must beat chance clearly (guards against no-op fits)."""
+    if name in FROZEN_ON_RANDOM_WEIGHTS:
+        pytest.skip(f"{FROZEN_ON_RANDOM_WEIGHTS[name]}: random frozen features carry no signal (real-model test)")
     rng = np.random.default_rng(0)
     pos = ["good great fine " + " ".join(rng.choice(["a", "b", "c"], 3)) for _ in range(60)]
     neg = ["bad awful poor " + " ".join(rng.choice(["a", "b", "c"], 3)) for _ in range(60)]
@@ -74,5 +84,6 @@ def test_strategy_learns_something(name, tiny_backbone):
     options = fast_options(name)
     if "epochs" in options:
         options.update(epochs=20, patience=0)
+    options.update(LEARN_OPTIONS.get(name, {}))
     clf = TextClassifier(backbone=tiny_backbone, strategy=name, seed=0, progress=False, **options).fit(texts, labels)
     assert clf.score(texts, labels) >= 0.9

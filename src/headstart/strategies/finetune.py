@@ -13,13 +13,16 @@ from ..backbones import BackboneRef
 from ..config import TrainConfig
 from ..seeding import pick_device
 from ..training.loop import train_classifier
+from ..training.param_groups import layerwise_param_groups
+from ..training.regularise import AnchorOptions, backbone_names, check_anchor_options, l2sp_penalty, snapshot, \
+    wise_interpolate
 from ..training.seqcls import SequenceClassifier, load_classifier, pretrained_classifier
 from .registry import FitReport, Target, register
 
 
 @dataclass
-class FinetuneConfig(TrainConfig):
-    """Full fine-tuning; all TrainConfig options apply."""
+class FinetuneConfig(AnchorOptions, TrainConfig):
+    """Full fine-tuning; all TrainConfig options apply, plus L2-SP and WiSE-FT."""
 
 
 @register
@@ -60,11 +63,28 @@ class Finetune:
 
 def run_training(classifier: SequenceClassifier, train: Target, valid: Target | None, config: TrainConfig,
                  seed: int, start: float, **loop_kwargs) -> FitReport:
-    """Train a SequenceClassifier with the shared loop and summarise it as a FitReport."""
-    state = train_classifier(classifier.model, classifier.tokenizer, train, valid, config, seed=seed,
+    """Train a SequenceClassifier with the shared loop and summarise it as a FitReport.
+
+    Reads the optional options every trained strategy may have: `lr_decay` (layer-wise learning rates),
+    `l2sp` and `wise` (pull toward the starting weights). Parameters with requires_grad=False stay frozen.
+    """
+    model = classifier.model.to(classifier.device)
+    l2sp, wise = getattr(config, "l2sp", 0.0), getattr(config, "wise", 1.0)
+    check_anchor_options(l2sp, wise)
+    anchor = snapshot(model, backbone_names(model)) if l2sp > 0 or wise < 1 else {}
+    if "param_groups" not in loop_kwargs and (getattr(config, "lr_decay", 1.0) != 1.0 or l2sp > 0):
+        loop_kwargs["param_groups"] = layerwise_param_groups(
+            model, config.lr, config.weight_decay, getattr(config, "lr_decay", 1.0),
+            backbone_weight_decay=0.0 if l2sp > 0 else None)
+    if l2sp > 0:
+        loop_kwargs["penalties"] = [*loop_kwargs.get("penalties", ()), l2sp_penalty(model, anchor, l2sp)]
+    state = train_classifier(model, classifier.tokenizer, train, valid, config, seed=seed,
                              device=classifier.device, **loop_kwargs)
+    notes = [f"stopped early at step {state.step} of {state.total_steps}"] if state.stop else []
+    if wise < 1:
+        wise_interpolate(model, anchor, wise)
+        notes.append(f"WiSE-FT: backbone interpolated with alpha={wise} toward the pre-trained weights")
     trainable, total = classifier.parameter_counts()
     best = {"valid_score": state.best_score, "step": state.best_step} if state.history else {}
-    notes = [f"stopped early at step {state.step} of {state.total_steps}"] if state.stop else []
     return FitReport(fit_seconds=time.perf_counter() - start, trainable_parameters=trainable,
                      total_parameters=total, history=state.history, best=best, notes=notes)

@@ -1,0 +1,81 @@
+"""`headstart lr-find`: learning-rate range test on a labelled file; writes a plot and JSON, prints a suggestion."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..backbones import DEFAULT_BACKBONE
+from ..config import opt
+from ..errors import ConfigError, expected
+from .args import add_dataclass_args, parse_into
+from .common import ColumnArgs, read_labelled
+
+
+@dataclass
+class LrFindArgs:
+    data: str = opt(None, "training data: .csv, .tsv, .jsonl or .parquet", positional=True)
+    output: str = opt("runs/lr-find", "folder for lr_find.png and lr_find.json", aliases=("-o",))
+    backbone: str = opt(DEFAULT_BACKBONE, "pre-trained model: a name from `headstart models`, a folder or a hub id")
+    steps: int = opt(100, "steps of the test (the rate rises geometrically over them)")
+    start_lr: float = opt(1e-7, "learning rate of the first step")
+    end_lr: float = opt(1.0, "learning rate of the last step")
+    batch_size: int = opt(16, "examples per step")
+    max_length: int = opt(128, "tokens kept per text")
+    seed: int = opt(0, "random seed")
+    device: str = opt("auto", "'auto', 'cpu' or 'cuda'")
+
+
+def add_arguments(parser: argparse.ArgumentParser, argv: list[str]) -> None:
+    add_dataclass_args(parser, LrFindArgs)
+    add_dataclass_args(parser, ColumnArgs, "columns")
+
+
+def run(args: argparse.Namespace) -> int:
+    from ..backbones import resolve_backbone
+    from ..classifier import TextClassifier
+    from ..io import write_json
+    from ..seeding import pick_device, set_seed
+    from ..training.lr_find import lr_range_test, plot
+    from ..training.seqcls import pretrained_classifier
+
+    a = parse_into(args, LrFindArgs)
+    if not a.data:
+        raise ConfigError(expected("a training data file", "none", "Usage: headstart lr-find DATA -o FOLDER"))
+    examples = read_labelled(a.data, parse_into(args, ColumnArgs))
+    # Label encoding is TextClassifier's; borrow it rather than duplicating it.
+    encoder = TextClassifier(task=examples.task)
+    encoder.task_, encoder.classes_ = examples.task, examples.classes()
+    target = encoder.encode(examples)
+    set_seed(a.seed)
+    ref = resolve_backbone(a.backbone)
+    classifier = pretrained_classifier(ref, target, a.max_length, pick_device(a.device))
+    print(f"lr-find: {a.steps} steps from {a.start_lr:g} to {a.end_lr:g} on {len(examples):,} rows, "
+          f"backbone {ref.name}", flush=True)
+    result = lr_range_test(classifier.model, classifier.tokenizer, target, start_lr=a.start_lr, end_lr=a.end_lr,
+                           steps=a.steps, batch_size=a.batch_size, max_length=a.max_length, seed=a.seed,
+                           device=classifier.device)
+    out = Path(a.output)
+    out.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=".lr_find.", suffix=".png", dir=out)
+    os.close(fd)
+    try:
+        plot(result, tmp, f"lr-find: {ref.name} on {Path(a.data).name}")
+        os.replace(tmp, out / "lr_find.png")
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+    write_json(out / "lr_find.json", {"backbone": ref.name, "data": a.data, **result.to_dict()})
+    if result.stopped_early:
+        print(f"the loss diverged after {len(result.lrs)} steps (at lr {result.lrs[-1]:.2e}); the test stopped there")
+    print(f"suggested lr: {result.suggested_lr:.2e} (steepest descent of the smoothed loss); "
+          f"minimum-loss lr / 10: {result.min_loss_lr:.2e}")
+    print(f"wrote {out / 'lr_find.png'} and {out / 'lr_find.json'}")
+    return 0
+
+
+COMMAND = ("lr-find", "learning-rate range test: plot the loss against the learning rate and suggest one",
+           add_arguments, run)

@@ -1,0 +1,57 @@
+"""`headstart pretrain`: continue pre-training a backbone on unlabelled in-domain text (one text per line)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from dataclasses import dataclass
+
+from ..backbones import DEFAULT_BACKBONE
+from ..config import opt
+from ..errors import ConfigError, expected
+from ..training.pretrain import PretrainConfig
+from .args import add_dataclass_args, parse_into
+from .common import table
+
+
+@dataclass
+class PretrainArgs:
+    corpus: str = opt(None, "UTF-8 text file, one unlabelled text per line", positional=True)
+    output: str = opt("backbones/adapted", "folder for the adapted backbone (replaced atomically); pass it to "
+                                           "any strategy as --backbone", aliases=("-o",))
+    backbone: str = opt(DEFAULT_BACKBONE, "backbone to continue from: a name from `headstart models` or a folder")
+    quiet: bool = opt(False, "no progress bars")
+
+
+def add_arguments(parser: argparse.ArgumentParser, argv: list[str]) -> None:
+    add_dataclass_args(parser, PretrainArgs)
+    add_dataclass_args(parser, PretrainConfig, "training")
+
+
+def run(args: argparse.Namespace) -> int:
+    from ..backbones import resolve_backbone
+    from ..training.pretrain import continue_pretraining, read_corpus
+
+    a = parse_into(args, PretrainArgs)
+    if not a.corpus:
+        raise ConfigError(expected("a text file", "none", "Usage: headstart pretrain corpus.txt -o backbones/mine"))
+    config = parse_into(args, PretrainConfig)
+    lines = read_corpus(a.corpus)
+    ref = resolve_backbone(a.backbone)
+    print(f"pretrain: continuing {ref.name} ({ref.kind}) on {len(lines):,} lines of {a.corpus}", flush=True)
+    report = continue_pretraining(ref, lines, a.output, config, progress=not a.quiet and sys.stderr.isatty())
+    rows = [{"when": when, **{k: v for k, v in scores.items()}} for when, scores in
+            (("before", report.before), ("after", report.after))]
+    print(table(rows, ["when", "loss", "perplexity", "token_accuracy", "tokens"]))
+    for note in report.notes:
+        print(f"note: {note}")
+    name = "masked-token perplexity" if report.objective == "masked-lm" else "perplexity"
+    print(f"{report.objective}: held-out {name} {report.before['perplexity']:.2f} -> {report.after['perplexity']:.2f}"
+          f" after {report.steps} steps ({report.seconds:.0f}s, {report.train_lines:,} training lines, "
+          f"{report.holdout_lines:,} held out)")
+    print(f"saved the backbone to {a.output}; use it with --backbone {a.output}")
+    return 0
+
+
+COMMAND = ("pretrain", "continue pre-training a backbone on unlabelled in-domain text (masked or causal LM)",
+           add_arguments, run)

@@ -1,0 +1,71 @@
+"""`bitfit`: train only the bias terms of the backbone, plus the classification head (Ben Zaken et al., 2022).
+
+About 0.1% of a BERT's parameters train; every weight matrix stays bit-identical to the pre-trained one.
+Saved models are plain Hugging Face folders, like `finetune`.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import ClassVar, Sequence
+
+import numpy as np
+
+from ..backbones import BackboneRef
+from ..config import TrainConfig, opt
+from ..seeding import pick_device
+from ..training.param_groups import layer_map, set_trainable
+from ..training.regularise import AnchorOptions
+from ..training.seqcls import SequenceClassifier, load_classifier, pretrained_classifier
+from .finetune import run_training
+from .registry import FitReport, Target, register
+
+
+@dataclass
+class BitFitConfig(AnchorOptions, TrainConfig):
+    # Biases move the features only a little per step; the BitFit paper uses 1e-4 to 1e-3.
+    lr: float = opt(5e-4, "peak learning rate of AdamW")
+
+
+def bias_and_head_names(model) -> set[str]:
+    """Every bias below the head, and every parameter of the head (above the layer stack)."""
+    lmap = layer_map(model)
+    return {name for name, depth in lmap.depths.items() if depth == lmap.top or name.endswith(".bias")}
+
+
+@register
+class BitFit:
+    name: ClassVar[str] = "bitfit"
+    config_cls: ClassVar[type] = BitFitConfig
+    needs_backbone: ClassVar[bool] = True
+    tasks: ClassVar[tuple[str, ...]] = ("classification", "multilabel", "regression")
+
+    def __init__(self) -> None:
+        self.classifier_: SequenceClassifier | None = None
+
+    def fit(self, backbone: BackboneRef | None, train: Target, valid: Target | None, config: BitFitConfig,
+            seed: int) -> FitReport:
+        assert backbone is not None
+        start = time.perf_counter()
+        self.classifier_ = pretrained_classifier(backbone, train, config.max_length, pick_device(config.device))
+        set_trainable(self.classifier_.model, bias_and_head_names(self.classifier_.model))
+        return run_training(self.classifier_, train, valid, config, seed, start)
+
+    def predict_proba(self, texts: Sequence[str]) -> np.ndarray:
+        assert self.classifier_ is not None, "fit first"
+        return self.classifier_.predict(texts)
+
+    def trainable_parameters(self) -> int:
+        return self.classifier_.parameter_counts()[0] if self.classifier_ else 0
+
+    def save(self, folder: Path) -> None:
+        assert self.classifier_ is not None
+        self.classifier_.save(folder)
+
+    @classmethod
+    def load(cls, folder: Path, config: BitFitConfig, task: str) -> "BitFit":
+        obj = cls()
+        obj.classifier_ = load_classifier(folder, task, config.max_length, pick_device(config.device))
+        return obj

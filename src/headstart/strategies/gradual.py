@@ -1,0 +1,95 @@
+"""`gradual`: gradual unfreezing as in ULMFiT (Howard & Ruder, 2018).
+
+Training starts with only the top group (head, pooler, final norm) trainable; at the start of each
+later epoch (every `unfreeze_every` epochs) the next layer down is unfrozen, and the embeddings come
+last. Combine with `--lr-decay` and `--schedule slanted-triangular` for the full ULMFiT recipe.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import ClassVar, Sequence
+
+import numpy as np
+
+from ..backbones import BackboneRef
+from ..config import TrainConfig, opt
+from ..errors import ConfigError, expected
+from ..seeding import pick_device
+from ..training.param_groups import LayerMap, layer_map, layerwise_param_groups, set_trainable, top_k_names
+from ..training.regularise import AnchorOptions
+from ..training.seqcls import SequenceClassifier, load_classifier, pretrained_classifier
+from .finetune import run_training
+from .registry import FitReport, Target, register
+
+
+@dataclass
+class GradualConfig(AnchorOptions, TrainConfig):
+    epochs: int = opt(4, "passes over the training data (early stopping may end sooner)")
+    unfreeze_every: int = opt(1, "epochs between two unfreezing steps (one more layer each time)")
+    patience: int = opt(0, "stop after this many evaluations without improvement (0 disables; early stopping "
+                           "before the lower layers thaw would cut the schedule short)")
+
+
+class GradualUnfreezing:
+    """Loop callback: before epoch e, the top 1 + e // every groups train (head first, embeddings last)."""
+
+    def __init__(self, lmap: LayerMap, every: int) -> None:
+        self.lmap, self.every = lmap, every
+        self.unfrozen_layers: list[int] = []
+
+    def on_epoch_begin(self, state) -> None:
+        k = state.epoch // self.every  # layers below the head that train in this epoch
+        set_trainable(state.model, top_k_names(self.lmap, k))
+        self.unfrozen_layers.append(k)
+
+
+@register
+class Gradual:
+    name: ClassVar[str] = "gradual"
+    config_cls: ClassVar[type] = GradualConfig
+    needs_backbone: ClassVar[bool] = True
+    tasks: ClassVar[tuple[str, ...]] = ("classification", "multilabel", "regression")
+
+    def __init__(self) -> None:
+        self.classifier_: SequenceClassifier | None = None
+
+    def fit(self, backbone: BackboneRef | None, train: Target, valid: Target | None, config: GradualConfig,
+            seed: int) -> FitReport:
+        assert backbone is not None
+        if config.unfreeze_every < 1:
+            raise ConfigError(expected("unfreeze_every >= 1", str(config.unfreeze_every), "Use 1 for ULMFiT."))
+        start = time.perf_counter()
+        self.classifier_ = pretrained_classifier(backbone, train, config.max_length, pick_device(config.device))
+        model = self.classifier_.model
+        lmap = layer_map(model)
+        # Every parameter is in the optimiser from the start; frozen ones have no gradient, so AdamW
+        # (and its weight decay) leaves them untouched until the callback thaws them.
+        groups = layerwise_param_groups(model, config.lr, config.weight_decay, config.lr_decay,
+                                        backbone_weight_decay=0.0 if config.l2sp > 0 else None)
+        callback = GradualUnfreezing(lmap, config.unfreeze_every)
+        set_trainable(model, top_k_names(lmap, 0))
+        report = run_training(self.classifier_, train, valid, config, seed, start, param_groups=groups,
+                              callbacks=[callback])
+        # The model ends with all thawed layers trainable; report what trained by the end.
+        report.notes.append(f"unfrozen layers per epoch: {callback.unfrozen_layers}")
+        return report
+
+    def predict_proba(self, texts: Sequence[str]) -> np.ndarray:
+        assert self.classifier_ is not None, "fit first"
+        return self.classifier_.predict(texts)
+
+    def trainable_parameters(self) -> int:
+        return self.classifier_.parameter_counts()[0] if self.classifier_ else 0
+
+    def save(self, folder: Path) -> None:
+        assert self.classifier_ is not None
+        self.classifier_.save(folder)
+
+    @classmethod
+    def load(cls, folder: Path, config: GradualConfig, task: str) -> "Gradual":
+        obj = cls()
+        obj.classifier_ = load_classifier(folder, task, config.max_length, pick_device(config.device))
+        return obj

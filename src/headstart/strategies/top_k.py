@@ -1,0 +1,119 @@
+"""`top-k` and `head-only`: fine-tune the output layers while the core learned features stay frozen.
+
+`top-k` trains the top k transformer layers plus everything above the layer stack (pooler, final
+norm, classification head); `head-only` is k=0. Frozen parameters never change (bit-identical).
+Saved models are plain Hugging Face folders, like `finetune`.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import ClassVar, Sequence
+
+import numpy as np
+
+from ..backbones import BackboneRef
+from ..config import TrainConfig, opt
+from ..errors import ConfigError, expected
+from ..seeding import pick_device
+from ..training.param_groups import layer_map, set_trainable, top_k_names
+from ..training.regularise import AnchorOptions
+from ..training.seqcls import SequenceClassifier, load_classifier, pretrained_classifier
+from .finetune import run_training
+from .registry import FitReport, Target, register
+
+
+@dataclass
+class TopKConfig(AnchorOptions, TrainConfig):
+    k: int = opt(2, "transformer layers trained, counted from the top (0: head only; more than the model has: "
+                    "all layers and the embeddings)")
+
+
+@dataclass
+class HeadOnlyConfig(TrainConfig):
+    # Only the head (and pooler) learns, from scratch: a larger step size suits it.
+    lr: float = opt(1e-3, "peak learning rate of AdamW")
+
+
+def fit_top_k(backbone: BackboneRef, train: Target, valid: Target | None, config: TrainConfig, k: int,
+              seed: int) -> tuple[SequenceClassifier, FitReport]:
+    """A pre-trained classifier with everything below the top k layers frozen, trained with the shared loop."""
+    if k < 0:
+        raise ConfigError(expected("k >= 0", str(k), "Use k=0 for the head only."))
+    start = time.perf_counter()
+    classifier = pretrained_classifier(backbone, train, config.max_length, pick_device(config.device))
+    lmap = layer_map(classifier.model)
+    set_trainable(classifier.model, top_k_names(lmap, k))
+    report = run_training(classifier, train, valid, config, seed, start)
+    report.notes.append(f"trained the top {min(k, lmap.n_layers)} of {lmap.n_layers} layers and the head")
+    return classifier, report
+
+
+@register
+class TopK:
+    name: ClassVar[str] = "top-k"
+    config_cls: ClassVar[type] = TopKConfig
+    needs_backbone: ClassVar[bool] = True
+    tasks: ClassVar[tuple[str, ...]] = ("classification", "multilabel", "regression")
+
+    def __init__(self) -> None:
+        self.classifier_: SequenceClassifier | None = None
+
+    def fit(self, backbone: BackboneRef | None, train: Target, valid: Target | None, config: TopKConfig,
+            seed: int) -> FitReport:
+        assert backbone is not None
+        self.classifier_, report = fit_top_k(backbone, train, valid, config, config.k, seed)
+        return report
+
+    def predict_proba(self, texts: Sequence[str]) -> np.ndarray:
+        assert self.classifier_ is not None, "fit first"
+        return self.classifier_.predict(texts)
+
+    def trainable_parameters(self) -> int:
+        return self.classifier_.parameter_counts()[0] if self.classifier_ else 0
+
+    def save(self, folder: Path) -> None:
+        assert self.classifier_ is not None
+        self.classifier_.save(folder)
+
+    @classmethod
+    def load(cls, folder: Path, config: TopKConfig, task: str) -> "TopK":
+        obj = cls()
+        obj.classifier_ = load_classifier(folder, task, config.max_length, pick_device(config.device))
+        return obj
+
+
+@register
+class HeadOnly:
+    name: ClassVar[str] = "head-only"
+    config_cls: ClassVar[type] = HeadOnlyConfig
+    needs_backbone: ClassVar[bool] = True
+    tasks: ClassVar[tuple[str, ...]] = ("classification", "multilabel", "regression")
+
+    def __init__(self) -> None:
+        self.classifier_: SequenceClassifier | None = None
+
+    def fit(self, backbone: BackboneRef | None, train: Target, valid: Target | None, config: HeadOnlyConfig,
+            seed: int) -> FitReport:
+        assert backbone is not None
+        self.classifier_, report = fit_top_k(backbone, train, valid, config, 0, seed)
+        return report
+
+    def predict_proba(self, texts: Sequence[str]) -> np.ndarray:
+        assert self.classifier_ is not None, "fit first"
+        return self.classifier_.predict(texts)
+
+    def trainable_parameters(self) -> int:
+        return self.classifier_.parameter_counts()[0] if self.classifier_ else 0
+
+    def save(self, folder: Path) -> None:
+        assert self.classifier_ is not None
+        self.classifier_.save(folder)
+
+    @classmethod
+    def load(cls, folder: Path, config: HeadOnlyConfig, task: str) -> "HeadOnly":
+        obj = cls()
+        obj.classifier_ = load_classifier(folder, task, config.max_length, pick_device(config.device))
+        return obj
