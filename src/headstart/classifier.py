@@ -37,32 +37,31 @@ class TextClassifier:
     task: 'auto' (classification, or multilabel when labels are lists), 'classification', 'multilabel'
         or 'regression'.
     seed: seeds sampling, splits and initialisation; the same seed gives the same model on one machine.
-    valid_fraction: share of the training data held out for early stopping when no validation set is given.
     threshold: decision threshold of multilabel predictions.
-    **options: the strategy's options (its config dataclass fields), e.g. epochs=3, lr=5e-5.
+    **options: the strategy's options (its config dataclass fields), e.g. epochs=3, lr=1e-4, valid_fraction=0.2
+        (the share held out for early stopping when no validation set is given).
     """
 
     def __init__(self, backbone: str = DEFAULT_BACKBONE, strategy: str = "probe", task: str = "auto", seed: int = 0,
-                 valid_fraction: float = 0.1, threshold: float = 0.5, progress: bool = True, **options: Any) -> None:
+                 threshold: float = 0.5, progress: bool = True, **options: Any) -> None:
         self.backbone = backbone
         self.strategy = strategy
         self.task = task
         self.seed = seed
-        self.valid_fraction = valid_fraction
         self.threshold = threshold
         self.progress = progress
         self.options = options
 
     # -- scikit-learn protocol ---------------------------------------------------------------------
     def get_params(self, deep: bool = True) -> dict[str, Any]:
-        params = {k: getattr(self, k) for k in ("backbone", "strategy", "task", "seed", "valid_fraction",
+        params = {k: getattr(self, k) for k in ("backbone", "strategy", "task", "seed",
                                                   "threshold", "progress")}
         params.update(self.options)
         return params
 
     def set_params(self, **params: Any) -> "TextClassifier":
         for key, value in params.items():
-            if key in ("backbone", "strategy", "task", "seed", "valid_fraction", "threshold", "progress"):
+            if key in ("backbone", "strategy", "task", "seed", "threshold", "progress"):
                 setattr(self, key, value)
             else:
                 self.options[key] = value
