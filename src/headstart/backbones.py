@@ -216,6 +216,11 @@ def _convert_gguf(gguf_file: Path, target: Path) -> None:
     with atomic_folder(target) as tmp:
         tokenizer = AutoTokenizer.from_pretrained(gguf_file.parent, gguf_file=gguf_file.name)
         model = AutoModelForCausalLM.from_pretrained(gguf_file.parent, gguf_file=gguf_file.name)
+        # the tensors are de-quantized on load; transformers 5 still refuses to save while a GGUF
+        # "quantizer" is attached, so detach it: what is saved is a plain float model
+        model.hf_quantizer = None
+        if hasattr(model.config, "quantization_config"):
+            del model.config.quantization_config
         model.save_pretrained(tmp, safe_serialization=True)
         tokenizer.save_pretrained(tmp)
 

@@ -107,3 +107,34 @@ def test_contrastive_one_shot_real_model_round_trip(tmp_path):
     loaded = TextClassifier.load(tmp_path / "m")
     probe = ["an awful film", "a lovely movie", "where is Rome ?"]
     np.testing.assert_allclose(loaded.predict_proba(probe), clf.predict_proba(probe), atol=1e-6)
+
+
+def test_mnr_loss_masks_same_class_candidates(tiny_backbone):
+    """Both losses are finite and positive on a mixed batch; a batch whose only candidates are the anchors'
+    own positives (every other candidate masked as same-class) gives the minimum, 0, for mnr."""
+    import torch
+
+    from headstart.backbones import load_model, load_tokenizer, resolve_backbone
+    from headstart.strategies.contrastive import ContrastiveConfig, contrastive_loss
+
+    ref = resolve_backbone(tiny_backbone)
+    model, tok = load_model(ref).eval(), load_tokenizer(ref)
+    texts = ["good film", "great film", "fine film", "bad film", "awful film", "poor film"]
+    y = np.array([0, 0, 0, 1, 1, 1])
+    config = ContrastiveConfig(loss="mnr", max_length=16)
+    triplets = np.array([[0, 1, 3], [3, 4, 0], [2, 1, 5]])
+    with torch.no_grad():
+        loss = contrastive_loss(model, tok, texts, y, triplets, config, "cpu")
+        cosine = contrastive_loss(model, tok, texts, y, triplets, ContrastiveConfig(loss="cosine", max_length=16), "cpu")
+    assert torch.isfinite(loss) and torch.isfinite(cosine) and loss.item() > 0 and cosine.item() > 0
+    same = np.array([0, 0, 0, 0, 0, 0])  # pretend one class: all candidates but the own positive are masked
+    with torch.no_grad():
+        masked = contrastive_loss(model, tok, texts, same, np.array([[0, 1, 2], [2, 0, 1]]), config, "cpu")
+    assert masked.item() == pytest.approx(0.0, abs=1e-6)
+
+
+def test_contrastive_mnr_fits_tiny_model(tiny_backbone):
+    texts = ["good great fine film", "great fine good movie", "bad awful poor film", "awful poor bad movie"]
+    clf = TextClassifier(backbone=tiny_backbone, strategy="contrastive", loss="mnr", epochs=2, lr=1e-3,
+                         triplets_per_example=2, max_length=16, progress=False).fit(texts, ["p", "p", "n", "n"])
+    assert "mnr" in clf.fit_report_.notes[0] and clf.predict_proba(texts).shape == (4, 2)

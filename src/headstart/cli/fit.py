@@ -58,6 +58,8 @@ def run(args: argparse.Namespace) -> int:
     base: dict[str, Any] = load_config_file(args.config) if getattr(args, "config", "") else {}
     fit_args = parse_into(args, FitArgs, {k: v for k, v in base.items() if k in {f.name for f in dataclasses.fields(FitArgs)}})
     strategy_cls = get_strategy(fit_args.strategy)
+    if fit_args.data == "None":  # an omitted positional arrives as None, which the str field turns into "None"
+        fit_args.data = ""
     if not fit_args.data and getattr(strategy_cls, "needs_examples", True):
         raise ConfigError(expected("a training data file", "none", "Usage: headstart fit DATA -o FOLDER"))
     options = dict(base.get("options", {}))
