@@ -70,13 +70,17 @@ def score_continuations(model, tokenizer, prompts: Sequence[str], answers: Seque
             for row, s in enumerate(seqs):
                 ids[row, :len(s)] = torch.tensor(s)
                 mask[row, :len(s)] = 1
-            logits = model(input_ids=ids.to(device), attention_mask=mask.to(device)).logits.float()
-            logprobs = torch.log_softmax(logits, dim=-1).cpu()
+            # the vocabulary projection runs only at the answer positions: full logits for every position
+            # of every row would be (batch x length x vocabulary) floats, most of the cost and memory
+            hidden = model.base_model(input_ids=ids.to(device), attention_mask=mask.to(device)).last_hidden_state
+            head = model.get_output_embeddings()
             for row, (i, j) in enumerate(chunk):
                 p, a = len(prompt_ids[i]), answer_ids[j]
-                # the token at position t is predicted by the logits at t - 1
-                positions = torch.arange(p - 1, p - 1 + len(a))
-                scores[i, j] = logprobs[row, positions, torch.tensor(a)].mean().item()
+                # the token at position t is predicted by the state at t - 1
+                positions = torch.arange(p - 1, p - 1 + len(a), device=hidden.device)
+                logprobs = torch.log_softmax(head(hidden[row, positions]).float(), dim=-1)
+                targets = torch.tensor(a, device=hidden.device)
+                scores[i, j] = logprobs[torch.arange(len(a)), targets].mean().item()
     return scores
 
 
