@@ -47,7 +47,10 @@ def fit_setfit(path: str, texts: list[str], labels: list[str], seed: int, device
     from setfit import SetFitModel, Trainer, TrainingArguments
 
     model = SetFitModel.from_pretrained(path, device=device)
-    args = TrainingArguments(seed=seed, report_to="none")  # default settings; no loggers
+    import tempfile
+
+    # default settings; no loggers, checkpoints in a temporary folder rather than ./checkpoints
+    args = TrainingArguments(seed=seed, report_to="none", output_dir=tempfile.mkdtemp(prefix="setfit-"))
     trainer = Trainer(model=model, args=args, train_dataset=Dataset.from_dict({"text": texts, "label": labels}))
     trainer.train()
     return model
