@@ -17,7 +17,7 @@ from .backbones import DEFAULT_BACKBONE, BackboneRef, resolve_backbone
 from .config import build_config
 from .data.examples import Examples, check_trainable, from_lists
 from .data.split import label_counts, stratified_split
-from .errors import DataError, ModelError, expected
+from .errors import ConfigError, DataError, ModelError, expected
 from .evaluation.metrics import PRIMARY_METRIC, classification_metrics, multilabel_metrics, regression_metrics
 from .io import METADATA_FILE, atomic_folder, folder_digest, read_json, write_json
 from .progress import progress_enabled
@@ -25,6 +25,7 @@ from .seeding import set_seed
 from .strategies import Target, get_strategy
 
 FORMAT_VERSION = 1
+AUGMENT_OPTIONS = ("augment", "augment_output", "augment_lm")  # preprocessing, not strategy options
 
 
 class TextClassifier:
@@ -75,23 +76,37 @@ class TextClassifier:
     def fit(self, X: Sequence[str] | Examples, y: Sequence[Any] | None = None, *,
             X_valid: Sequence[str] | Examples | None = None, y_valid: Sequence[Any] | None = None) -> "TextClassifier":
         """Fit on texts `X` and labels `y` (or on an `Examples`), optionally with a validation set."""
-        train = X if isinstance(X, Examples) else from_lists(X, y, self.task)
-        if isinstance(X, Examples) and self.task != "auto" and train.task != self.task:
-            raise DataError(expected(f"data for task '{self.task}'", f"data read as '{train.task}'",
-                                     "Read the file with the same --task."))
-        check_trainable(train)
         strategy_cls = get_strategy(self.strategy)
+        augment_options = {k: self.options[k] for k in AUGMENT_OPTIONS if k in self.options}
+        config = build_config(strategy_cls.config_cls,
+                              {k: v for k, v in self.options.items() if k not in AUGMENT_OPTIONS})
+        # strategies that need no examples (zero-shot) may get only label names, through their `labels` option
+        label_names = list(getattr(config, "labels", None) or [])
+        if not getattr(strategy_cls, "needs_examples", True) and label_names and not len(X):
+            train = Examples(texts=[], labels=[], task="classification")
+        else:
+            train = X if isinstance(X, Examples) else from_lists(X, y, self.task)
+            if isinstance(X, Examples) and self.task != "auto" and train.task != self.task:
+                raise DataError(expected(f"data for task '{self.task}'", f"data read as '{train.task}'",
+                                         "Read the file with the same --task."))
+            check_trainable(train)
         if train.task not in strategy_cls.tasks:
             raise DataError(expected(f"a task that '{self.strategy}' supports ({', '.join(strategy_cls.tasks)})",
                                      f"'{train.task}'", "Choose another strategy or task."))
-        config = build_config(strategy_cls.config_cls, self.options)
+        self.augmented_: list[dict[str, str]] = []
+        if augment_options.get("augment"):
+            from .augment import augment_examples
+
+            train, self.augmented_ = augment_examples(train, backbone=self.backbone, seed=self.seed,
+                                                      **augment_options)
         valid = self._validation_set(train, X_valid, y_valid, config)
         if valid is not None and X_valid is None:
             train, valid = valid
         elif valid is not None:
             valid = valid[1]
         self.task_ = train.task
-        self.classes_ = sorted(set(train.classes()) | set(valid.classes() if valid is not None else []))
+        self.classes_ = sorted(set(train.classes()) | set(valid.classes() if valid is not None else [])
+                               | set(label_names))
         set_seed(self.seed)
         self.backbone_: BackboneRef | None = resolve_backbone(self.backbone) if strategy_cls.needs_backbone else None
         self.config_ = config
@@ -103,6 +118,8 @@ class TextClassifier:
         self.data_ = {"source": train.source, "fingerprint": train.fingerprint(), "n_train": len(train),
                       "n_valid": len(valid) if valid is not None else 0,
                       "label_counts": label_counts(train.labels) if train.task != "regression" else {}}
+        if augment_options.get("augment"):
+            self.data_["augmented_rows"] = len(self.augmented_)
         self.metrics_: dict[str, Any] = {}
         if valid is not None:
             self.metrics_["valid"] = self._summary(self.evaluate(valid.texts, valid.labels))
@@ -139,6 +156,22 @@ class TextClassifier:
                 for i, row in enumerate(examples.labels):
                     y[i, [index[c] for c in row]] = 1.0
         return Target(list(examples.texts), y, self.task_, list(self.classes_))
+
+    def add_class(self, name: str, examples: Sequence[str]) -> "TextClassifier":
+        """Add a class from a few example texts without retraining (strategies with `add_class`, e.g. prototype)."""
+        self._check_fitted()
+        if not hasattr(self.strategy_, "add_class"):
+            from .strategies import strategy_names
+
+            able = [n for n in strategy_names() if hasattr(get_strategy(n), "add_class")]
+            raise ConfigError(expected(f"a strategy that can add classes ({', '.join(able)})",
+                                       f"'{self.strategy}'", "Refit with all classes, or use strategy='prototype'."))
+        if name in self.classes_:
+            raise DataError(expected("a new class name", f"'{name}', which the model already knows",
+                                     "Choose another name."))
+        self.strategy_.add_class(name, self._texts(examples))
+        self.classes_ = [*self.classes_, name]  # the new class is the strategy's last column
+        return self
 
     # -- prediction --------------------------------------------------------------------------------
     def _check_fitted(self) -> None:
@@ -248,6 +281,10 @@ class TextClassifier:
         meta = self.metadata()
         with atomic_folder(folder) as tmp:
             self.strategy_.save(tmp)
+            if getattr(self, "augmented_", None):
+                from .augment import write_rows
+
+                write_rows(self.augmented_, tmp / "augmented.csv")
             meta["files"] = folder_digest(tmp)
             write_json(tmp / METADATA_FILE, meta)
         return folder

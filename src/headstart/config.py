@@ -66,6 +66,8 @@ def build_config(cls: type, values: dict[str, Any] | None = None) -> Any:
 
 def coerce(name: str, value: Any, annotation: Any) -> Any:
     """Convert a value (possibly a CLI string) to the annotated type, or raise ConfigError."""
+    if value is None:  # an omitted optional positional stays "not given", never the string "None"
+        return None
     origin = get_origin(annotation)
     if origin is Literal:
         choices = get_args(annotation)

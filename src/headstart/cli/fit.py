@@ -27,6 +27,10 @@ class FitArgs:
     seed: int = opt(0, "random seed: same seed, same model on the same machine")
     config: str = opt("", "JSON file with settings ({'strategy':..., 'backbone':..., 'options': {...}}); flags win")
     quiet: bool = opt(False, "no progress bars")
+    augment: int = opt(0, "generate up to N new examples per scarce class (instruct LM + text edits, filtered by "
+                          "class centroid); 0: off")
+    augment_output: str = opt("", "also write the generated rows to this CSV (they always go to the model folder)")
+    augment_lm: str = opt("SmolLM2-135M-Instruct", "language model that paraphrases for --augment ('none': edits only)")
 
 
 def _strategy_from_argv(argv: list[str]) -> str | None:
@@ -60,16 +64,25 @@ def run(args: argparse.Namespace) -> int:
 
     base: dict[str, Any] = load_config_file(args.config) if getattr(args, "config", "") else {}
     fit_args = parse_into(args, FitArgs, {k: v for k, v in base.items() if k in {f.name for f in dataclasses.fields(FitArgs)}})
-    if not fit_args.data:
-        raise ConfigError(expected("a training data file", "none", "Usage: headstart fit DATA -o FOLDER"))
     if getattr(args, "task", None) in generation.TASKS:
+        if not fit_args.data:
+            raise ConfigError(expected("a training data file", "none", "Usage: headstart fit DATA --task ... -o FOLDER"))
         return generation.run_fit(args, fit_args, base)
     strategy_cls = get_strategy(fit_args.strategy)
+    if not fit_args.data and getattr(strategy_cls, "needs_examples", True):
+        raise ConfigError(expected("a training data file", "none", "Usage: headstart fit DATA -o FOLDER"))
     options = dict(base.get("options", {}))
     options.update(collect(args, strategy_cls.config_cls))
     cols = parse_into(args, ColumnArgs, base.get("columns", {}))
     pre = parse_into(args, PreprocessArgs)
-    train = read_labelled(fit_args.data, cols, pre, quiet=fit_args.quiet)
+    if fit_args.augment:
+        options.update(augment=fit_args.augment, augment_output=fit_args.augment_output, augment_lm=fit_args.augment_lm)
+    if fit_args.data:
+        train = read_labelled(fit_args.data, cols, pre, quiet=fit_args.quiet)
+    else:  # zero-shot from label names only (--labels)
+        from ..data.examples import Examples
+
+        train = Examples(texts=[], labels=[], source="--labels")
     valid = read_labelled(fit_args.valid, cols, pre, task=train.task, quiet=True) if fit_args.valid else None
     clf = TextClassifier(backbone=fit_args.backbone, strategy=fit_args.strategy, task=train.task, seed=fit_args.seed,
                          progress=not fit_args.quiet and sys.stderr.isatty(), **options)

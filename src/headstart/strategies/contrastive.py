@@ -1,0 +1,198 @@
+"""`contrastive`: SetFit-style few-shot learning.
+
+1. Contrastive fine-tuning of the sentence encoder on triplets (anchor, positive, negative) drawn from
+   the labelled examples: a fixed number per anchor, so the work grows linearly with classes x examples
+   (enumerating every pair, as the setfit library's default sampling does, blows up with many classes).
+2. A logistic-regression head on the tuned, normalised mean-pooled embeddings.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import ClassVar, Literal, Sequence
+
+import numpy as np
+
+from ..backbones import BackboneRef, load_model, load_tokenizer, resolve_backbone
+from ..config import opt
+from ..heads import DenseHead, fit_head
+from ..progress import bar
+from ..seeding import pick_device
+from ..training.schedules import make_scheduler
+from .registry import FitReport, Target, register
+
+
+@dataclass
+class ContrastiveConfig:
+    epochs: int = opt(1, "passes over the sampled triplets")
+    triplets_per_example: int = opt(8, "triplets (one positive, one negative) drawn per example and epoch; "
+                                       "training cost is linear in examples x this")
+    loss: Literal["cosine", "mnr"] = opt("cosine", "'cosine': SetFit's cosine-similarity regression on pairs; "
+                                                   "'mnr': in-batch negatives ranking (other-class texts in the batch "
+                                                   "are negatives)")
+    scale: float = opt(20.0, "similarity scale (inverse temperature) of the 'mnr' loss")
+    batch_size: int = opt(16, "triplets per optimisation step")
+    lr: float = opt(2e-5, "peak learning rate of the encoder (AdamW)")
+    warmup_ratio: float = opt(0.1, "fraction of steps warming the learning rate up")
+    max_length: int = opt(128, "tokens kept per text")
+    C: float = opt(1.0, "inverse regularisation strength of the logistic-regression head")
+    device: str = opt("auto", "'auto', 'cpu' or 'cuda'")
+
+
+def sample_triplets(y: np.ndarray, per_example: int, rng: np.random.Generator) -> np.ndarray:
+    """(anchor, positive, negative) index triplets: `per_example` for every example, len(y) * per_example in all.
+
+    A class with one example pairs the text with itself as positive; dropout makes the two views differ
+    (SimCSE), so one-shot classes still get a learning signal.
+    """
+    y = np.asarray(y)
+    members = {c: np.flatnonzero(y == c) for c in np.unique(y)}
+    others = {c: np.flatnonzero(y != c) for c in members}
+    triplets = np.empty((len(y) * per_example, 3), dtype=np.int64)
+    row = 0
+    for anchor, c in enumerate(y):
+        same = members[c][members[c] != anchor]
+        if len(same) == 0:
+            same = members[c]
+        positives = rng.choice(same, per_example)
+        negatives = rng.choice(others[c], per_example)
+        triplets[row:row + per_example, 0] = anchor
+        triplets[row:row + per_example, 1] = positives
+        triplets[row:row + per_example, 2] = negatives
+        row += per_example
+    return triplets
+
+
+def mean_pool(model, tokenizer, texts: Sequence[str], max_length: int, device: str):
+    """Mean-pooled, L2-normalised embeddings as a torch tensor (gradients flow when the model trains)."""
+    import torch
+
+    batch = tokenizer(list(texts), padding=True, truncation=True, max_length=max_length, return_tensors="pt")
+    batch = {k: v.to(device) for k, v in batch.items()}
+    hidden = model(**batch).last_hidden_state
+    mask = batch["attention_mask"].unsqueeze(-1).to(hidden.dtype)
+    pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
+    return torch.nn.functional.normalize(pooled, dim=-1)
+
+
+def encode(model, tokenizer, texts: Sequence[str], max_length: int, device: str, batch_size: int = 64) -> np.ndarray:
+    """Embeddings of many texts for the head (no gradients; sorted by length to pad little)."""
+    import torch
+
+    texts = list(texts)
+    order = np.argsort([len(t) for t in texts])
+    out = np.zeros((len(texts), model.config.hidden_size), dtype=np.float32)
+    model.eval()
+    with torch.inference_mode():
+        for start in range(0, len(texts), batch_size):
+            idx = order[start:start + batch_size]
+            out[idx] = mean_pool(model, tokenizer, [texts[i] for i in idx], max_length, device).float().cpu().numpy()
+    return out
+
+
+def contrastive_loss(model, tokenizer, texts: list[str], y: np.ndarray, triplets: np.ndarray,
+                     config: ContrastiveConfig, device: str):
+    import torch
+
+    unique = sorted(set(triplets.ravel().tolist()))
+    where = {idx: k for k, idx in enumerate(unique)}
+    emb = mean_pool(model, tokenizer, [texts[i] for i in unique], config.max_length, device)
+    a, p, n = (emb[[where[i] for i in triplets[:, col]]] for col in range(3))
+    if config.loss == "cosine":
+        sims = torch.cat([(a * p).sum(-1), (a * n).sum(-1)])
+        target = torch.cat([torch.ones(len(a)), torch.zeros(len(a))]).to(sims)
+        return torch.nn.functional.mse_loss(sims, target)
+    candidates = torch.cat([p, n])  # row i's own positive is column i
+    labels = torch.as_tensor(y[np.concatenate([triplets[:, 1], triplets[:, 2]])], device=device)
+    anchor_labels = torch.as_tensor(y[triplets[:, 0]], device=device)
+    logits = config.scale * a @ candidates.T
+    same_class = anchor_labels[:, None] == labels[None, :]
+    own = torch.zeros_like(same_class)
+    own[torch.arange(len(a)), torch.arange(len(a))] = True
+    logits = logits.masked_fill(same_class & ~own, float("-inf"))  # other positives are not negatives
+    return torch.nn.functional.cross_entropy(logits, torch.arange(len(a), device=device))
+
+
+@register
+class Contrastive:
+    name: ClassVar[str] = "contrastive"
+    config_cls: ClassVar[type] = ContrastiveConfig
+    needs_backbone: ClassVar[bool] = True
+    tasks: ClassVar[tuple[str, ...]] = ("classification",)
+
+    def __init__(self) -> None:
+        self.model_ = None
+        self.tokenizer_ = None
+        self.head_: DenseHead | None = None
+        self.config_ = ContrastiveConfig()
+        self.device_ = "cpu"
+
+    def fit(self, backbone: BackboneRef | None, train: Target, valid: Target | None, config: ContrastiveConfig,
+            seed: int) -> FitReport:
+        import torch
+
+        assert backbone is not None
+        start = time.perf_counter()
+        self.config_, self.device_ = config, pick_device(config.device)
+        self.tokenizer_ = load_tokenizer(backbone)
+        self.model_ = load_model(backbone).to(self.device_)
+        rng = np.random.default_rng(seed)
+        triplets = np.concatenate([sample_triplets(train.y, config.triplets_per_example, rng)
+                                   for _ in range(config.epochs)])
+        triplets = triplets[rng.permutation(len(triplets))]
+        steps = max(1, int(np.ceil(len(triplets) / config.batch_size)))
+        optimizer = torch.optim.AdamW(self.model_.parameters(), lr=config.lr)
+        scheduler = make_scheduler(optimizer, "linear", steps, int(config.warmup_ratio * steps))
+        self.model_.train()
+        history, progress = [], bar(steps, "contrastive", "step")
+        for step in range(steps):
+            chunk = triplets[step * config.batch_size:(step + 1) * config.batch_size]
+            loss = contrastive_loss(self.model_, self.tokenizer_, train.texts, train.y, chunk, config, self.device_)
+            optimizer.zero_grad()
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(self.model_.parameters(), 1.0)
+            optimizer.step()
+            scheduler.step()
+            progress.update(1)
+            if step % 50 == 0 or step == steps - 1:
+                history.append({"step": step, "loss": float(loss.item())})
+        progress.close()
+        x = self._embed(train.texts)
+        self.head_ = fit_head(x, train.y, train.task, "logistic", config.C, seed=seed)
+        total = sum(p.numel() for p in self.model_.parameters()) + self.head_.n_parameters()
+        return FitReport(fit_seconds=time.perf_counter() - start, trainable_parameters=total, total_parameters=total,
+                         history=history, notes=[f"{len(triplets):,} triplets ({config.loss} loss) in {steps} steps"])
+
+    def _embed(self, texts: Sequence[str]) -> np.ndarray:
+        return encode(self.model_, self.tokenizer_, texts, self.config_.max_length, self.device_)
+
+    def embeddings(self, texts: Sequence[str]) -> np.ndarray:
+        """The tuned features the head sees."""
+        return self._embed(texts)
+
+    def predict_proba(self, texts: Sequence[str]) -> np.ndarray:
+        assert self.head_ is not None, "fit first"
+        return self.head_.scores(self._embed(texts))
+
+    def trainable_parameters(self) -> int:
+        if self.model_ is None or self.head_ is None:
+            return 0
+        return sum(p.numel() for p in self.model_.parameters()) + self.head_.n_parameters()
+
+    def save(self, folder: Path) -> None:
+        assert self.model_ is not None and self.head_ is not None
+        self.model_.save_pretrained(folder, safe_serialization=True)
+        self.tokenizer_.save_pretrained(folder)
+        self.head_.save(folder / "head.safetensors")
+
+    @classmethod
+    def load(cls, folder: Path, config: ContrastiveConfig, task: str) -> "Contrastive":
+        obj = cls()
+        obj.config_, obj.device_ = config, pick_device(config.device)
+        ref = resolve_backbone(folder)
+        obj.tokenizer_ = load_tokenizer(ref)
+        obj.model_ = load_model(ref).to(obj.device_).eval()
+        obj.head_ = DenseHead.load(folder / "head.safetensors")
+        return obj
