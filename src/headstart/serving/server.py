@@ -99,6 +99,23 @@ class MicroBatcher:
                 start += len(batch)
 
 
+from pydantic import BaseModel, Field  # noqa: E402  (module level: FastAPI resolves annotations here)
+
+
+class PredictRequest(BaseModel):
+    """One text (`text`) or a list (`texts`)."""
+
+    text: str | None = Field(None, description="a single text", examples=["a gripping, funny film"])
+    texts: list[str] | None = Field(None, description="several texts")
+
+class Prediction(BaseModel):
+    label: Any
+    scores: dict[str, float] | None = None
+
+class PredictResponse(BaseModel):
+    predictions: list[Prediction]
+
+
 def create_app(predictor: Predictor, metadata: dict[str, Any], limits: ServeLimits | None = None):
     """The FastAPI application serving `predictor`. `metadata` is shown at GET /metadata."""
     from contextlib import asynccontextmanager
@@ -107,7 +124,6 @@ def create_app(predictor: Predictor, metadata: dict[str, Any], limits: ServeLimi
     from fastapi.exceptions import RequestValidationError
     from fastapi.responses import JSONResponse, PlainTextResponse
     from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
-    from pydantic import BaseModel, Field
 
     limits = limits or ServeLimits()
     registry = CollectorRegistry()  # per app: several apps (tests) never share counters
@@ -118,19 +134,6 @@ def create_app(predictor: Predictor, metadata: dict[str, Any], limits: ServeLimi
     batch_sizes = Histogram("headstart_batch_texts", "texts per model call (micro-batch size)", registry=registry,
                             buckets=(1, 2, 4, 8, 16, 32, 64, 128, 256))
     texts_total = Counter("headstart_texts", "texts predicted", registry=registry)
-
-    class PredictRequest(BaseModel):
-        """One text (`text`) or a list (`texts`)."""
-
-        text: str | None = Field(None, description="a single text", examples=["a gripping, funny film"])
-        texts: list[str] | None = Field(None, description="several texts")
-
-    class Prediction(BaseModel):
-        label: Any
-        scores: dict[str, float] | None = None
-
-    class PredictResponse(BaseModel):
-        predictions: list[Prediction]
 
     batcher = MicroBatcher(predictor, limits.max_batch, limits.max_wait_ms, limits.max_queue,
                            on_batch=lambda n: (batch_sizes.observe(n), texts_total.inc(n)))
