@@ -66,5 +66,7 @@ def run_training(classifier: SequenceClassifier, train: Target, valid: Target | 
     trainable, total = classifier.parameter_counts()
     best = {"valid_score": state.best_score, "step": state.best_step} if state.history else {}
     notes = [f"stopped early at step {state.step} of {state.total_steps}"] if state.stop else []
+    if state.world_size > 1:
+        notes.append(f"trained data-parallel on {state.world_size} processes (each batch split across them)")
     return FitReport(fit_seconds=time.perf_counter() - start, trainable_parameters=trainable,
                      total_parameters=total, history=state.history, best=best, notes=notes)
