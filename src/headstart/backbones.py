@@ -8,13 +8,15 @@ unless the caller asks for it.
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import hashlib
 import importlib.metadata
 import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Iterator, Literal
 
 from .errors import BackboneError, expected
 
@@ -239,13 +241,30 @@ def load_tokenizer(ref: BackboneRef, **kwargs: Any):
     return AutoTokenizer.from_pretrained(hf_folder(ref), **kwargs)
 
 
-def load_model(ref: BackboneRef, auto_class: Any = None, allow_pickle: bool = False,
+_ALLOW_PICKLE: contextvars.ContextVar[bool] = contextvars.ContextVar("headstart_allow_pickle", default=False)
+
+
+@contextlib.contextmanager
+def pickle_allowed(allowed: bool = True) -> Iterator[None]:
+    """Let every `load_model` below accept pickled (*.bin) checkpoints, e.g. for `headstart fit --allow-pickle`."""
+    token = _ALLOW_PICKLE.set(allowed)
+    try:
+        yield
+    finally:
+        _ALLOW_PICKLE.reset(token)
+
+
+def load_model(ref: BackboneRef, auto_class: Any = None, allow_pickle: bool | None = None,
                trust_remote_code: bool = False, **kwargs: Any):
-    """Load the backbone with a transformers Auto class (AutoModel by default)."""
+    """Load the backbone with a transformers Auto class (AutoModel by default).
+
+    Pickled checkpoints are refused unless `allow_pickle` (or an enclosing `pickle_allowed()`) says so.
+    """
     from transformers import AutoModel
 
     import torch
 
+    allow_pickle = _ALLOW_PICKLE.get() if allow_pickle is None else allow_pickle
     folder = hf_folder(ref)
     check_weights(folder, allow_pickle)
     auto_class = auto_class or AutoModel

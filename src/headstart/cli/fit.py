@@ -8,11 +8,12 @@ import sys
 from dataclasses import dataclass
 from typing import Any
 
-from ..backbones import DEFAULT_BACKBONE
+from ..backbones import DEFAULT_BACKBONE, pickle_allowed
 from ..config import load_config_file, opt
 from ..errors import ConfigError, expected
 from ..strategies import get_strategy, strategy_names
 from ..generation import cli as generation
+from ..training.distributed import is_main_process
 from .args import add_dataclass_args, collect, parse_into
 from .common import ColumnArgs, PreprocessArgs, read_labelled, table
 
@@ -31,6 +32,8 @@ class FitArgs:
                           "class centroid); 0: off")
     augment_output: str = opt("", "also write the generated rows to this CSV (they always go to the model folder)")
     augment_lm: str = opt("SmolLM2-135M-Instruct", "language model that paraphrases for --augment ('none': edits only)")
+    allow_pickle: bool = opt(False, "accept a backbone with pickled weights (*.bin); pickles can run code, "
+                                    "so only for sources you trust (default: safetensors only)")
 
 
 def _strategy_from_argv(argv: list[str]) -> str | None:
@@ -85,10 +88,15 @@ def run(args: argparse.Namespace) -> int:
         train = Examples(texts=[], labels=[], source="--labels")
     valid = read_labelled(fit_args.valid, cols, pre, task=train.task, quiet=True) if fit_args.valid else None
     clf = TextClassifier(backbone=fit_args.backbone, strategy=fit_args.strategy, task=train.task, seed=fit_args.seed,
-                         progress=not fit_args.quiet and sys.stderr.isatty(), **options)
-    print(f"fitting '{fit_args.strategy}' on {len(train):,} rows of {fit_args.data} "
-          f"({train.task}, {len(train.classes()) or 'continuous'} classes)", flush=True)
-    clf.fit(train, X_valid=valid)
+                         progress=not fit_args.quiet and sys.stderr.isatty() and is_main_process(), **options)
+    main_process = is_main_process()  # under torchrun/accelerate launch only rank 0 prints and saves
+    if main_process:
+        print(f"fitting '{fit_args.strategy}' on {len(train):,} rows of {fit_args.data} "
+              f"({train.task}, {len(train.classes()) or 'continuous'} classes)", flush=True)
+    with pickle_allowed(fit_args.allow_pickle):
+        clf.fit(train, X_valid=valid)
+    if not main_process:
+        return 0
     clf.save(fit_args.output)
     report = clf.fit_report_
     summary = {"strategy": fit_args.strategy, "backbone": clf.backbone_.name if clf.backbone_ else "-",

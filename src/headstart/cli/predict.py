@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
@@ -29,6 +30,8 @@ class PredictArgs:
     quiet: bool = opt(False, "no progress bar")
     abstain_below: float = opt(0.0, "classification: predict --abstain-label when the top probability is below this")
     abstain_label: str = opt("abstain", "label written for rows that abstain (see --abstain-below)")
+    resume: bool = opt(False, "continue a stopped run: keep the rows already in OUTPUT (or its .partial file), "
+                              "predict only the rest and append them; an interrupted --resume run keeps its .partial")
 
 
 def add_arguments(parser: argparse.ArgumentParser, argv: list[str]) -> None:
@@ -77,27 +80,88 @@ def run(args: argparse.Namespace) -> int:
         raise DataError(expected("an output ending in .csv or .jsonl", str(out), "Rename the -o file."))
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(f".{out.name}.partial")
-    bar = tqdm(total=count_rows(pa.data), unit="row", desc="predicting", disable=pa.quiet)
-    rows = 0
+    done, columns = prepare_resume(out, tmp) if pa.resume else (0, None)
+    if not pa.resume:
+        tmp.unlink(missing_ok=True)
+    bar = tqdm(total=count_rows(pa.data), unit="row", desc="predicting", disable=pa.quiet, initial=done)
+    rows, seen = done, 0
     try:
-        with open(tmp, "w", encoding="utf-8", newline="") as fh:
-            for i, chunk in enumerate(iter_chunks(pa.data, pa.text_col, pa.chunk_size)):
+        with open(tmp, "a" if done else "w", encoding="utf-8", newline="") as fh:
+            for chunk in iter_chunks(pa.data, pa.text_col, pa.chunk_size):
+                skip = min(len(chunk), max(0, done - seen))  # rows a previous run already wrote
+                seen += len(chunk)
+                chunk = chunk.iloc[skip:]
+                if chunk.empty:
+                    continue
                 texts = ["" if v is None else str(v) for v in chunk[pa.text_col].tolist()]
                 result = predictions_frame(clf, chunk, texts, pa.abstain_below, pa.abstain_label)
+                if columns is not None and out.suffix == ".csv" and list(result.columns) != columns:
+                    raise DataError(expected(f"the columns of the output being resumed ({', '.join(columns)})",
+                                             f"{', '.join(map(str, result.columns))}",
+                                             "Resume with the same model and input, or run without --resume."))
                 if out.suffix == ".csv":
-                    result.to_csv(fh, header=i == 0, index=False)
+                    result.to_csv(fh, header=rows == 0, index=False)
                 else:
                     result.to_json(fh, orient="records", lines=True, force_ascii=False)
+                fh.flush()
                 rows += len(chunk)
                 bar.update(len(chunk))
+        if seen < done:
+            raise DataError(expected(f"an input with at least the {done:,} rows already predicted",
+                                     f"{seen:,} rows in {pa.data}", "Resume with the same input file."))
         os.replace(tmp, out)
     except BaseException:
-        tmp.unlink(missing_ok=True)
+        if pa.resume and tmp.exists():
+            print(f"stopped; {tmp} keeps the rows written so far — run again with --resume to continue.",
+                  file=sys.stderr)
+        else:
+            tmp.unlink(missing_ok=True)
         raise
     finally:
         bar.close()
     print(f"wrote {rows:,} predictions to {out}")
     return 0
+
+
+def prepare_resume(out: Path, tmp: Path) -> tuple[int, list[str] | None]:
+    """Rows already written (and the CSV header) by an earlier run; the finished file becomes the .partial again.
+
+    A record cut off by a kill (text after the last newline) is dropped so the append starts cleanly.
+    """
+    if out.exists() and not tmp.exists():
+        os.replace(out, tmp)
+    if not tmp.exists():
+        return 0, None
+    _truncate_to_last_newline(tmp)
+    if tmp.stat().st_size == 0:
+        return 0, None
+    if out.suffix == ".jsonl":
+        with open(tmp, "rb") as fh:
+            return sum(1 for line in fh if line.strip()), None
+    try:
+        columns = list(pd.read_csv(tmp, nrows=0).columns)
+        rows = sum(len(c) for c in pd.read_csv(tmp, usecols=[0], dtype=str, chunksize=100_000,
+                                               keep_default_na=False))
+    except (pd.errors.ParserError, UnicodeDecodeError, ValueError) as exc:
+        raise DataError(expected(f"a readable partial output at {tmp}", f"{type(exc).__name__}: {exc}",
+                                 "Delete it and run without --resume.")) from None
+    return rows, columns
+
+
+def _truncate_to_last_newline(path: Path) -> None:
+    size = path.stat().st_size
+    with open(path, "rb+") as fh:
+        pos = size
+        while pos > 0:
+            step = min(1 << 16, pos)
+            fh.seek(pos - step)
+            block = fh.read(step)
+            cut = block.rfind(b"\n")
+            if cut >= 0:
+                fh.truncate(pos - step + cut + 1)
+                return
+            pos -= step
+        fh.truncate(0)
 
 
 def predictions_frame(clf, chunk: pd.DataFrame, texts: list[str], abstain_below: float = 0.0,

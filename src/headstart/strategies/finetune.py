@@ -86,5 +86,7 @@ def run_training(classifier: SequenceClassifier, train: Target, valid: Target | 
         notes.append(f"WiSE-FT: backbone interpolated with alpha={wise} toward the pre-trained weights")
     trainable, total = classifier.parameter_counts()
     best = {"valid_score": state.best_score, "step": state.best_step} if state.history else {}
+    if state.world_size > 1:
+        notes.append(f"trained data-parallel on {state.world_size} processes (each batch split across them)")
     return FitReport(fit_seconds=time.perf_counter() - start, trainable_parameters=trainable,
                      total_parameters=total, history=state.history, best=best, notes=notes)

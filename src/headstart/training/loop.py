@@ -36,6 +36,7 @@ class TrainState:
     history: list[dict[str, float]] = field(default_factory=list)
     best_score: float = -math.inf
     best_step: int = 0
+    world_size: int = 1  # processes training together (DDP under torchrun / accelerate launch)
 
 
 def tokenize(tokenizer, texts: Sequence[str], max_length: int) -> list[list[int]]:
@@ -95,7 +96,13 @@ def train_classifier(model, tokenizer, train: Target, valid: Target | None, cfg:
     """Train `model` in place and leave it at its best validation checkpoint. Returns the final state."""
     import torch
 
+    from . import distributed
+
+    dist, device = distributed.setup(device)
     model.to(device).train()
+    # Under torchrun/accelerate launch the forward pass goes through DDP, which averages gradients;
+    # `model` itself is still the trained module (evaluation, checkpoints, saving use it directly).
+    forward = distributed.wrap(model, dist, device)
     rng = np.random.default_rng(seed)
     ids = tokenize(tokenizer, train.texts, cfg.max_length)
     lengths = [len(t) for t in ids]
@@ -108,20 +115,22 @@ def train_classifier(model, tokenizer, train: Target, valid: Target | None, cfg:
     steps_per_epoch = math.ceil(len(ids) / cfg.batch_size)
     # 16 examples at batch size 32 would otherwise get 3 updates in 3 epochs: too few to move anything
     epochs = max(cfg.epochs, math.ceil(cfg.min_steps / steps_per_epoch)) if cfg.min_steps > 0 else cfg.epochs
-    state = TrainState(model=model, optimizer=optimizer, total_steps=steps_per_epoch * epochs)
+    state = TrainState(model=model, optimizer=optimizer, total_steps=steps_per_epoch * epochs,
+                       world_size=dist.world_size)
     scheduler = make_scheduler(optimizer, cfg.schedule, state.total_steps, int(cfg.warmup_ratio * state.total_steps))
     eval_every = max(1, steps_per_epoch // max(1, cfg.evals_per_epoch))
     best_weights = None
     evals_without_gain = 0
     _fire(callbacks, "on_train_begin", state)
-    bar = progress_bar(state.total_steps, "training", "step", enabled=progress)
+    bar = progress_bar(state.total_steps, "training", "step", enabled=progress if dist.is_main else False)
     started = time.perf_counter()
     for epoch in range(epochs):
         state.epoch = epoch
         _fire(callbacks, "on_epoch_begin", state)
         for batch in length_grouped_batches(lengths, cfg.batch_size, rng):
+            batch = dist.shard(batch)  # every rank draws the same batches (same seed) and takes its share
             input_ids, mask = pad_batch([ids[i] for i in batch], tokenizer.pad_token_id or 0, device)
-            logits = model(input_ids=input_ids, attention_mask=mask).logits
+            logits = forward(input_ids=input_ids, attention_mask=mask).logits
             loss = compute_loss(logits.float(), y_all[batch].to(device), train.task, class_weights)
             for penalty in penalties:
                 loss = loss + penalty()

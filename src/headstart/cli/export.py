@@ -1,0 +1,46 @@
+"""`headstart export`: a saved model to ONNX (optionally int8), checked against PyTorch before it is kept."""
+
+from __future__ import annotations
+
+import argparse
+from dataclasses import dataclass
+
+from ..config import opt
+from ..errors import ConfigError, expected
+from .args import add_dataclass_args, parse_into
+
+
+@dataclass
+class ExportArgs:
+    model: str = opt(None, "model folder written by `headstart fit`", positional=True)
+    onnx: bool = opt(False, "export to ONNX (the only format so far; required)")
+    int8: bool = opt(False, "also write a dynamically quantised int8 model (model.int8.onnx)")
+    test: str = opt("", "labelled file: parity texts and the accuracy of PyTorch vs ONNX vs int8 "
+                        "(default: the shipped demo sample, parity only)")
+    output: str = opt("", "output folder (default: MODEL/onnx); replaced atomically", aliases=("-o",))
+    tolerance: float = opt(1e-4, "largest allowed |p_onnx - p_torch|; beyond it the export fails and writes nothing")
+    parity_texts: int = opt(64, "texts compared in the parity check")
+    opset: int = opt(17, "ONNX opset version")
+
+
+def add_arguments(parser: argparse.ArgumentParser, argv: list[str]) -> None:
+    add_dataclass_args(parser, ExportArgs)
+
+
+def run(args: argparse.Namespace) -> int:
+    from ..serving.export import export_onnx
+
+    ea = parse_into(args, ExportArgs)
+    if not ea.model:
+        raise ConfigError(expected("a model folder", "none", "Usage: headstart export MODEL --onnx [--int8]"))
+    if not ea.onnx:
+        raise ConfigError(expected("an export format", "none", "Pass --onnx (the supported format)."))
+    report = export_onnx(ea.model, ea.output or None, int8=ea.int8, test=ea.test or None, tolerance=ea.tolerance,
+                         parity_limit=ea.parity_texts, opset=ea.opset)
+    for line in report.lines():
+        print(line)
+    return 0
+
+
+COMMAND = ("export", "export a saved model to ONNX (optionally int8) with a parity check against PyTorch",
+           add_arguments, run)

@@ -1,0 +1,1 @@
+"""Shipping models: ONNX export (export.py) and the HTTP server (server.py)."""

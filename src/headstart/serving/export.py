@@ -1,0 +1,304 @@
+"""ONNX export of saved classifiers, with a parity check against PyTorch and optional int8 quantisation.
+
+The exported graph maps (input_ids, attention_mask) straight to probabilities (softmax, sigmoid or the
+raw value for regression), so a runtime needs only the tokenizer files written alongside and
+onnxruntime. `probe` models export as one graph too: encoder, masked mean pooling, L2 normalisation and
+the dense head.
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+
+from .. import __version__
+from ..errors import DataError, ModelError, expected
+from ..io import METADATA_FILE, atomic_folder, folder_digest, read_json, write_json
+from ..resources import DEMO_TEST
+
+ONNX_METADATA = "headstart-onnx.json"
+FP32_FILE = "model.onnx"
+INT8_FILE = "model.int8.onnx"
+EXPORTABLE = ("finetune", "scratch-init", "probe")
+
+
+@dataclass
+class ExportReport:
+    """What `export_onnx` measured; also written to the output folder's headstart-onnx.json."""
+
+    folder: str
+    parity_texts: int
+    tolerance: float
+    max_abs_diff: float
+    int8_max_abs_diff: float | None = None
+    int8_label_agreement: float | None = None
+    accuracy: dict[str, float] = field(default_factory=dict)  # pytorch / onnx / int8 on the test file
+
+    def lines(self) -> list[str]:
+        out = [f"parity on {self.parity_texts} texts: max |p_onnx - p_torch| = {self.max_abs_diff:.2e} "
+               f"(tolerance {self.tolerance:.0e})"]
+        if self.int8_max_abs_diff is not None:
+            out.append(f"int8: max |p_int8 - p_torch| = {self.int8_max_abs_diff:.3f}, "
+                       f"same label on {100 * (self.int8_label_agreement or 0):.1f}% of texts")
+        if self.accuracy:
+            acc = ", ".join(f"{k} {v:.4f}" for k, v in self.accuracy.items())
+            change = ""
+            if "int8" in self.accuracy and "pytorch" in self.accuracy:
+                change = f" (int8 change {100 * (self.accuracy['int8'] - self.accuracy['pytorch']):+.2f} points)"
+            out.append(f"accuracy on the test file: {acc}{change}")
+        out.append(f"written to {self.folder}")
+        return out
+
+
+def _torch_module(clf) -> tuple[Any, Any, int]:
+    """(module mapping ids+mask to probabilities, tokenizer, max_length) for a loaded TextClassifier."""
+    import torch
+
+    strategy = clf.strategy_
+    name = clf.metadata_.get("strategy") if hasattr(clf, "metadata_") else clf.strategy
+    task = clf.task_
+    if name not in EXPORTABLE:
+        raise ModelError(expected(f"a transformer model ({', '.join(EXPORTABLE)})", f"a '{name}' model",
+                                  "ONNX export covers transformer classifiers; scikit-learn models (scratch-tfidf) "
+                                  "are already small and fast — serve them without --onnx."))
+
+    def finish(logits):
+        if task == "classification":
+            return torch.softmax(logits.float(), -1)
+        if task == "multilabel":
+            return torch.sigmoid(logits.float())
+        return logits.float().squeeze(-1)
+
+    if name == "probe":
+        from ..backbones import load_model, load_tokenizer
+
+        encoder = load_model(strategy.backbone_).eval()
+        head = strategy.head_
+        layers = [(torch.as_tensor(w), torch.as_tensor(b)) for w, b in zip(head.weights, head.biases)]
+
+        class ProbeGraph(torch.nn.Module):
+            def __init__(self) -> None:
+                super().__init__()
+                self.encoder = encoder
+                for i, (w, b) in enumerate(layers):
+                    self.register_buffer(f"w{i}", w)
+                    self.register_buffer(f"b{i}", b)
+
+            def forward(self, input_ids, attention_mask):
+                hidden = self.encoder(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
+                mask = attention_mask.unsqueeze(-1).to(hidden.dtype)
+                h = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
+                h = h / h.norm(dim=1, keepdim=True).clamp(min=1e-12)
+                for i in range(len(layers)):
+                    h = h @ getattr(self, f"w{i}").T + getattr(self, f"b{i}")
+                    if i < len(layers) - 1:
+                        h = torch.relu(h)
+                if head.output == "softmax":
+                    return torch.softmax(h, -1)
+                if head.output == "sigmoid":
+                    return torch.sigmoid(h)
+                return h[:, 0]
+
+        return ProbeGraph().eval(), load_tokenizer(strategy.backbone_), strategy.config_.max_length
+
+    seq = strategy.classifier_
+    model = seq.model.to("cpu").eval()
+
+    class SeqGraph(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.model = model
+
+        def forward(self, input_ids, attention_mask):
+            return finish(self.model(input_ids=input_ids, attention_mask=attention_mask).logits)
+
+    return SeqGraph().eval(), seq.tokenizer, seq.max_length
+
+
+def _export_graph(module, tokenizer, path: Path, opset: int) -> None:
+    import torch
+
+    sample = tokenizer(["a short example", "and a slightly longer example text"], padding=True, return_tensors="pt")
+    args = (sample["input_ids"], sample["attention_mask"])
+    axes = {"input_ids": {0: "batch", 1: "sequence"}, "attention_mask": {0: "batch", 1: "sequence"},
+            "probabilities": {0: "batch"}}
+    with torch.inference_mode(), warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # tracer warnings about Python-side shape checks; parity is checked after
+        # The TorchScript-based exporter handles HF encoders with dynamic axes reliably; dynamo is slower here.
+        torch.onnx.export(module, args, str(path), input_names=["input_ids", "attention_mask"],
+                          output_names=["probabilities"], dynamic_axes=axes, opset_version=opset, dynamo=False)
+
+
+def parity_texts(test: str | None, limit: int) -> tuple[list[str], list[Any] | None]:
+    """Texts (and labels, when the file has them) for the parity check: --test or the shipped demo sample."""
+    from ..data.readers import read_frame
+
+    path = test or str(DEMO_TEST)
+    frame = read_frame(path)
+    if "text" not in frame.columns:
+        raise DataError(expected("a 'text' column in the test file", f"columns {list(frame.columns)} in {path}",
+                                 "Rename the text column to 'text'."))
+    texts = [str(t) for t in frame["text"].tolist()]
+    labels = frame["label"].tolist() if "label" in frame.columns else None
+    return texts[:limit] if limit else texts, labels
+
+
+def export_onnx(model_dir: str | Path, output: str | Path | None = None, *, int8: bool = False,
+                test: str | None = None, tolerance: float = 1e-4, parity_limit: int = 64, opset: int = 17,
+                accuracy_limit: int = 0) -> ExportReport:
+    """Export a saved model to ONNX; raise ModelError (and write nothing) if parity with PyTorch fails.
+
+    `test` gives the parity texts (its first `parity_limit` rows) and, when it has labels, the accuracy
+    of PyTorch, ONNX and int8 on up to `accuracy_limit` rows (0 = all).
+    """
+    from ..classifier import TextClassifier
+
+    model_dir = Path(model_dir)
+    clf = TextClassifier.load(model_dir)
+    output = Path(output) if output else model_dir / "onnx"
+    module, tokenizer, max_length = _torch_module(clf)
+    texts, _ = parity_texts(test, parity_limit)
+    with atomic_folder(output) as tmp:
+        _export_graph(module, tokenizer, tmp / FP32_FILE, opset)
+        tokenizer.save_pretrained(tmp)
+        meta = {"format": "headstart-onnx", "version": __version__, "task": clf.task_, "classes": clf.classes_,
+                "threshold": clf.threshold, "max_length": max_length, "source_model": str(model_dir),
+                "source_metadata": {k: clf.metadata_.get(k) for k in ("strategy", "backbone", "metrics", "seed")},
+                "files_int8": INT8_FILE if int8 else None}
+        write_json(tmp / ONNX_METADATA, meta)
+        onnx_clf = OnnxClassifier(tmp, verify=False)
+        reference = clf.decision_scores(texts)
+        diff = float(np.max(np.abs(onnx_clf.decision_scores(texts) - reference))) if texts else 0.0
+        if not diff <= tolerance:
+            raise ModelError(expected(f"ONNX probabilities within {tolerance:g} of PyTorch",
+                                      f"a maximum difference of {diff:.3g} on {len(texts)} texts",
+                                      "Nothing was written. Try another --opset, or report the model architecture."))
+        report = ExportReport(folder=str(output), parity_texts=len(texts), tolerance=tolerance, max_abs_diff=diff)
+        if int8:
+            from onnxruntime.quantization import QuantType, quantize_dynamic
+
+            quantize_dynamic(str(tmp / FP32_FILE), str(tmp / INT8_FILE), weight_type=QuantType.QInt8)
+            q = OnnxClassifier(tmp, int8=True, verify=False)
+            q_scores = q.decision_scores(texts)
+            report.int8_max_abs_diff = float(np.max(np.abs(q_scores - reference))) if texts else 0.0
+            if clf.task_ == "classification" and texts:
+                report.int8_label_agreement = float(np.mean(q_scores.argmax(1) == reference.argmax(1)))
+        if test:
+            report.accuracy = _accuracies(clf, onnx_clf, tmp if int8 else None, test, accuracy_limit)
+        meta["parity"] = asdict(report)
+        meta["files"] = folder_digest(tmp, skip=(ONNX_METADATA,))
+        write_json(tmp / ONNX_METADATA, meta)
+    return report
+
+
+def _accuracies(clf, onnx_clf, int8_folder: Path | None, test: str, limit: int) -> dict[str, float]:
+    texts, labels = parity_texts(test, limit)
+    if labels is None or clf.task_ != "classification":
+        return {}
+    labels = [str(v) for v in labels]
+    result = {"pytorch": _accuracy(clf.predict(texts), labels), "onnx": _accuracy(onnx_clf.predict(texts), labels)}
+    if int8_folder is not None:
+        result["int8"] = _accuracy(OnnxClassifier(int8_folder, int8=True, verify=False).predict(texts), labels)
+    return result
+
+
+def _accuracy(pred: Sequence[Any], labels: Sequence[str]) -> float:
+    return float(np.mean([str(p) == y for p, y in zip(pred, labels)]))
+
+
+class OnnxClassifier:
+    """A classifier backed by onnxruntime: the exported graph plus its tokenizer.
+
+    Same prediction surface as TextClassifier: `predict`, `predict_proba`, `decision_scores`,
+    `scores_to_labels`, `classes_`, `task_`.
+    """
+
+    def __init__(self, folder: str | Path, int8: bool = False, threads: int = 0, verify: bool = True,
+                 batch_size: int = 64) -> None:
+        import onnxruntime as ort
+        from transformers import AutoTokenizer
+
+        self.folder = Path(folder)
+        meta_path = self.folder / ONNX_METADATA
+        if not meta_path.exists():
+            raise ModelError(expected(f"an ONNX export folder with {ONNX_METADATA}", f"none at {self.folder}",
+                                      "Run `headstart export MODEL --onnx` first."))
+        self.metadata_ = read_json(meta_path)
+        if verify:
+            _verify(self.folder, self.metadata_.get("files", {}))
+        file = INT8_FILE if int8 else FP32_FILE
+        if not (self.folder / file).exists():
+            raise ModelError(expected(f"{file} in {self.folder}", "no such file",
+                                      "Export with --int8 to get the quantised model." if int8 else "Export again."))
+        options = ort.SessionOptions()
+        if threads:
+            options.intra_op_num_threads = threads
+        self.session = ort.InferenceSession(str(self.folder / file), options, providers=["CPUExecutionProvider"])
+        self.tokenizer = AutoTokenizer.from_pretrained(self.folder)
+        self.task_ = self.metadata_["task"]
+        self.classes_ = list(self.metadata_["classes"])
+        self.threshold = float(self.metadata_.get("threshold", 0.5))
+        self.max_length = int(self.metadata_["max_length"])
+        self.batch_size = batch_size
+        self.int8 = int8
+
+    @classmethod
+    def load(cls, folder: str | Path, int8: bool = False, **kwargs: Any) -> "OnnxClassifier":
+        return cls(folder, int8=int8, **kwargs)
+
+    def decision_scores(self, texts: Sequence[str]) -> np.ndarray:
+        if isinstance(texts, str):
+            raise DataError(expected("a list of texts", "a single string", "Wrap it in a list: [text]."))
+        texts = [str(t) for t in texts]
+        if not texts:
+            width = 0 if self.task_ == "regression" else len(self.classes_)
+            return np.zeros((0, width) if width else (0,), dtype=np.float32)
+        # Sorting by length keeps padding (and so wasted compute) low inside each batch.
+        order = np.argsort([len(t) for t in texts], kind="stable")
+        out: list[np.ndarray | None] = [None] * len(texts)
+        for start in range(0, len(texts), self.batch_size):
+            idx = order[start:start + self.batch_size]
+            enc = self.tokenizer([texts[i] for i in idx], padding=True, truncation=True, max_length=self.max_length,
+                                 return_tensors="np")
+            probs = self.session.run(["probabilities"], {"input_ids": enc["input_ids"].astype(np.int64),
+                                                         "attention_mask": enc["attention_mask"].astype(np.int64)})[0]
+            for i, row in zip(idx, probs):
+                out[i] = row
+        return np.stack(out).astype(np.float32)
+
+    def predict_proba(self, texts: Sequence[str]) -> np.ndarray:
+        if self.task_ == "regression":
+            raise ModelError(expected("a classification model", "a regression model", "Use predict() for values."))
+        return self.decision_scores(texts)
+
+    def scores_to_labels(self, scores: np.ndarray) -> list[Any]:
+        if self.task_ == "regression":
+            return [float(v) for v in np.ravel(scores)]
+        if self.task_ == "multilabel":
+            return [[c for c, on in zip(self.classes_, row >= self.threshold) if on] for row in scores]
+        return [self.classes_[i] for i in scores.argmax(axis=1)]
+
+    def predict(self, texts: Sequence[str]) -> list[Any]:
+        return self.scores_to_labels(self.decision_scores(texts))
+
+
+def _verify(folder: Path, files: dict[str, str]) -> None:
+    actual = folder_digest(folder, skip=(ONNX_METADATA, METADATA_FILE))
+    changed = sorted(k for k, v in files.items() if actual.get(k) != v)
+    if changed:
+        raise ModelError(expected("ONNX files matching the hashes in headstart-onnx.json",
+                                  f"changed or missing: {', '.join(changed[:8])}",
+                                  "The folder was modified or partly copied; export again."))
+
+
+def onnx_folder_for(model_dir: str | Path) -> Path:
+    """Where `headstart serve --onnx` looks: the folder itself if it is an export, else MODEL/onnx."""
+    model_dir = Path(model_dir)
+    return model_dir if (model_dir / ONNX_METADATA).exists() else model_dir / "onnx"
+
+
+__all__ = ["ExportReport", "OnnxClassifier", "export_onnx", "onnx_folder_for", "parity_texts"]
