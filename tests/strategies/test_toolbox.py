@@ -15,7 +15,7 @@ from headstart.backbones import resolve_backbone
 from headstart.config import build_config
 from headstart.strategies import Target, get_strategy
 
-FAST = {"batch_size": 16, "max_length": 32, "lr": 1e-3, "patience": 0}
+FAST = {"min_steps": 0, "batch_size": 16, "max_length": 32, "lr": 1e-3, "patience": 0}
 
 
 @pytest.fixture(scope="module")
