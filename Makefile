@@ -28,7 +28,7 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	sh scripts/ensure-chromium.sh
-	$(BIN)/python -m pytest -q -n 2 --dist loadfile
+	$(BIN)/python -m pytest -q -n 2 --dist load
 
 test-all: $(STAMP)
 	sh scripts/ensure-chromium.sh
