@@ -8,17 +8,15 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from pathlib import Path
 from typing import ClassVar, Sequence
 
-import numpy as np
 
 from ..backbones import BackboneRef
 from ..config import TrainConfig, opt
 from ..seeding import pick_device
 from ..training.param_groups import layer_map, set_trainable
 from ..training.regularise import AnchorOptions
-from ..training.seqcls import SequenceClassifier, load_classifier, pretrained_classifier
+from ..training.seqcls import SequenceClassifier, classifier_backed, pretrained_classifier
 from .finetune import run_training
 from .registry import FitReport, Target, register
 
@@ -36,6 +34,7 @@ def bias_and_head_names(model) -> set[str]:
 
 
 @register
+@classifier_backed
 class BitFit:
     name: ClassVar[str] = "bitfit"
     config_cls: ClassVar[type] = BitFitConfig
@@ -52,20 +51,3 @@ class BitFit:
         self.classifier_ = pretrained_classifier(backbone, train, config.max_length, pick_device(config.device))
         set_trainable(self.classifier_.model, bias_and_head_names(self.classifier_.model))
         return run_training(self.classifier_, train, valid, config, seed, start)
-
-    def predict_proba(self, texts: Sequence[str]) -> np.ndarray:
-        assert self.classifier_ is not None, "fit first"
-        return self.classifier_.predict(texts)
-
-    def trainable_parameters(self) -> int:
-        return self.classifier_.parameter_counts()[0] if self.classifier_ else 0
-
-    def save(self, folder: Path) -> None:
-        assert self.classifier_ is not None
-        self.classifier_.save(folder)
-
-    @classmethod
-    def load(cls, folder: Path, config: BitFitConfig, task: str) -> "BitFit":
-        obj = cls()
-        obj.classifier_ = load_classifier(folder, task, config.max_length, pick_device(config.device))
-        return obj

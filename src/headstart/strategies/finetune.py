@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from pathlib import Path
 from typing import ClassVar, Sequence
 
-import numpy as np
 
 from ..backbones import BackboneRef
 from ..config import TrainConfig
@@ -16,7 +14,7 @@ from ..training.loop import train_classifier
 from ..training.param_groups import layerwise_param_groups
 from ..training.regularise import AnchorOptions, backbone_names, check_anchor_options, l2sp_penalty, snapshot, \
     wise_interpolate
-from ..training.seqcls import SequenceClassifier, load_classifier, pretrained_classifier
+from ..training.seqcls import SequenceClassifier, classifier_backed, pretrained_classifier
 from .registry import FitReport, Target, register
 
 
@@ -26,6 +24,7 @@ class FinetuneConfig(AnchorOptions, TrainConfig):
 
 
 @register
+@classifier_backed
 class Finetune:
     name: ClassVar[str] = "finetune"
     config_cls: ClassVar[type] = FinetuneConfig
@@ -42,23 +41,6 @@ class Finetune:
         device = pick_device(config.device)
         self.classifier_ = pretrained_classifier(backbone, train, config.max_length, device)
         return run_training(self.classifier_, train, valid, config, seed, start)
-
-    def predict_proba(self, texts: Sequence[str]) -> np.ndarray:
-        assert self.classifier_ is not None, "fit first"
-        return self.classifier_.predict(texts)
-
-    def trainable_parameters(self) -> int:
-        return self.classifier_.parameter_counts()[0] if self.classifier_ else 0
-
-    def save(self, folder: Path) -> None:
-        assert self.classifier_ is not None
-        self.classifier_.save(folder)
-
-    @classmethod
-    def load(cls, folder: Path, config: FinetuneConfig, task: str) -> "Finetune":
-        obj = cls()
-        obj.classifier_ = load_classifier(folder, task, config.max_length, pick_device(config.device))
-        return obj
 
 
 def run_training(classifier: SequenceClassifier, train: Target, valid: Target | None, config: TrainConfig,

@@ -9,10 +9,8 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from pathlib import Path
 from typing import ClassVar, Sequence
 
-import numpy as np
 
 from ..backbones import BackboneRef
 from ..config import TrainConfig, opt
@@ -20,7 +18,7 @@ from ..errors import ConfigError, expected
 from ..seeding import pick_device
 from ..training.param_groups import LayerMap, layer_map, layerwise_param_groups, set_trainable, top_k_names
 from ..training.regularise import AnchorOptions
-from ..training.seqcls import SequenceClassifier, load_classifier, pretrained_classifier
+from ..training.seqcls import SequenceClassifier, classifier_backed, pretrained_classifier
 from .finetune import run_training
 from .registry import FitReport, Target, register
 
@@ -47,6 +45,7 @@ class GradualUnfreezing:
 
 
 @register
+@classifier_backed
 class Gradual:
     name: ClassVar[str] = "gradual"
     config_cls: ClassVar[type] = GradualConfig
@@ -76,20 +75,3 @@ class Gradual:
         # The model ends with all thawed layers trainable; report what trained by the end.
         report.notes.append(f"unfrozen layers per epoch: {callback.unfrozen_layers}")
         return report
-
-    def predict_proba(self, texts: Sequence[str]) -> np.ndarray:
-        assert self.classifier_ is not None, "fit first"
-        return self.classifier_.predict(texts)
-
-    def trainable_parameters(self) -> int:
-        return self.classifier_.parameter_counts()[0] if self.classifier_ else 0
-
-    def save(self, folder: Path) -> None:
-        assert self.classifier_ is not None
-        self.classifier_.save(folder)
-
-    @classmethod
-    def load(cls, folder: Path, config: GradualConfig, task: str) -> "Gradual":
-        obj = cls()
-        obj.classifier_ = load_classifier(folder, task, config.max_length, pick_device(config.device))
-        return obj

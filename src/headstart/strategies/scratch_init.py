@@ -4,15 +4,13 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from pathlib import Path
 from typing import ClassVar, Sequence
 
-import numpy as np
 
 from ..backbones import BackboneRef
 from ..config import TrainConfig, opt
 from ..seeding import pick_device
-from ..training.seqcls import SequenceClassifier, load_classifier, random_classifier
+from ..training.seqcls import SequenceClassifier, classifier_backed, random_classifier
 from .finetune import run_training
 from .registry import FitReport, Target, register
 
@@ -26,6 +24,7 @@ class ScratchInitConfig(TrainConfig):
 
 
 @register
+@classifier_backed
 class ScratchInit:
     name: ClassVar[str] = "scratch-init"
     config_cls: ClassVar[type] = ScratchInitConfig
@@ -41,20 +40,3 @@ class ScratchInit:
         start = time.perf_counter()
         self.classifier_ = random_classifier(backbone, train, config.max_length, pick_device(config.device))
         return run_training(self.classifier_, train, valid, config, seed, start)
-
-    def predict_proba(self, texts: Sequence[str]) -> np.ndarray:
-        assert self.classifier_ is not None, "fit first"
-        return self.classifier_.predict(texts)
-
-    def trainable_parameters(self) -> int:
-        return self.classifier_.parameter_counts()[0] if self.classifier_ else 0
-
-    def save(self, folder: Path) -> None:
-        assert self.classifier_ is not None
-        self.classifier_.save(folder)
-
-    @classmethod
-    def load(cls, folder: Path, config: ScratchInitConfig, task: str) -> "ScratchInit":
-        obj = cls()
-        obj.classifier_ = load_classifier(folder, task, config.max_length, pick_device(config.device))
-        return obj

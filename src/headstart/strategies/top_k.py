@@ -9,10 +9,8 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from pathlib import Path
 from typing import ClassVar, Sequence
 
-import numpy as np
 
 from ..backbones import BackboneRef
 from ..config import TrainConfig, opt
@@ -20,7 +18,7 @@ from ..errors import ConfigError, expected
 from ..seeding import pick_device
 from ..training.param_groups import layer_map, set_trainable, top_k_names
 from ..training.regularise import AnchorOptions
-from ..training.seqcls import SequenceClassifier, load_classifier, pretrained_classifier
+from ..training.seqcls import SequenceClassifier, classifier_backed, pretrained_classifier
 from .finetune import run_training
 from .registry import FitReport, Target, register
 
@@ -52,6 +50,7 @@ def fit_top_k(backbone: BackboneRef, train: Target, valid: Target | None, config
 
 
 @register
+@classifier_backed
 class TopK:
     name: ClassVar[str] = "top-k"
     config_cls: ClassVar[type] = TopKConfig
@@ -67,25 +66,9 @@ class TopK:
         self.classifier_, report = fit_top_k(backbone, train, valid, config, config.k, seed)
         return report
 
-    def predict_proba(self, texts: Sequence[str]) -> np.ndarray:
-        assert self.classifier_ is not None, "fit first"
-        return self.classifier_.predict(texts)
-
-    def trainable_parameters(self) -> int:
-        return self.classifier_.parameter_counts()[0] if self.classifier_ else 0
-
-    def save(self, folder: Path) -> None:
-        assert self.classifier_ is not None
-        self.classifier_.save(folder)
-
-    @classmethod
-    def load(cls, folder: Path, config: TopKConfig, task: str) -> "TopK":
-        obj = cls()
-        obj.classifier_ = load_classifier(folder, task, config.max_length, pick_device(config.device))
-        return obj
-
 
 @register
+@classifier_backed
 class HeadOnly:
     name: ClassVar[str] = "head-only"
     config_cls: ClassVar[type] = HeadOnlyConfig
@@ -100,20 +83,3 @@ class HeadOnly:
         assert backbone is not None
         self.classifier_, report = fit_top_k(backbone, train, valid, config, 0, seed)
         return report
-
-    def predict_proba(self, texts: Sequence[str]) -> np.ndarray:
-        assert self.classifier_ is not None, "fit first"
-        return self.classifier_.predict(texts)
-
-    def trainable_parameters(self) -> int:
-        return self.classifier_.parameter_counts()[0] if self.classifier_ else 0
-
-    def save(self, folder: Path) -> None:
-        assert self.classifier_ is not None
-        self.classifier_.save(folder)
-
-    @classmethod
-    def load(cls, folder: Path, config: HeadOnlyConfig, task: str) -> "HeadOnly":
-        obj = cls()
-        obj.classifier_ = load_classifier(folder, task, config.max_length, pick_device(config.device))
-        return obj

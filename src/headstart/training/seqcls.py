@@ -83,3 +83,36 @@ def _ensure_pad(model, tokenizer) -> None:
         tokenizer.pad_token = tokenizer.eos_token
     if getattr(model.config, "pad_token_id", None) is None:
         model.config.pad_token_id = tokenizer.pad_token_id
+
+
+def classifier_backed(cls: type) -> type:
+    """Give a strategy whose fitted state is `self.classifier_` (a SequenceClassifier) the protocol methods
+    that only delegate to it: predict_proba, trainable_parameters, save and load.
+
+    Strategies then write just their `fit` (how the model is built and which parameters train); a method the
+    class defines itself is kept. Apply below `@register`.
+    """
+
+    def predict_proba(self, texts: Sequence[str]) -> np.ndarray:
+        assert self.classifier_ is not None, "fit first"
+        return self.classifier_.predict(texts)
+
+    def trainable_parameters(self) -> int:
+        return self.classifier_.parameter_counts()[0] if self.classifier_ else 0
+
+    def save(self, folder: Path) -> None:
+        assert self.classifier_ is not None
+        self.classifier_.save(folder)
+
+    def load(strategy_cls, folder: Path, config: Any, task: str):
+        from ..seeding import pick_device
+
+        obj = strategy_cls()
+        obj.classifier_ = load_classifier(folder, task, config.max_length, pick_device(config.device))
+        return obj
+
+    for name, method in (("predict_proba", predict_proba), ("trainable_parameters", trainable_parameters),
+                         ("save", save), ("load", classmethod(load))):
+        if name not in cls.__dict__:
+            setattr(cls, name, method)
+    return cls
