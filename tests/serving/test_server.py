@@ -66,6 +66,8 @@ def test_chunked_body_over_the_limit_is_refused(onnx_server):
 
 
 def test_metrics_count_requests_by_status(onnx_server):
+    # its own requests of both kinds: with tests spread over workers, no earlier test is guaranteed to have run here
+    assert httpx.post(onnx_server.url + "/predict", json={"text": "a fine film"}, timeout=30).status_code == 200
     httpx.post(onnx_server.url + "/predict", json={}, timeout=30)
     text = httpx.get(onnx_server.url + "/metrics").text
     assert 'headstart_requests_total{path="/predict",status="422"}' in text
