@@ -54,7 +54,10 @@ def test_fit_predict_save_load(name, task, tiny_backbone, small_data, tmp_path):
     clf.save(tmp_path / "model")
     loaded = TextClassifier.load(tmp_path / "model")
     np.testing.assert_allclose(loaded.decision_scores(test_texts), scores, atol=1e-5)
-    assert loaded.predict(test_texts) == clf.predict(test_texts)
+    if task == "regression":  # re-embedding in other batch shapes moves floats in the 7th digit
+        np.testing.assert_allclose(loaded.predict(test_texts), clf.predict(test_texts), rtol=1e-5)
+    else:
+        assert loaded.predict(test_texts) == clf.predict(test_texts)
 
 
 @pytest.mark.parametrize("name", strategy_names())
