@@ -117,6 +117,20 @@ def test_flipped_labels_ranked_first_tiny_backbone(tmp_path, tiny_backbone):
     assert all(r["suggested_label"] != rows[r["row"]]["label"] for r in check["ranked"][:10])
 
 
+def test_finetune_label_method_trains_per_fold(tmp_path, tiny_backbone):
+    """'finetune' averages the ensemble with a fine-tune per fold: 3 folds by default, described in the audit."""
+    rows = synthetic_reviews(120)
+    flipped = flip(rows, 0.1, seed=4)
+    path = tmp_path / "flipped.csv"
+    pd.DataFrame(rows).to_csv(path, index=False)
+    audit = audit_data(str(path), config=AuditConfig(backbone=tiny_backbone, near_threshold=0.9999,
+                                                     label_method="finetune"), progress=False)
+    check = checks_of(audit)["label_errors"]
+    assert check["folds"] == 3 and "fine-tune" in audit["label_error_method"]
+    top = [r["row"] for r in check["ranked"][: len(flipped)]]
+    assert len(set(top) & set(flipped)) / len(flipped) >= 0.5
+
+
 def test_rank_label_issues_uses_probabilities():
     y = np.array([0, 0, 1, 1])
     probs = np.array([[0.9, 0.1], [0.05, 0.95], [0.2, 0.8], [0.1, 0.9]])

@@ -1,4 +1,4 @@
-"""`finetune` under torchrun with 2 CPU processes (gloo): it trains, rank 0 alone saves, quality matches 1 process."""
+"""`finetune` and `lora` under torchrun with 2 CPU processes (gloo): it trains, rank 0 alone saves, quality matches 1 process."""
 
 from __future__ import annotations
 
@@ -20,22 +20,33 @@ POSITIVE = ["great", "wonderful", "best", "beautiful", "funny"]
 NEGATIVE = ["bad", "worst", "boring", "dull", "mess"]
 
 
-def _easy_data(n: int, seed: int) -> pd.DataFrame:
-    """Sentiment decided by one marker word among filler: learnable by the tiny model in a few steps."""
+def _easy_data(n: int, seed: int, leading_markers: bool = False) -> pd.DataFrame:
+    """Sentiment decided by one marker word among filler: learnable by the tiny model in a few steps.
+    With `leading_markers`, three marker words open every text instead: easier still (for adapters)."""
     rng = random.Random(seed)
     filler = "the film a story and it of this with as its".split()
     rows = []
     for i in range(n):
         label = "positive" if i % 2 else "negative"
-        words = rng.sample(filler, 5) + [rng.choice(POSITIVE if i % 2 else NEGATIVE)]
-        rng.shuffle(words)
+        markers = POSITIVE if i % 2 else NEGATIVE
+        if leading_markers:
+            words = markers[:3] + rng.sample(filler, 3)
+        else:
+            words = rng.sample(filler, 5) + [rng.choice(markers)]
+            rng.shuffle(words)
         rows.append({"text": " ".join(words), "label": label})
     return pd.DataFrame(rows)
 
 
-def _fit(tmp: Path, backbone: str, out: str, processes: int) -> subprocess.CompletedProcess:
-    args = ["-m", "headstart", "fit", str(tmp / "train.csv"), "--strategy", "finetune", "--backbone", backbone,
-            "--epochs", "3", "--batch-size", "16", "--lr", "2e-3", "--max-length", "32", "--patience", "0",
+# (training rows, epochs, learning rate, leading markers): low-rank adapters start at zero and, on the tiny
+# model's random weights, need a larger step, more passes and an easier task (as in the matrix's "learns" test)
+SETTINGS = {"finetune": (320, "3", "2e-3", False), "lora": (120, "15", "1e-2", True)}
+
+
+def _fit(tmp: Path, backbone: str, strategy: str, out: str, processes: int) -> subprocess.CompletedProcess:
+    args = ["-m", "headstart", "fit", str(tmp / "train.csv"), "--strategy", strategy, "--backbone", backbone,
+            "--epochs", SETTINGS[strategy][1], "--batch-size", "16", "--lr", SETTINGS[strategy][2],
+            "--max-length", "32", "--patience", "0", "--min-steps", "0",
             "--device", "cpu", "-o", str(tmp / out), "--quiet"]
     env = dict(os.environ, PYTHONPATH=SRC, OMP_NUM_THREADS="1")
     if processes > 1:
@@ -45,14 +56,16 @@ def _fit(tmp: Path, backbone: str, out: str, processes: int) -> subprocess.Compl
 
 
 @pytest.mark.slow  # two torch processes plus a reference run: minutes on a shared 2-core machine
-def test_two_process_ddp_trains_like_one(tmp_path, tiny_backbone):
-    _easy_data(320, 0).to_csv(tmp_path / "train.csv", index=False)
-    test = _easy_data(100, 1)
-    single = _fit(tmp_path, tiny_backbone, "one", 1)
+@pytest.mark.parametrize("strategy", list(SETTINGS))
+def test_two_process_ddp_trains_like_one(tmp_path, tiny_backbone, strategy):
+    rows, _, _, leading = SETTINGS[strategy]
+    _easy_data(rows, 0, leading).to_csv(tmp_path / "train.csv", index=False)
+    test = _easy_data(100, 1, leading)
+    single = _fit(tmp_path, tiny_backbone, strategy, "one", 1)
     assert single.returncode == 0, single.stderr[-2000:]
-    double = _fit(tmp_path, tiny_backbone, "two", 2)
+    double = _fit(tmp_path, tiny_backbone, strategy, "two", 2)
     assert double.returncode == 0, double.stderr[-2000:]
-    assert double.stdout.count("fitting 'finetune'") == 1 and double.stdout.count("saved to") == 1  # rank 0 only
+    assert double.stdout.count(f"fitting '{strategy}'") == 1 and double.stdout.count("saved to") == 1  # rank 0 only
     meta = json.loads((tmp_path / "two" / "headstart.json").read_text())
     assert any("2 processes" in note for note in meta["fit"]["notes"])
     scores = {name: TextClassifier.load(tmp_path / name).score(test.text, test.label) for name in ("one", "two")}
