@@ -42,17 +42,23 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data-dir", default="../shared/data")
     parser.add_argument("--datasets", default="sst2,trec")
-    parser.add_argument("--strategies", default="probe,finetune,scratch-tfidf,scratch-init")
+    parser.add_argument("--strategies", default=None,
+                        help="comma list from the registry (default: probe,finetune,scratch-tfidf on CPU, which fits "
+                             "30 minutes on 2 cores; scratch-init added on GPU)")
     parser.add_argument("--sizes", default="8,64,all", help="examples per class, comma list, 'all' = whole file")
     parser.add_argument("--seeds", type=int, default=3)
     parser.add_argument("--budget", default="30m", help="total time budget for all data sets (e.g. 30m, 2h, none)")
     parser.add_argument("--backbone", default="all-MiniLM-L6-v2")
     parser.add_argument("--device", default="cpu", help="cpu or cuda, passed to every strategy with a device option")
-    parser.add_argument("--options", default="", help="JSON file of per-strategy options ({'finetune': {...}})")
+    parser.add_argument("--options", default=None,
+                        help="JSON file of per-strategy options ({'finetune': {...}}); default on CPU: "
+                             "compare-cpu.json next to this script (one epoch, 64 tokens for the networks, so the "
+                             "full grid fits 30 minutes on 2 cores), none on GPU")
     parser.add_argument("--train-limit", type=int, default=0, help="use this many training rows (0: all)")
     parser.add_argument("--test-limit", type=int, default=0, help="score on this many test rows (0: all)")
     parser.add_argument("--output", default="runs/bench-compare", help="one sub-folder per data set (resumable)")
-    parser.add_argument("--no-final", action="store_true", help="skip the calibrated final model")
+    parser.add_argument("--no-final", action="store_true", default=None,
+                        help="skip the calibrated final model (default on CPU: skipped, to fit the budget)")
     args = parser.parse_args(argv)
     if not Path(args.data_dir).exists():
         sys.exit(f"no data at {args.data_dir}: pass --data-dir pointing at the shared benchmark data")
@@ -61,18 +67,28 @@ def main(argv=None) -> int:
     from headstart.cli import _quiet_libraries
 
     _quiet_libraries()  # the same quiet as the CLI: no load reports or weight-loading bars between results
+    on_cpu = args.device == "cpu"
+    if args.strategies is None:
+        args.strategies = "probe,finetune,scratch-tfidf" + ("" if on_cpu else ",scratch-init")
+    if args.no_final is None:
+        args.no_final = on_cpu
+    if args.options is None and on_cpu:
+        args.options = str(Path(__file__).with_name("compare-cpu.json"))
     options = json.loads(Path(args.options).read_text()) if args.options else {}
     options.setdefault("*", {}).setdefault("device", args.device)
     budget = parse_budget(args.budget)
     start = time.monotonic()
     print(f"# device={args.device} torch_threads={torch.get_num_threads()} backbone={args.backbone} "
-          f"budget={args.budget}", flush=True)
+          f"budget={args.budget} strategies={args.strategies} final={not args.no_final} options={json.dumps(options)}", flush=True)
     summary = []
-    for name in args.datasets.split(","):
+    datasets = args.datasets.split(",")
+    for position, name in enumerate(datasets):
         folder = Path(args.data_dir) / name
         train = limited(read_examples(str(folder / "train.csv")), args.train_limit)
         test = limited(read_examples(str(folder / "test.csv"), task=train.task), args.test_limit)
-        left = budget - (time.monotonic() - start) if not math.isinf(budget) else budget
+        # an equal share of what is left for each data set still to run (time one leaves unspent goes to the next),
+        # so a slow first data set cannot starve the others
+        left = (budget - (time.monotonic() - start)) / (len(datasets) - position) if not math.isinf(budget) else budget
         spec = CompareSpec(strategies=args.strategies.split(","), sizes=parse_sizes(args.sizes), seeds=args.seeds,
                            backbone=args.backbone, options=options, budget_s=max(left, 0.0),
                            final=not args.no_final)

@@ -12,6 +12,7 @@ import numpy as np
 from ..progress import bar as progress_bar
 from ..training.batching import length_grouped_batches
 from ..training.loop import default_param_groups
+from ..training.optim import adamw
 from ..training.schedules import lr_multiplier
 from .config import GenerationConfig
 from .encoding import collate
@@ -51,7 +52,8 @@ def train(model, train_examples: list[dict], valid_examples: list[dict] | None, 
     steps_per_epoch = math.ceil(len(train_examples) / config.batch_size)
     total_steps = max(1, steps_per_epoch * config.epochs)
     warmup = int(config.warmup_ratio * total_steps)
-    optimizer = torch.optim.AdamW(default_param_groups(model, config.lr, config.weight_decay), lr=config.lr)
+    optimizer = adamw(default_param_groups(model, config.lr, config.weight_decay), lr=config.lr,
+                      weight_decay=config.weight_decay)
     started = time.perf_counter()
 
     def multiplier(step: int) -> float:

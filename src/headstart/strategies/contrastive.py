@@ -20,6 +20,7 @@ from ..config import opt
 from ..heads import DenseHead, fit_head
 from ..progress import bar
 from ..seeding import pick_device
+from ..training.optim import adamw
 from ..training.schedules import make_scheduler
 from .registry import FitReport, Target, register
 
@@ -143,7 +144,7 @@ class Contrastive:
                                    for _ in range(config.epochs)])
         triplets = triplets[rng.permutation(len(triplets))]
         steps = max(1, int(np.ceil(len(triplets) / config.batch_size)))
-        optimizer = torch.optim.AdamW(self.model_.parameters(), lr=config.lr)
+        optimizer = adamw(self.model_.parameters(), lr=config.lr)
         scheduler = make_scheduler(optimizer, "linear", steps, int(config.warmup_ratio * steps))
         self.model_.train()
         history, progress = [], bar(steps, "contrastive", "step")

@@ -20,6 +20,7 @@ from ..config import TrainConfig
 from ..progress import bar as progress_bar
 from ..strategies.registry import Target
 from .batching import length_grouped_batches, pad_batch, sorted_batches
+from .optim import adamw
 from .schedules import make_scheduler
 
 
@@ -111,7 +112,7 @@ def train_classifier(model, tokenizer, train: Target, valid: Target | None, cfg:
     class_weights = class_weights.to(device) if class_weights is not None else None
 
     groups = param_groups if param_groups is not None else default_param_groups(model, cfg.lr, cfg.weight_decay)
-    optimizer = torch.optim.AdamW(groups, lr=cfg.lr, weight_decay=cfg.weight_decay)
+    optimizer = adamw(groups, lr=cfg.lr, weight_decay=cfg.weight_decay)
     steps_per_epoch = math.ceil(len(ids) / cfg.batch_size)
     # 16 examples at batch size 32 would otherwise get 3 updates in 3 epochs: too few to move anything
     epochs = max(cfg.epochs, math.ceil(cfg.min_steps / steps_per_epoch)) if cfg.min_steps > 0 else cfg.epochs

@@ -15,6 +15,7 @@ from ..errors import DataError, expected
 from ..strategies.registry import Target
 from .batching import length_grouped_batches, pad_batch
 from .loop import compute_loss, tokenize
+from .optim import adamw
 
 
 @dataclass
@@ -52,7 +53,7 @@ def lr_range_test(model, tokenizer, train: Target, *, start_lr: float = 1e-7, en
     lengths = [len(t) for t in ids]
     y_all = torch.as_tensor(train.y, dtype=torch.long if train.task == "classification" else torch.float32)
     params = [p for p in model.parameters() if p.requires_grad]
-    optimizer = torch.optim.AdamW(params, lr=start_lr, weight_decay=weight_decay)
+    optimizer = adamw(params, lr=start_lr, weight_decay=weight_decay)
     factor = (end_lr / start_lr) ** (1.0 / max(1, steps - 1))
     result = RangeTest()
     avg, best = 0.0, math.inf

@@ -26,6 +26,7 @@ from ..config import opt
 from ..errors import DataError, expected
 from ..io import atomic_folder, write_json
 from ..progress import bar as progress_bar
+from .optim import adamw
 
 
 @dataclass
@@ -143,7 +144,7 @@ def _train(model, ids: list[list[int]], collator, config: PretrainConfig, device
     epochs = config.epochs if max_steps is None else max(config.epochs, math.ceil(max_steps / steps_per_epoch))
     total = steps_per_epoch * epochs if max_steps is None else min(max_steps, steps_per_epoch * epochs)
     params = [p for p in model.parameters() if p.requires_grad]
-    optimizer = torch.optim.AdamW(params, lr=config.lr, weight_decay=config.weight_decay)
+    optimizer = adamw(params, lr=config.lr, weight_decay=config.weight_decay)
     warmup = max(1, int(0.06 * total))
     scheduler = torch.optim.lr_scheduler.LambdaLR(
         optimizer, lambda s: (s + 1) / warmup if s < warmup else max(0.0, (total - s) / max(1, total - warmup)))
