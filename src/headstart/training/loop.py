@@ -157,7 +157,9 @@ def train_classifier(model, tokenizer, train: Target, valid: Target | None, cfg:
                     best_weights = copy.deepcopy({k: v.detach().cpu() for k, v in model.state_dict().items()})
                 else:
                     evals_without_gain += 1
-                    if cfg.patience and evals_without_gain >= cfg.patience:
+                    # min_steps is a floor for early stopping too: a validation split of a dozen rows from a
+                    # tiny training set is noisy enough to stop a run after a handful of steps
+                    if cfg.patience and evals_without_gain >= cfg.patience and state.step >= cfg.min_steps:
                         state.stop = True
             if state.stop:
                 break
