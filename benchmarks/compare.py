@@ -41,7 +41,8 @@ def limited(examples, limit: int, seed: int = 0):
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data-dir", default="../shared/data")
-    parser.add_argument("--datasets", default="sst2,trec")
+    parser.add_argument("--datasets", default="trec,sst2",
+                        help="comma list, run in this order (cheapest first: time one leaves unspent goes to the next)")
     parser.add_argument("--strategies", default=None,
                         help="comma list from the registry (default: probe,finetune,scratch-tfidf on CPU, which fits "
                              "30 minutes on 2 cores; scratch-init added on GPU)")
