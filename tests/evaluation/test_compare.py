@@ -185,3 +185,21 @@ def test_predicted_seconds_extrapolates_from_the_two_largest_sizes():
     assert predicted_seconds(Cell("s", "all", 0, "x", 1300), finished) == pytest.approx(4.0 + 0.01 * 1000)
     assert predicted_seconds(Cell("s", "all", 0, "x", 1300), finished[:2]) == pytest.approx(2.0 * 1350 / 150)
     assert predicted_seconds(Cell("new", "8", 0, "x", 16), finished) is None
+
+
+def test_prediction_counts_min_steps_work_not_rows():
+    """Measured on sst2 with finetune (1 epoch, min_steps 100): 16 rows took 60 s, 128 rows 82 s and the full
+    6,920 rows 170 s. Extrapolating in rows predicted ~1,400 s and skipped the cell; in training work it is close."""
+    from headstart.config import TrainConfig
+    from headstart.evaluation.compare import Cell, predicted_seconds, training_work
+
+    config = TrainConfig(epochs=1, min_steps=100, batch_size=32, valid_fraction=0.1)
+    assert training_work(config, 16) == 100 * 16  # no validation split under 20 rows; 100 one-batch epochs
+    assert training_work(config, 128) == 115 * 25  # 115 fitted rows, 4 steps per epoch -> 25 epochs
+    assert training_work(config, 6920) == 6228
+    finished = [{"strategy": "finetune", "n_train": 16, "seconds": 60.0},
+                {"strategy": "finetune", "n_train": 128, "seconds": 82.0}]
+    guess = predicted_seconds(Cell("finetune", "all", 0, "x", 6920), finished, lambda n: training_work(config, n))
+    assert 100 < guess < 250
+    assert predicted_seconds(Cell("finetune", "all", 0, "x", 6920), finished) > 1000  # the old row-based guess
+    assert training_work(object(), 500) == 500.0  # strategies that do not train: rows

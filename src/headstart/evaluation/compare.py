@@ -191,22 +191,41 @@ def plan(train: Examples, test: Examples, spec: CompareSpec, strategies: list[st
                                         size_order(c.size), c.seed, c.strategy))
 
 
-def predicted_seconds(cell: Cell, finished: Sequence[dict[str, Any]]) -> float | None:
+def training_work(config: Any, rows: int) -> float:
+    """Examples a fit processes: epochs x rows for strategies that train, stretched by `min_steps` on small
+    samples (16 rows get 100 steps, not 1), which is what makes small cells cost more than their rows say."""
+    epochs = getattr(config, "epochs", None)
+    if not epochs:
+        return float(rows)
+    valid = getattr(config, "valid_fraction", 0.0)
+    fitted = rows - int(round(rows * valid)) if valid > 0 and rows >= 20 else rows
+    steps_per_epoch = max(1, math.ceil(fitted / max(1, getattr(config, "batch_size", 32))))
+    min_steps = getattr(config, "min_steps", 0)
+    if min_steps > 0:
+        epochs = max(epochs, math.ceil(min_steps / steps_per_epoch))
+    return float(epochs * fitted)
+
+
+def predicted_seconds(cell: Cell, finished: Sequence[dict[str, Any]],
+                      work: Callable[[int], float] = float) -> float | None:
     """Seconds `cell` should take, from finished cells of its strategy (fastest seed per size, since the
     first cell also pays one-off costs such as loading the model or embedding the test set): extrapolated
-    linearly from the two largest sizes, or proportionally to rows when only one size finished."""
-    by_rows: dict[int, float] = {}
+    linearly in `work` (rows -> units of training work, see `training_work`) from the two largest sizes, or
+    proportionally when only one size finished."""
+    by_work: dict[float, float] = {}
     for c in finished:
         if c["strategy"] == cell.strategy and c.get("seconds") is not None:
-            by_rows[c["n_train"]] = min(by_rows.get(c["n_train"], math.inf), float(c["seconds"]))
-    if not by_rows:
+            units = work(int(c["n_train"]))
+            by_work[units] = min(by_work.get(units, math.inf), float(c["seconds"]))
+    if not by_work:
         return None
-    sizes = sorted(by_rows)
+    target = work(cell.estimated_rows)
+    sizes = sorted(by_work)
     if len(sizes) == 1:
-        return by_rows[sizes[0]] * (cell.estimated_rows + _CELL_OVERHEAD) / (sizes[0] + _CELL_OVERHEAD)
-    (n1, t1), (n2, t2) = (sizes[-2], by_rows[sizes[-2]]), (sizes[-1], by_rows[sizes[-1]])
+        return by_work[sizes[0]] * (target + _CELL_OVERHEAD) / (sizes[0] + _CELL_OVERHEAD)
+    (n1, t1), (n2, t2) = (sizes[-2], by_work[sizes[-2]]), (sizes[-1], by_work[sizes[-1]])
     slope = max(0.0, (t2 - t1) / (n2 - n1))
-    return t2 + slope * max(0, cell.estimated_rows - n2)
+    return t2 + slope * max(0.0, target - n2)
 
 
 def run_cell(cell: Cell, train: Examples, test: Examples, spec: CompareSpec, metric: str,
@@ -287,7 +306,8 @@ def _run_pending(pending: list[Cell], done: dict[str, dict[str, Any]], skipped: 
         if elapsed >= spec.budget_s:
             skipped.extend({"cell": c.label, "reason": "budget spent"} for c in pending[i:])
             break
-        guess = predicted_seconds(cell, list(done.values()))
+        config = build_config(get_strategy(cell.strategy).config_cls, strategy_options(spec, cell.strategy))
+        guess = predicted_seconds(cell, list(done.values()), lambda rows: training_work(config, rows))
         if guess is not None and elapsed + guess > spec.budget_s:
             skipped.append({"cell": cell.label, "reason": f"needs ~{guess:.0f}s, {spec.budget_s - elapsed:.0f}s left"})
             continue
