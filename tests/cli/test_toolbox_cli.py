@@ -44,7 +44,7 @@ def test_every_trained_strategy_accepts_the_pretrained_backbone(pretrained, file
     for strategy in ("finetune", "lora"):
         out = tmp_path / strategy
         assert main(["fit", str(files / "train.csv"), "--strategy", strategy, "--backbone", str(pretrained),
-                     "--epochs", "1", "--max-length", "32", "-o", str(out), "--quiet"]) == 0
+                     "--epochs", "1", "--min-steps", "10", "--max-length", "32", "-o", str(out), "--quiet"]) == 0
         meta = json.loads((out / "headstart.json").read_text())
         assert meta["backbone"]["name"] == "mine"
 
