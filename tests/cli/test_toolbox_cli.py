@@ -91,6 +91,7 @@ def test_strategy_help_lists_toolbox_options(capsys):
     assert "--l2sp" in text and "--wise" in text
 
 
+@pytest.mark.slow  # about a minute on 2 cores; the encoder (masked-LM) path stays in the default suite
 def test_pretrain_a_decoder_with_causal_lm(files, tiny_backbone, tmp_path):
     import torch
     from transformers import AutoTokenizer, LlamaConfig, LlamaForCausalLM
