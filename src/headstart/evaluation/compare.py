@@ -199,11 +199,10 @@ def training_work(config: Any, rows: int) -> float:
         return float(rows)
     valid = getattr(config, "valid_fraction", 0.0)
     fitted = rows - int(round(rows * valid)) if valid > 0 and rows >= 20 else rows
-    steps_per_epoch = max(1, math.ceil(fitted / max(1, getattr(config, "batch_size", 32))))
-    min_steps = getattr(config, "min_steps", 0)
-    if min_steps > 0:
-        epochs = max(epochs, math.ceil(min_steps / steps_per_epoch))
-    return float(epochs * fitted)
+    from ..training.loop import effective_epochs
+
+    stretched = effective_epochs(fitted, epochs, getattr(config, "batch_size", 32), getattr(config, "min_steps", 0))
+    return float(stretched * fitted)
 
 
 def predicted_seconds(cell: Cell, finished: Sequence[dict[str, Any]],

@@ -90,6 +90,13 @@ def predict_outputs(model, tokenizer, texts: Sequence[str], task: str, max_lengt
     return np.stack(out) if out else np.zeros((0,))
 
 
+def effective_epochs(n_examples: int, epochs: int, batch_size: int, min_steps: int) -> int:
+    """Epochs actually run: stretched so that at least `min_steps` optimiser steps happen.
+    16 examples at batch size 32 would otherwise get 3 updates in 3 epochs: too few to move anything."""
+    steps_per_epoch = max(1, math.ceil(n_examples / max(1, batch_size)))
+    return max(epochs, math.ceil(min_steps / steps_per_epoch)) if min_steps > 0 else epochs
+
+
 def train_classifier(model, tokenizer, train: Target, valid: Target | None, cfg: TrainConfig, *, seed: int,
                      device: str, param_groups: list[dict[str, Any]] | None = None,
                      callbacks: Sequence[Any] = (), penalties: Sequence[Callable[[], Any]] = (),
@@ -114,8 +121,7 @@ def train_classifier(model, tokenizer, train: Target, valid: Target | None, cfg:
     groups = param_groups if param_groups is not None else default_param_groups(model, cfg.lr, cfg.weight_decay)
     optimizer = adamw(groups, lr=cfg.lr, weight_decay=cfg.weight_decay)
     steps_per_epoch = math.ceil(len(ids) / cfg.batch_size)
-    # 16 examples at batch size 32 would otherwise get 3 updates in 3 epochs: too few to move anything
-    epochs = max(cfg.epochs, math.ceil(cfg.min_steps / steps_per_epoch)) if cfg.min_steps > 0 else cfg.epochs
+    epochs = effective_epochs(len(ids), cfg.epochs, cfg.batch_size, cfg.min_steps)
     state = TrainState(model=model, optimizer=optimizer, total_steps=steps_per_epoch * epochs,
                        world_size=dist.world_size)
     scheduler = make_scheduler(optimizer, cfg.schedule, state.total_steps, int(cfg.warmup_ratio * state.total_steps))
