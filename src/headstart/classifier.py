@@ -12,7 +12,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from . import __version__
+from . import __version__, params
 from .backbones import DEFAULT_BACKBONE, BackboneRef, resolve_backbone
 from .config import build_config
 from .data.examples import Examples, check_trainable, from_lists
@@ -54,23 +54,17 @@ class TextClassifier:
         self.options = options
 
     # -- scikit-learn protocol ---------------------------------------------------------------------
-    def get_params(self, deep: bool = True) -> dict[str, Any]:
-        params = {k: getattr(self, k) for k in ("backbone", "strategy", "task", "seed",
-                                                  "threshold", "progress")}
-        params.update(self.options)
-        return params
+    _PARAM_NAMES = ("backbone", "strategy", "task", "seed", "threshold", "progress")
 
-    def set_params(self, **params: Any) -> "TextClassifier":
-        for key, value in params.items():
-            if key in ("backbone", "strategy", "task", "seed", "threshold", "progress"):
-                setattr(self, key, value)
-            else:
-                self.options[key] = value
+    def get_params(self, deep: bool = True) -> dict[str, Any]:
+        return params.get_params(self, self._PARAM_NAMES)
+
+    def set_params(self, **values: Any) -> "TextClassifier":
+        params.set_params(self, self._PARAM_NAMES, values)
         return self
 
     def __repr__(self) -> str:
-        opts = "".join(f", {k}={v!r}" for k, v in self.options.items())
-        return f"TextClassifier(backbone={self.backbone!r}, strategy={self.strategy!r}, seed={self.seed}{opts})"
+        return params.params_repr(self, ("backbone", "strategy", "seed"))
 
     # -- fitting -----------------------------------------------------------------------------------
     def fit(self, X: Sequence[str] | Examples, y: Sequence[Any] | None = None, *,

@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 from typing import Any, Sequence
 
-from .. import __version__
+from .. import __version__, params
 from ..backbones import BackboneRef, resolve_backbone
 from ..config import build_config
 from ..errors import ConfigError, DataError, ModelError, expected
@@ -54,21 +54,17 @@ class Seq2SeqModel:
         self.progress = progress
         self.options = options
 
-    def get_params(self, deep: bool = True) -> dict[str, Any]:
-        return {"task": self.task, "backbone": self.backbone, "strategy": self.strategy, "seed": self.seed,
-                "progress": self.progress, **self.options}
+    _PARAM_NAMES = ("task", "backbone", "strategy", "seed", "progress")
 
-    def set_params(self, **params: Any) -> "Seq2SeqModel":
-        for key, value in params.items():
-            if key in ("task", "backbone", "strategy", "seed", "progress"):
-                setattr(self, key, value)
-            else:
-                self.options[key] = value
+    def get_params(self, deep: bool = True) -> dict[str, Any]:
+        return params.get_params(self, self._PARAM_NAMES)
+
+    def set_params(self, **values: Any) -> "Seq2SeqModel":
+        params.set_params(self, self._PARAM_NAMES, values)
         return self
 
     def __repr__(self) -> str:
-        opts = "".join(f", {k}={v!r}" for k, v in self.options.items())
-        return f"Seq2SeqModel(task={self.task!r}, backbone={self.backbone!r}, strategy={self.strategy!r}{opts})"
+        return params.params_repr(self, ("task", "backbone", "strategy"))
 
     # -- fitting -----------------------------------------------------------------------------------
     def fit(self, sources: Sequence[str] | Pairs, targets: Sequence[str] | None = None,
