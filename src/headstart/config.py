@@ -24,11 +24,10 @@ def opt(default: Any, help: str, **kwargs: Any) -> Any:
 
 
 @dataclass
-class TrainConfig:
-    """Options shared by every strategy that trains a transformer with gradient descent."""
+class LoopConfig:
+    """Options of every gradient-descent training loop (classification and generation)."""
 
     epochs: int = opt(3, "passes over the training data (early stopping may end sooner)")
-    min_steps: int = opt(100, "train for at least this many optimiser steps: tiny data sets get more epochs")
     batch_size: int = opt(32, "examples per optimisation step")
     lr: float = opt(1e-4, "peak learning rate of AdamW (1e-4 suits small encoders such as MiniLM; try 2e-5 to 5e-5 for base-size models)")
     weight_decay: float = opt(0.01, "AdamW weight decay (not applied to biases and LayerNorm)")
@@ -36,15 +35,22 @@ class TrainConfig:
         "linear", "learning-rate schedule: linear/cosine/constant after warmup, or one-cycle / slanted-triangular "
         "(their rise lasts warmup_ratio of the steps)")
     warmup_ratio: float = opt(0.1, "fraction of steps spent warming the learning rate up from 0")
-    lr_decay: float = opt(1.0, "layer-wise learning-rate decay: each layer further down trains at this factor "
-                               "times the rate of the layer above (e.g. 0.8; 1 disables)")
     max_grad_norm: float = opt(1.0, "gradient clipping threshold (0 disables)")
     max_length: int = opt(128, "tokens kept per text; longer texts are truncated")
-    class_weight: Literal["none", "balanced"] = opt("none", "'balanced' weights the loss by inverse class frequency")
     patience: int = opt(2, "stop after this many evaluations without improvement on validation (0 disables)")
     evals_per_epoch: int = opt(1, "validation evaluations per epoch (for early stopping and best checkpoint)")
     valid_fraction: float = opt(0.1, "fraction of training data held out for validation when none is given")
     device: str = opt("auto", "'auto' (cuda if available, else cpu), 'cpu' or 'cuda'")
+
+
+@dataclass
+class TrainConfig(LoopConfig):
+    """Options shared by every strategy that trains a transformer classifier with gradient descent."""
+
+    min_steps: int = opt(100, "train for at least this many optimiser steps: tiny data sets get more epochs")
+    lr_decay: float = opt(1.0, "layer-wise learning-rate decay: each layer further down trains at this factor "
+                               "times the rate of the layer above (e.g. 0.8; 1 disables)")
+    class_weight: Literal["none", "balanced"] = opt("none", "'balanced' weights the loss by inverse class frequency")
 
 
 def field_help(cls: type) -> dict[str, str]:

@@ -54,3 +54,12 @@ def test_bad_generation_input_exits_2(pair_files, tiny_decoder, tmp_path, capsys
                  "-o", str(tmp_path / "m")]) == 2
     err = capsys.readouterr().err
     assert "document" in err and "--source-col" in err
+
+
+def test_generation_help_offers_only_options_that_act(capsys):
+    """Classification-only training options (class weights, min steps, layer-wise decay) are not offered."""
+    with pytest.raises(SystemExit):
+        main(["fit", "--task", "translate", "--help"])
+    out = capsys.readouterr().out
+    assert "--lora-r" in out and "--max-new-tokens" in out and "--patience" in out
+    assert "--class-weight" not in out and "--min-steps" not in out and "--lr-decay" not in out

@@ -1,18 +1,18 @@
-"""Options of a generation model: training (shared TrainConfig fields) plus prompting and decoding."""
+"""Options of a generation model: training (the shared LoopConfig fields) plus prompting and decoding."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Literal
 
-from ..config import TrainConfig, opt
+from ..config import LoopConfig, opt
 
 STRATEGIES = ("full", "lora", "zero-shot", "scratch")
 DEFAULT_GENERATION_BACKBONE = "SmolLM2-135M-Instruct"
 
 
 @dataclass
-class GenerationConfig(TrainConfig):
+class GenerationConfig(LoopConfig):
     """Training, prompt and decoding options of `Seq2SeqModel` (CLI: `headstart fit --task translate ...`)."""
 
     epochs: int = opt(3, "passes over the training pairs (early stopping or max_seconds may end sooner)")
