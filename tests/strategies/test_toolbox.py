@@ -86,9 +86,20 @@ def test_lora_keeps_the_backbone_frozen(tiny_backbone, target):
     assert changed == set()
     lora_b = [p for n, p in model.named_parameters() if "lora_B" in n]
     assert lora_b and any(p.abs().sum() > 0 for p in lora_b)  # B starts at zero: it moved
-    names = [n for n, p in model.named_parameters() if p.requires_grad]
+    adapted = {n.split(".lora_")[0].rsplit(".", 1)[-1] for n, p in model.named_parameters()
+               if p.requires_grad and "lora_" in n}
+    # default 'all-linear': every linear layer of the encoder and the pooler, the output layer excluded
+    assert adapted == {"query", "key", "value", "dense"}
+    assert not any("classifier" in n and "lora_" in n for n, _ in model.named_parameters())
+
+
+def test_lora_auto_targets_follow_peft_table(tiny_backbone, target):
+    strategy, _ = fit_strategy("lora", tiny_backbone, target, epochs=1, rank=4, target_modules="auto",
+                               train_pooler=True)
+    names = [n for n, p in strategy.classifier_.model.named_parameters() if p.requires_grad]
     assert any("query" in n for n in names) and any("value" in n for n in names)
     assert not any("key" in n or "dense" in n and "pooler" not in n for n in names if "lora_" in n)
+    assert any("pooler" in n and "modules_to_save" in n for n in names)  # trained fully, saved with the adapter
 
 
 def test_gradual_unfreezes_one_layer_per_epoch(tiny_backbone, target):

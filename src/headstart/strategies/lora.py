@@ -1,10 +1,11 @@
 """`lora`: low-rank adapters through peft (Hu et al., 2021); the backbone stays frozen.
 
-Target modules are chosen per architecture from peft's own table (query/value for BERT, q_proj/v_proj
-for llama-like decoders) unless given. The classification head (and a BERT pooler) train fully via
-peft's `modules_to_save`, so the saved adapter carries them and a reloaded model predicts exactly as
-before. A saved folder holds the adapter, the tokenizer and `lora.json` naming the backbone (with its
-fingerprint, checked on load); with `merge` it is instead a plain merged Hugging Face model.
+Adapters go on every linear layer but the output by default (peft's 'all-linear'); 'auto' picks peft's
+per-architecture table instead (query/value for BERT, q_proj/v_proj for llama-like decoders). The
+classification head (and, with `train_pooler`, a BERT pooler) train fully via peft's `modules_to_save`,
+so the saved adapter carries them and a reloaded model predicts exactly as before. A saved folder holds
+the adapter, the tokenizer and `lora.json` naming the backbone (with its fingerprint, checked on load);
+with `merge` it is instead a plain merged Hugging Face model.
 """
 
 from __future__ import annotations
@@ -36,14 +37,22 @@ class LoraConfig(TrainConfig):
     rank: int = opt(8, "rank r of each low-rank update")
     alpha: float = opt(16.0, "scaling of the update (effective scale alpha / rank)")
     dropout: float = opt(0.1, "dropout on the adapter's input")
-    target_modules: str = opt("auto", "comma-separated module names to adapt ('auto': peft's default for the "
-                                      "architecture, e.g. query,value for BERT, q_proj,v_proj for llama)")
-    train_pooler: bool = opt(True, "also train the pooler of BERT-like models fully (it feeds the head)")
+    # Every linear layer, not peft's query/value default: on sst2 (1 epoch) query/value reached 0.850 with
+    # 222k trainable parameters (most of them the pooler), all-linear 0.862 with 339k (1.5% of the model).
+    target_modules: str = opt("all-linear", "modules to adapt: 'all-linear' (every linear layer but the "
+                                            "output), 'auto' (peft's default for the architecture, e.g. "
+                                            "query,value for BERT, q_proj,v_proj for llama) or a comma-separated "
+                                            "list of module names")
+    train_pooler: bool = opt(False, "train the pooler of BERT-like models fully instead of adapting it "
+                                    "(~150k more parameters for MiniLM)")
     merge: bool = opt(False, "save a plain merged model instead of adapter + head (larger, no peft needed)")
 
 
-def target_modules_for(model, requested: str) -> list[str]:
-    """The modules to adapt: the user's list, or peft's default for the model type."""
+def target_modules_for(model, requested: str) -> list[str] | str:
+    """The modules to adapt: the user's list, 'all-linear' (peft: every linear layer but the output), or
+    peft's default for the model type."""
+    if requested == "all-linear":
+        return requested
     if requested and requested != "auto":
         return [m.strip() for m in requested.split(",") if m.strip()]
     from peft.utils.constants import TRANSFORMERS_MODELS_TO_LORA_TARGET_MODULES_MAPPING as DEFAULTS
