@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator, Literal
 
-from .errors import BackboneError, expected
+from .errors import BackboneError, ModelError, expected
 
 DEFAULT_BACKBONE = "all-MiniLM-L6-v2"
 Kind = Literal["encoder", "decoder", "encoder-decoder", "unknown"]
@@ -71,6 +71,27 @@ class BackboneRef:
     def fingerprint(self) -> str:
         """Identifies the weights (for embedding caches and model metadata)."""
         return _fingerprint(self.path)
+
+
+def backbone_record(ref: BackboneRef) -> dict[str, str]:
+    """What a saved adapter needs to find its base model again: name, path and fingerprint."""
+    return {"name": ref.name, "path": str(ref.path), "fingerprint": ref.fingerprint()}
+
+
+def find_recorded_backbone(saved: dict[str, Any]) -> BackboneRef:
+    """An adapter's base model, from its `backbone_record`: by name (installed package or hub cache), else by
+    the recorded path. It must have the recorded fingerprint, or the adapter would silently predict differently."""
+    for candidate in (saved["name"], saved["path"]):
+        try:
+            ref = resolve_backbone(candidate)
+        except BackboneError:
+            continue
+        if ref.fingerprint() == saved["fingerprint"]:
+            return ref
+    raise ModelError(expected(f"the backbone this adapter was trained on ({saved['name']}, fingerprint "
+                              f"{saved['fingerprint']})", f"no matching backbone by name or at {saved['path']}",
+                              "Install or restore that backbone, or save the model with --merge to make it "
+                              "self-contained."))
 
 
 def _catalogue_entry(name: str) -> PackagedModel | None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import warnings
+from pathlib import Path
 
 import pytest
 
@@ -92,10 +93,33 @@ def test_lora_trains_adapters_only_and_round_trips(fixture, request, tmp_path):
     model = _fit(request.getfixturevalue(fixture), strategy="lora", lr=5e-3)
     report = model.fit_report_
     assert 0 < report["trainable_parameters"] < 0.5 * report["total_parameters"]
-    assert not hasattr(model.backend_.model, "peft_config")  # merged for saving and serving
     outputs = model.predict(SOURCES)
     model.save(tmp_path / "lora")
+    saved = {p.name for p in (tmp_path / "lora").iterdir()}
+    assert "adapter" in saved and "model" not in saved  # the adapter, not a copy of the base model
+    adapter_bytes = sum(f.stat().st_size for f in (tmp_path / "lora" / "adapter").glob("*.safetensors"))
+    base_bytes = sum(f.stat().st_size for f in Path(request.getfixturevalue(fixture)).glob("*.safetensors"))
+    assert adapter_bytes < 0.5 * base_bytes
     assert Seq2SeqModel.load(tmp_path / "lora").predict(SOURCES) == outputs
+    assert model.predict(SOURCES) == outputs  # saving left the fitted model as it was
+
+    model.config_.merge = True  # as if fitted with merge=True (--merge)
+    model.save(tmp_path / "merged")
+    assert {p.name for p in (tmp_path / "merged").iterdir()} >= {"model"}
+    assert not (tmp_path / "merged" / "adapter").exists()
+    assert Seq2SeqModel.load(tmp_path / "merged").predict(SOURCES) == outputs
+
+
+def test_lora_adapter_refuses_a_different_base(tiny_decoder, tmp_path):
+    import shutil
+
+    copy = tmp_path / "base"
+    shutil.copytree(tiny_decoder, copy)
+    model = _fit(str(copy), strategy="lora", lr=5e-3)
+    model.save(tmp_path / "lora")
+    shutil.rmtree(copy)  # neither the recorded name (a path) nor the path finds the base any more
+    with pytest.raises(ModelError, match="backbone this adapter was trained on"):
+        Seq2SeqModel.load(tmp_path / "lora")
 
 
 def test_warm_start_from_encoder(tiny_backbone, tmp_path):
@@ -103,6 +127,16 @@ def test_warm_start_from_encoder(tiny_backbone, tmp_path):
     assert model.backend_.architecture == "warm-start"
     outputs = model.predict(SOURCES[:3])
     model.save(tmp_path / "ws")
+    assert Seq2SeqModel.load(tmp_path / "ws").predict(SOURCES[:3]) == outputs
+
+
+def test_warm_start_lora_trains_the_new_cross_attention(tiny_backbone, tmp_path):
+    model = _fit(tiny_backbone, epochs=1, strategy="lora", lr=5e-3, warm_start_encoder=True)
+    trainable = [n for n, p in model.backend_.model.named_parameters() if p.requires_grad]
+    assert any("crossattention" in n and "modules_to_save" in n for n in trainable)  # random at start: trained fully
+    outputs = model.predict(SOURCES[:3])
+    model.save(tmp_path / "ws")
+    assert (tmp_path / "ws" / "model").exists()  # saved merged: its base exists nowhere else
     assert Seq2SeqModel.load(tmp_path / "ws").predict(SOURCES[:3]) == outputs
 
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..backbones import BackboneRef, hf_folder, load_model, load_tokenizer
+from ..backbones import BackboneRef, find_recorded_backbone, hf_folder, load_model, load_tokenizer
 from ..errors import ConfigError, ModelError, expected
 from .config import GenerationConfig
 
@@ -155,36 +155,71 @@ def add_lora(model, config: GenerationConfig):
         raise ConfigError(expected(f"a model family with known LoRA targets ({', '.join(sorted(LORA_TARGETS))})",
                                    f"'{family}'", "Use --strategy full for this backbone."))
     task_type = TaskType.CAUSAL_LM if not model.config.is_encoder_decoder else TaskType.SEQ_2_SEQ_LM
+    # A warm-started model's cross-attention is new (random): adapting a frozen random matrix cannot work,
+    # so it trains fully and is saved with the adapter.
+    extra = ["crossattention"] if family == "encoder-decoder" else None
     lora = LoraConfig(r=config.lora_r, lora_alpha=config.lora_alpha, lora_dropout=config.lora_dropout,
-                      target_modules=targets, task_type=task_type)
+                      target_modules=targets, task_type=task_type, modules_to_save=extra)
     return get_peft_model(model, lora)
 
 
+def is_adapted(model) -> bool:
+    return hasattr(model, "merge_and_unload")
+
+
 def finish_training(backend: Backend) -> Backend:
-    """LoRA weights are merged into the base after training: one plain model to save, load and serve."""
-    if hasattr(backend.model, "merge_and_unload"):
-        backend.model = backend.model.merge_and_unload()
+    """LoRA weights are merged into the base in place for fast generation; the adapter stays to be saved."""
+    if is_adapted(backend.model):
+        backend.model.merge_adapter()
     backend.model.eval()
     return backend
 
 
-def save_backend(backend: Backend, folder: Path) -> None:
-    backend.model.save_pretrained(folder / "model", safe_serialization=True)
-    backend.tokenizer.save_pretrained(folder / "model")
+ADAPTER_DIR = "adapter"
+MODEL_DIR = "model"
 
 
-def load_backend(folder: Path, architecture: str) -> Backend:
+def save_backend(backend: Backend, folder: Path, merge: bool = False) -> None:
+    """`model/`: a plain Hugging Face model; or, for LoRA on a base that can be found again (not a warm-start
+    whose new cross-attention exists only here), `adapter/`: the adapter, its trained modules and the tokenizer."""
+    import copy
+    import warnings
+
+    model = backend.model
+    if is_adapted(model) and (merge or backend.architecture == "warm-start"):
+        with warnings.catch_warnings():  # already merged in place by finish_training: unloading is what is wanted
+            warnings.filterwarnings("ignore", message="All adapters are already merged")
+            model = copy.deepcopy(model).merge_and_unload()  # a copy: the fitted object keeps its adapter
+    target = folder / (ADAPTER_DIR if is_adapted(model) else MODEL_DIR)
+    model.save_pretrained(target, safe_serialization=True)
+    backend.tokenizer.save_pretrained(target)
+
+
+def load_backend(folder: Path, architecture: str, base: dict[str, str] | None = None) -> Backend:
+    """Read what `save_backend` wrote; an adapter is put on its base model (`base`: the backbone record)."""
     from transformers import AutoModelForCausalLM, AutoModelForSeq2SeqLM, AutoTokenizer, EncoderDecoderModel
 
     import torch
 
-    path = folder / "model"
     cls = {"decoder": AutoModelForCausalLM, "seq2seq": AutoModelForSeq2SeqLM,
            "warm-start": EncoderDecoderModel}.get(architecture)
     if cls is None:
         raise ModelError(expected(f"an architecture in {ARCHITECTURES}", repr(architecture), "Retrain the model."))
-    model = cls.from_pretrained(path, dtype=torch.float32, use_safetensors=True)
-    tokenizer = prepare_tokenizer(AutoTokenizer.from_pretrained(path))
+    if (folder / ADAPTER_DIR).exists():
+        from peft import PeftModel
+
+        if not base:
+            raise ModelError(expected("the base model's record in headstart.json", "none",
+                                      "The folder is incomplete; copy it again or retrain."))
+        path = folder / ADAPTER_DIR
+        tokenizer = prepare_tokenizer(AutoTokenizer.from_pretrained(path))
+        model = load_model(find_recorded_backbone(base), cls)
+        set_special_ids(model, tokenizer, architecture)
+        model = PeftModel.from_pretrained(model, path).merge_and_unload()
+    else:
+        path = folder / MODEL_DIR
+        model = cls.from_pretrained(path, dtype=torch.float32, use_safetensors=True)
+        tokenizer = prepare_tokenizer(AutoTokenizer.from_pretrained(path))
     model.eval()
     return Backend(model, tokenizer, architecture)
 

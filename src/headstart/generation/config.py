@@ -35,6 +35,8 @@ class GenerationConfig(LoopConfig):
     lora_r: int = opt(8, "LoRA rank (strategy lora)")
     lora_alpha: int = opt(16, "LoRA scaling alpha (strategy lora)")
     lora_dropout: float = opt(0.05, "LoRA dropout (strategy lora)")
+    merge: bool = opt(False, "strategy lora: save a plain merged model instead of the adapter (hundreds of MB "
+                             "instead of a few; loads without peft or the base model)")
     scratch_layers: int = opt(2, "encoder and decoder layers of the from-scratch transformer (strategy scratch)")
     scratch_dim: int = opt(256, "hidden size of the from-scratch transformer (strategy scratch)")
     num_beams: int = opt(1, "beam width when generating (1: greedy)")

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from .. import __version__, params
-from ..backbones import BackboneRef, resolve_backbone
+from ..backbones import BackboneRef, backbone_record, resolve_backbone
 from ..config import build_config
 from ..errors import ConfigError, DataError, ModelError, expected
 from ..io import METADATA_FILE, atomic_folder, folder_digest, read_json, write_json
@@ -86,6 +86,9 @@ class Seq2SeqModel:
         self.config_ = config
         self.device_ = pick_device(config.device)
         self.backbone_: BackboneRef = resolve_backbone(self.backbone)
+        # name, path and fingerprint find the base of a saved adapter again
+        self.backbone_record_ = {**backbone_record(self.backbone_), "source": self.backbone_.source,
+                                 "kind": self.backbone_.kind}
         started = time.perf_counter()
         with progress_enabled(self.progress):
             backend = build_backend(self.backbone_, config, self.strategy)
@@ -170,23 +173,23 @@ class Seq2SeqModel:
         import torch
         import transformers
 
-        ref = self.backbone_
         return {
             "format_version": FORMAT_VERSION, "kind": KIND, "task": self.task, "strategy": self.strategy,
             "seed": self.seed, "architecture": self.backend_.architecture,
             "prompt": dataclasses.asdict(self.prompter_),
-            "backbone": None if ref is None else {"name": ref.name, "source": ref.source, "kind": ref.kind},
+            "backbone": self.backbone_record_,
             "config": dataclasses.asdict(self.config_), "fit": self.fit_report_, "data": self.data_,
             "versions": {"headstart": __version__, "python": platform.python_version(), "torch": torch.__version__,
                          "transformers": transformers.__version__},
         }
 
     def save(self, folder: str | Path) -> Path:
-        """Write atomically: model/ (Hugging Face folder, LoRA merged) plus headstart.json with file hashes."""
+        """Write atomically: model/ (a Hugging Face folder) or, for lora, adapter/ (unless `merge`), plus
+        headstart.json with file hashes."""
         folder = Path(folder)
         meta = self.metadata()
         with atomic_folder(folder) as tmp:
-            save_backend(self.backend_, tmp)
+            save_backend(self.backend_, tmp, merge=self.config_.merge)
             meta["files"] = folder_digest(tmp)
             write_json(tmp / METADATA_FILE, meta)
         return folder
@@ -210,9 +213,9 @@ class Seq2SeqModel:
                   strategy=meta["strategy"], seed=meta.get("seed", 0), **meta.get("config", {}))
         obj.config_ = build_config(GenerationConfig, meta.get("config", {}))
         obj.device_ = pick_device(device or obj.config_.device)
-        obj.backend_ = load_backend(folder, meta["architecture"])
+        obj.backend_ = load_backend(folder, meta["architecture"], meta.get("backbone"))
         obj.prompter_ = Prompter(**meta["prompt"])
-        obj.backbone_ = None
+        obj.backbone_, obj.backbone_record_ = None, meta.get("backbone")
         obj.fit_report_, obj.data_, obj.metadata_ = meta.get("fit", {}), meta.get("data", {}), meta
         return obj
 

@@ -18,9 +18,9 @@ from typing import Any, ClassVar, Sequence
 
 import numpy as np
 
-from ..backbones import BackboneRef, load_model, resolve_backbone
+from ..backbones import BackboneRef, backbone_record, find_recorded_backbone, load_model
 from ..config import TrainConfig, opt
-from ..errors import BackboneError, ConfigError, ModelError, expected
+from ..errors import ConfigError, expected
 from ..io import read_json, write_json
 from ..seeding import pick_device
 from ..training.seqcls import SequenceClassifier, label_kwargs, load_classifier, pretrained_classifier
@@ -110,8 +110,7 @@ class Lora:
         classifier = pretrained_classifier(backbone, train, config.max_length, pick_device(config.device))
         classifier.model = wrap_with_lora(classifier.model, config)
         self.classifier_ = classifier
-        self.base_ = {"backbone": {"name": backbone.name, "path": str(backbone.path),
-                                   "fingerprint": backbone.fingerprint()},
+        self.base_ = {"backbone": backbone_record(backbone),
                       "labels": label_kwargs(train), "pad_token_id": classifier.tokenizer.pad_token_id}
         return run_training(classifier, train, valid, config, seed, start)
 
@@ -146,7 +145,7 @@ class Lora:
             obj.classifier_ = load_classifier(folder, task, config.max_length, device)
             return obj
         obj.base_ = read_json(folder / LORA_FILE)
-        ref = _find_backbone(obj.base_["backbone"])
+        ref = find_recorded_backbone(obj.base_["backbone"])
         labels = dict(obj.base_["labels"])
         if "id2label" in labels:
             labels["id2label"] = {int(k): v for k, v in labels["id2label"].items()}
@@ -156,19 +155,3 @@ class Lora:
         obj.classifier_ = SequenceClassifier(model, AutoTokenizer.from_pretrained(folder), task, config.max_length,
                                              device)
         return obj
-
-
-def _find_backbone(saved: dict[str, Any]) -> BackboneRef:
-    """The adapter's base model: by name (installed package or hub cache), else by the recorded path;
-    it must have the fingerprint recorded at fit time, or the adapter would silently predict differently."""
-    for candidate in (saved["name"], saved["path"]):
-        try:
-            ref = resolve_backbone(candidate)
-        except BackboneError:
-            continue
-        if ref.fingerprint() == saved["fingerprint"]:
-            return ref
-    raise ModelError(expected(f"the backbone this adapter was trained on ({saved['name']}, fingerprint "
-                              f"{saved['fingerprint']})", f"no matching backbone by name or at {saved['path']}",
-                              "Install or restore that backbone, or save the model with --merge to make it "
-                              "self-contained."))
