@@ -85,6 +85,15 @@ def run_zero_shot(variant: str, name: str, classes: list[str], test: pd.DataFram
     return clf.score(test.text.tolist(), test.label.tolist()), fit_s
 
 
+def read_results(path: str, test_limit: int) -> dict[str, dict]:
+    """Rows of an earlier run with the same test subset, by (dataset, n, method, seed)."""
+    if not Path(path).exists():
+        return {}
+    rows = [json.loads(line) for line in Path(path).read_text(encoding="utf-8").splitlines() if line.strip()]
+    return {f"{r['dataset']}|{r['n']}|{r['method']}|{r['seed']}": r for r in rows
+            if r.get("test_limit", 0) == test_limit and r["method"] != "majority"}
+
+
 def summary(values: list[float]) -> str:
     if len(values) == 1:
         return f"{values[0]:.3f}"
@@ -105,6 +114,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--banking77-seeds", type=int, default=-1, help="banking77 N=8 contrastive vs probe seeds "
                                                                           "(-1: --seeds, 0: skip)")
     parser.add_argument("--json", default="", help="also write every measurement to this JSON file")
+    parser.add_argument("--results", default="", help="JSON-lines file: each measurement is appended as it is made "
+                                                      "and measurements already in it are not repeated (resume a "
+                                                      "long run across sessions)")
     args = parser.parse_args(argv)
     data_dir = Path(args.data_dir)
     backbone = args.backbone or str(resolve_backbone("all-MiniLM-L6-v2").path)
@@ -114,10 +126,27 @@ def main(argv: list[str] | None = None) -> int:
     rows: list[dict] = []
     print(f"backbone {backbone}; device {args.device}; seeds {args.seeds}; test limit {args.test_limit or 'all'}",
           flush=True)
+    previous = read_results(args.results, args.test_limit) if args.results else {}
+    if previous:
+        print(f"{len(previous)} measurements read from {args.results}; they are not repeated", flush=True)
+
+    def key(dataset, n, method, seed):
+        return f"{dataset}|{n}|{method}|{seed}"
+
+    def done(dataset, n, method, seed) -> bool:
+        """Already measured in an earlier run: reuse the row (it joins the table) instead of measuring again."""
+        row = previous.get(key(dataset, n, method, seed))
+        if row is not None:
+            rows.append(row)
+        return row is not None
 
     def record(**row):
+        row["test_limit"] = args.test_limit
         rows.append(row)
         print(json.dumps(row), flush=True)
+        if args.results:
+            with open(args.results, "a", encoding="utf-8") as fh:
+                fh.write(json.dumps(row) + "\n")
 
     def attempt(fn, *fn_args):
         """A failing method is reported (and left out of the table), not fatal to the whole run."""
@@ -135,6 +164,8 @@ def main(argv: list[str] | None = None) -> int:
         majority = train_frame.label.value_counts().idxmax()
         record(dataset=name, n=0, method="majority", seed=0, accuracy=float((test.label == majority).mean()), fit_s=0.0)
         for variant in [v for v in args.zero_shot.split(",") if v]:
+            if done(name, 0, f"zero-shot:{variant}", 0):
+                continue
             result = attempt(run_zero_shot, variant, name, classes, test, backbone, args.device, tmp)
             if result is None:
                 continue
@@ -145,6 +176,8 @@ def main(argv: list[str] | None = None) -> int:
             for seed in range(args.seeds):
                 train = sample_per_class(full, n, seed)
                 for method in methods:
+                    if done(name, n, method, seed):
+                        continue
                     result = attempt(run_fewshot, method, train, test, seed, backbone, args.device)
                     if result is None:
                         continue
@@ -159,6 +192,8 @@ def main(argv: list[str] | None = None) -> int:
         for seed in range(banking_seeds):
             train = sample_per_class(full, 8, seed)
             for method in ("contrastive", "probe"):
+                if done("banking77", 8, method, seed):
+                    continue
                 result = attempt(run_fewshot, method, train, test, seed, backbone, args.device)
                 if result is None:
                     continue
