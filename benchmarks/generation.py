@@ -73,6 +73,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--device", default="auto")
     p.add_argument("--skip-zero-shot", action="store_true")
     p.add_argument("--out", default="", help="also write all rows as JSON here")
+    p.add_argument("--results", default="", help="JSON-lines file: each system's row is appended when measured and "
+                                                 "rows already in it are reused, not re-run (continue a long run)")
     args = p.parse_args(argv)
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     common = {"device": args.device, "max_new_tokens": args.max_new_tokens, "batch_size": args.batch_size,
@@ -80,6 +82,24 @@ def main(argv: list[str] | None = None) -> int:
               "max_target_length": 64, "max_length": 384}
     rows = []
     started = time.perf_counter()
+    previous = {}
+    if args.results and Path(args.results).exists():
+        for line in Path(args.results).read_text(encoding="utf-8").splitlines():
+            if line.strip():
+                row = json.loads(line)
+                previous[(row["dataset"], row["train_size"], row["system"])] = row
+        print(f"{len(previous)} rows read from {args.results}; they are not re-run", flush=True)
+
+    def measured(name: str, size: int, system: str, run) -> dict:
+        row = previous.get((name, size, system))
+        if row is None:
+            row = run()
+            if args.results:
+                with open(args.results, "a", encoding="utf-8") as fh:
+                    fh.write(json.dumps(row) + "\n")
+        rows.append(row)
+        return row
+
     data = {}
     for name in args.datasets.split(","):
         task, src, tgt = DATASETS[name]
@@ -88,20 +108,22 @@ def main(argv: list[str] | None = None) -> int:
                       subset(read_pairs(folder / "dev.jsonl", src, tgt), args.valid_size),
                       subset(read_pairs(folder / "test.jsonl", src, tgt), args.test_limit))
         if not args.skip_zero_shot:
-            rows.append(run_system("zero-shot", task, *data[name], common, "zero-shot", args.backbone))
+            measured(name, 0, "zero-shot", lambda: run_system("zero-shot", task, *data[name], common, "zero-shot",
+                                                              args.backbone))
     # sizes outermost: a run cut short still has every data set at the small size
     for size in [int(s) for s in args.train_sizes.split(",")]:
         for name, (train_all, valid, test) in data.items():
             task = DATASETS[name][0]
             train = subset(train_all, size, seed=1)
             lr = args.lr or (1e-3 if args.strategy == "lora" else 5e-5)
-            transfer = run_system(f"transfer-{args.strategy}", task, train, valid, test,
-                                  {**common, "epochs": args.epochs, "lr": lr}, args.strategy, args.backbone)
+            transfer = measured(name, len(train), f"transfer-{args.strategy}", lambda: run_system(
+                f"transfer-{args.strategy}", task, train, valid, test, {**common, "epochs": args.epochs, "lr": lr},
+                args.strategy, args.backbone))
             budget = args.max_seconds or max(1.0, transfer["train_seconds"])
-            scratch = run_system("scratch", task, train, valid, test,
-                                 {**common, "epochs": 1000, "lr": args.scratch_lr, "max_seconds": budget,
-                                  "patience": 0, "warmup_ratio": 0.05}, "scratch", args.backbone)
-            rows += [transfer, scratch]
+            measured(name, len(train), "scratch", lambda: run_system(
+                "scratch", task, train, valid, test, {**common, "epochs": 1000, "lr": args.scratch_lr,
+                                                      "max_seconds": budget, "patience": 0, "warmup_ratio": 0.05},
+                "scratch", args.backbone))
     print_table(rows)
     print(f"\ntotal benchmark time {time.perf_counter() - started:.0f}s")
     if args.out:
