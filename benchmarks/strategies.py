@@ -48,6 +48,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--no-pretrain", action="store_true", help="skip the pre-training experiment")
     p.add_argument("--pretrain-dataset", default="sst2")
     p.add_argument("--pretrain-lines", type=int, default=0, help="unlabelled lines used (0: the whole train file)")
+    p.add_argument("--pretrain-objective", default="lm", choices=["lm", "simcse"])
     p.add_argument("--pretrain-epochs", type=int, default=3)
     p.add_argument("--pretrain-max-steps", type=int, default=0, help="cap on pre-training steps (0: none)")
     p.add_argument("--pretrain-head-warmup", type=int, default=100,
@@ -140,20 +141,21 @@ def print_gaps(results: list[dict]) -> None:
 
 def pretrain_experiment(args, extra) -> dict:
     from headstart.backbones import resolve_backbone
+    from headstart.cli.pretrain import summary_line
     from headstart.training.pretrain import PretrainConfig, continue_pretraining
 
     train_all, test = load_split(args, args.pretrain_dataset)
     lines = list(train_all.texts)[: args.pretrain_lines or None]
     out = Path(tempfile.mkdtemp(prefix="hs-bench-pretrain-")) / f"{Path(args.backbone).name}-{args.pretrain_dataset}"
-    config = PretrainConfig(epochs=args.pretrain_epochs, max_steps=args.pretrain_max_steps, device=args.device,
+    config = PretrainConfig(objective=args.pretrain_objective, epochs=args.pretrain_epochs,
+                            max_steps=args.pretrain_max_steps, device=args.device,
                             head_warmup_steps=args.pretrain_head_warmup,
                             max_length=args.max_length)
     print(f"\npre-training {args.backbone} on {len(lines):,} unlabelled {args.pretrain_dataset} training texts ...",
           flush=True)
     report = continue_pretraining(resolve_backbone(args.backbone), lines, out, config, progress=False)
-    print(f"  held-out masked-token perplexity {report.before['perplexity']:.2f} -> {report.after['perplexity']:.2f}"
-          f", accuracy {report.before['token_accuracy']:.4f} -> {report.after['token_accuracy']:.4f} "
-          f"({report.steps} steps, {report.seconds:.0f}s)", flush=True)
+    print(f"  {report.objective}: held-out {summary_line(report)} ({report.steps} steps, {report.seconds:.0f}s)",
+          flush=True)
     for note in report.notes:
         print(f"  note: {note}")
     rows = []

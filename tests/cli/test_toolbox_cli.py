@@ -49,6 +49,40 @@ def test_every_trained_strategy_accepts_the_pretrained_backbone(pretrained, file
         assert meta["backbone"]["name"] == "mine"
 
 
+def test_pretrain_simcse_keeps_an_encoder_and_lowers_heldout_loss(files, tiny_backbone, tmp_path, capsys):
+    out = tmp_path / "simcse"
+    assert main(["pretrain", str(files / "corpus.txt"), "--backbone", tiny_backbone, "-o", str(out), "--objective",
+                 "simcse", "--epochs", "3", "--lr", "2e-3", "--batch-size", "16", "--max-length", "32",
+                 "--holdout", "0.2", "--quiet"]) == 0
+    printed = capsys.readouterr().out
+    assert "retrieval accuracy" in printed
+    report = json.loads((out / "pretrain_report.json").read_text())
+    assert report["objective"] == "simcse" and report["train_lines"] == 160 and report["steps"] == 30
+    assert report["after"]["loss"] < report["before"]["loss"]
+    assert 0 <= report["after"]["retrieval_accuracy"] <= 1
+    from safetensors.torch import load_file
+
+    adapted, original = load_file(out / "model.safetensors"), load_file(f"{tiny_backbone}/model.safetensors")
+    assert set(adapted) == set(original)  # the plain encoder, no extra head: every strategy reads it as before
+    assert any(not (adapted[k] == original[k]).all() for k in original)
+    assert main(["fit", str(files / "train.csv"), "--strategy", "probe", "--backbone", str(out), "-o",
+                 str(tmp_path / "m"), "--quiet"]) == 0
+
+
+def test_pretrain_simcse_refuses_a_decoder(files, tmp_path, capsys):
+    import torch
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    folder = tmp_path / "tiny-llama"
+    torch.manual_seed(0)
+    LlamaForCausalLM(LlamaConfig(vocab_size=64, hidden_size=16, intermediate_size=32, num_hidden_layers=1,
+                                 num_attention_heads=2, num_key_value_heads=2)).save_pretrained(folder)
+    assert main(["pretrain", str(files / "corpus.txt"), "--backbone", str(folder), "-o", str(tmp_path / "x"),
+                 "--objective", "simcse"]) == 2
+    assert "encoder backbone for the simcse objective" in capsys.readouterr().err
+    assert not (tmp_path / "x").exists()
+
+
 def test_pretrain_errors(files, tmp_path, capsys):
     assert main(["pretrain", str(tmp_path / "nope.txt"), "-o", str(tmp_path / "x")]) == 2
     assert "no file at" in capsys.readouterr().err

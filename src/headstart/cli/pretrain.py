@@ -40,18 +40,25 @@ def run(args: argparse.Namespace) -> int:
     ref = resolve_backbone(a.backbone)
     print(f"pretrain: continuing {ref.name} ({ref.kind}) on {len(lines):,} lines of {a.corpus}", flush=True)
     report = continue_pretraining(ref, lines, a.output, config, progress=not a.quiet and sys.stderr.isatty())
-    rows = [{"when": when, **{k: v for k, v in scores.items()}} for when, scores in
-            (("before", report.before), ("after", report.after))]
-    print(table(rows, ["when", "loss", "perplexity", "token_accuracy", "tokens"]))
+    rows = [{"when": when, **scores} for when, scores in (("before", report.before), ("after", report.after))]
+    print(table(rows, ["when", *report.before]))
     for note in report.notes:
         print(f"note: {note}")
-    name = "masked-token perplexity" if report.objective == "masked-lm" else "perplexity"
-    print(f"{report.objective}: held-out {name} {report.before['perplexity']:.2f} -> {report.after['perplexity']:.2f}"
-          f" after {report.steps} steps ({report.seconds:.0f}s, {report.train_lines:,} training lines, "
-          f"{report.holdout_lines:,} held out)")
+    print(f"{report.objective}: held-out {summary_line(report)} after {report.steps} steps ({report.seconds:.0f}s, "
+          f"{report.train_lines:,} training lines, {report.holdout_lines:,} held out)")
     print(f"saved the backbone to {a.output}; use it with --backbone {a.output}")
     return 0
 
 
-COMMAND = ("pretrain", "continue pre-training a backbone on unlabelled in-domain text (masked or causal LM)",
+def summary_line(report) -> str:
+    """The headline before -> after figure of a pre-training report, named for its objective."""
+    if report.objective == "simcse":
+        return (f"contrastive loss {report.before['loss']:.3f} -> {report.after['loss']:.3f}, retrieval accuracy "
+                f"{report.before['retrieval_accuracy']:.3f} -> {report.after['retrieval_accuracy']:.3f}")
+    name = "masked-token perplexity" if report.objective == "masked-lm" else "perplexity"
+    return (f"{name} {report.before['perplexity']:.2f} -> {report.after['perplexity']:.2f}, token accuracy "
+            f"{report.before['token_accuracy']:.4f} -> {report.after['token_accuracy']:.4f}")
+
+
+COMMAND = ("pretrain", "continue pre-training a backbone on unlabelled in-domain text (masked or causal LM, or SimCSE)",
            add_arguments, run)

@@ -6,6 +6,8 @@ decoders causal-LM training. Held-out lines are scored before and after: masked-
 the perplexity of the masked tokens for encoders, perplexity for decoders. The masks of the held-out batches are drawn
 once with a fixed seed, so before and after see exactly the same prediction problems.
 
+`objective="simcse"` instead trains sentence encoders contrastively (see `simcse.py`).
+
 Sentence encoders such as all-MiniLM ship without their MLM head; it is then freshly initialised. So
 that "before" measures the pre-trained encoder rather than a random head, the head alone is first
 trained for `head_warmup_steps` steps (encoder frozen) and "before" is measured after that.
@@ -17,7 +19,7 @@ import math
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Literal, Sequence
 
 import numpy as np
 
@@ -31,6 +33,11 @@ from .optim import adamw
 
 @dataclass
 class PretrainConfig:
+    objective: Literal["lm", "simcse"] = opt(
+        "lm", "'lm': the backbone's own language-model objective (masked LM for encoders, causal LM for decoders); "
+              "'simcse': unsupervised SimCSE for sentence encoders (keeps the embedding space that probe and "
+              "contrastive use; MLM moves away from it)")
+    temperature: float = opt(0.05, "similarity temperature of the simcse objective")
     epochs: int = opt(1, "passes over the training lines")
     max_steps: int = opt(0, "stop after this many optimisation steps (0: no limit)")
     batch_size: int = opt(32, "lines per step")
@@ -85,9 +92,14 @@ def continue_pretraining(ref: BackboneRef, lines: Sequence[str], output: str | P
     causal = ref.kind == "decoder"
     if ref.kind not in ("encoder", "decoder"):
         raise DataError(expected("an encoder or decoder backbone", f"a {ref.kind} backbone", "Choose another."))
+    if config.objective == "simcse" and causal:
+        raise DataError(expected("an encoder backbone for the simcse objective", f"{ref.name}, a decoder",
+                                 "Use --objective lm for decoders."))
     set_seed(config.seed)
     device = pick_device(config.device)
     tokenizer = load_tokenizer(ref)
+    if config.objective == "simcse":
+        return _simcse_pretraining(ref, tokenizer, lines, output, config, device, progress, start)
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token
     if not causal and tokenizer.mask_token is None:
@@ -98,10 +110,7 @@ def continue_pretraining(ref: BackboneRef, lines: Sequence[str], output: str | P
     collator = DataCollatorForLanguageModeling(tokenizer, mlm=not causal, mlm_probability=config.mlm_probability)
 
     rng = np.random.default_rng(config.seed)
-    order = rng.permutation(len(lines))
-    n_hold = min(config.max_holdout, max(2, int(round(config.holdout * len(lines)))))
-    held = [lines[i] for i in order[:n_hold]]
-    train = [lines[i] for i in order[n_hold:]]
+    held, train = _holdout(lines, config, rng)
     encode = lambda texts: tokenizer(list(texts), truncation=True, max_length=config.max_length)["input_ids"]  # noqa: E731
     held_ids, train_ids = encode(held), encode(train)
     torch.manual_seed(config.seed + 1)  # the held-out masks: drawn once, reused before and after
@@ -124,6 +133,18 @@ def continue_pretraining(ref: BackboneRef, lines: Sequence[str], output: str | P
     limit = config.max_steps or None
     report.steps = _train(model, train_ids, collator, config, device, rng, limit, progress, "pre-training", causal)
     report.after = evaluate(model, eval_batches, device, causal)
+    return _save(model, tokenizer, ref, report, output, config, start)
+
+
+def _holdout(lines: list[str], config: PretrainConfig, rng: np.random.Generator) -> tuple[list[str], list[str]]:
+    """(held-out, training) lines: a random `holdout` share, at most `max_holdout` lines."""
+    order = rng.permutation(len(lines))
+    n_hold = min(config.max_holdout, max(2, int(round(config.holdout * len(lines)))))
+    return [lines[i] for i in order[:n_hold]], [lines[i] for i in order[n_hold:]]
+
+
+def _save(model, tokenizer, ref: BackboneRef, report: PretrainReport, output: str | Path, config: PretrainConfig,
+          start: float) -> PretrainReport:
     report.seconds = time.perf_counter() - start
     model.eval()
     with atomic_folder(output) as tmp:
@@ -132,6 +153,20 @@ def continue_pretraining(ref: BackboneRef, lines: Sequence[str], output: str | P
         write_json(tmp / "pretrain_report.json", {"source_backbone": ref.name, **report.__dict__,
                                                   "config": config.__dict__})
     return report
+
+
+def _simcse_pretraining(ref: BackboneRef, tokenizer, lines: list[str], output: str | Path, config: PretrainConfig,
+                        device: str, progress: bool | None, start: float) -> PretrainReport:
+    from .simcse import evaluate_simcse, train_simcse
+
+    model = load_model(ref).to(device)
+    rng = np.random.default_rng(config.seed)
+    held, train = _holdout(lines, config, rng)
+    report = PretrainReport("simcse", len(train), len(held), 0, 0.0)
+    report.before = evaluate_simcse(model, tokenizer, held, config, device)
+    report.steps = train_simcse(model, tokenizer, train, config, device, rng, progress)
+    report.after = evaluate_simcse(model, tokenizer, held, config, device)
+    return _save(model, tokenizer, ref, report, output, config, start)
 
 
 def _train(model, ids: list[list[int]], collator, config: PretrainConfig, device: str, rng: np.random.Generator,
