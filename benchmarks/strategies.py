@@ -22,6 +22,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from types import SimpleNamespace
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
@@ -53,7 +54,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--pretrain-max-steps", type=int, default=0, help="cap on pre-training steps (0: none)")
     p.add_argument("--pretrain-head-warmup", type=int, default=100,
                    help="steps training a missing MLM head alone before 'before' is measured")
-    p.add_argument("--pretrain-size", type=int, default=64, help="examples per class for the downstream check")
+    p.add_argument("--pretrain-size", default="64", help="examples per class for the downstream check (comma-separated)")
+    p.add_argument("--adapted-backbone", default="", help="skip pre-training: compare downstream on this folder written "
+                                                          "by an earlier `headstart pretrain` (or run of this script)")
     p.add_argument("--pretrain-strategies", default="probe,finetune")
     p.add_argument("--json", default="", help="also write all rows to this JSON file")
     return p.parse_args(argv)
@@ -146,31 +149,49 @@ def pretrain_experiment(args, extra) -> dict:
 
     train_all, test = load_split(args, args.pretrain_dataset)
     lines = list(train_all.texts)[: args.pretrain_lines or None]
-    out = Path(tempfile.mkdtemp(prefix="hs-bench-pretrain-")) / f"{Path(args.backbone).name}-{args.pretrain_dataset}"
-    config = PretrainConfig(objective=args.pretrain_objective, epochs=args.pretrain_epochs,
-                            max_steps=args.pretrain_max_steps, device=args.device,
-                            head_warmup_steps=args.pretrain_head_warmup,
-                            max_length=args.max_length)
-    print(f"\npre-training {args.backbone} on {len(lines):,} unlabelled {args.pretrain_dataset} training texts ...",
-          flush=True)
-    report = continue_pretraining(resolve_backbone(args.backbone), lines, out, config, progress=False)
+    if args.adapted_backbone:  # measure downstream only, on a backbone adapted earlier
+        out = Path(args.adapted_backbone)
+        saved = json.loads((out / "pretrain_report.json").read_text())
+        report = SimpleNamespace(**{k: saved[k] for k in ("objective", "before", "after", "steps", "seconds", "notes")})
+        print(f"\nadapted backbone {out} (from its pretrain_report.json):", flush=True)
+    else:
+        out = Path(tempfile.mkdtemp(prefix="hs-bench-pretrain-")) / f"{Path(args.backbone).name}-{args.pretrain_dataset}"
+        config = PretrainConfig(objective=args.pretrain_objective, epochs=args.pretrain_epochs,
+                                max_steps=args.pretrain_max_steps, device=args.device,
+                                head_warmup_steps=args.pretrain_head_warmup, max_length=args.max_length)
+        print(f"\npre-training {args.backbone} on {len(lines):,} unlabelled {args.pretrain_dataset} training texts ...",
+              flush=True)
+        report = continue_pretraining(resolve_backbone(args.backbone), lines, out, config, progress=False)
     print(f"  {report.objective}: held-out {summary_line(report)} ({report.steps} steps, {report.seconds:.0f}s)",
           flush=True)
     for note in report.notes:
         print(f"  note: {note}")
     rows = []
-    for name in [s.strip() for s in args.pretrain_strategies.split(",") if s.strip()]:
-        for label, backbone in (("original", args.backbone), ("adapted", str(out))):
-            runs = [run_one(name, backbone, sample_per_class(train_all, args.pretrain_size, seed), test, seed, args,
-                            extra) for seed in range(args.seeds)]
-            row = {"strategy": name, "backbone": label, **summarise(runs), "accuracies": [r["accuracy"] for r in runs]}
-            rows.append(row)
-            print(f"  {name:12} {label:9} {args.pretrain_size}/class acc {row['acc_mean'] * 100:6.2f} ± "
-                  f"{row['acc_std'] * 100:4.2f}", flush=True)
-        before, after = rows[-2]["acc_mean"], rows[-1]["acc_mean"]
-        print(f"  {name}: adapted - original = {(after - before) * 100:+.2f} pts", flush=True)
-    return {"perplexity_before": report.before, "perplexity_after": report.after, "steps": report.steps,
+    for size in [int(s) for s in str(args.pretrain_size).split(",") if s]:
+        for name in [s.strip() for s in args.pretrain_strategies.split(",") if s.strip()]:
+            for label, backbone in (("original", args.backbone), ("adapted", str(out))):
+                runs = [run_one(name, backbone, sample_per_class(train_all, size, seed), test, seed, args, extra)
+                        for seed in range(args.seeds)]
+                row = {"strategy": name, "backbone": label, "size": size, **summarise(runs),
+                       "accuracies": [r["accuracy"] for r in runs]}
+                rows.append(row)
+                print(f"  {name:12} {label:9} {size}/class acc {row['acc_mean'] * 100:6.2f} ± "
+                      f"{row['acc_std'] * 100:4.2f}", flush=True)
+            print(f"  {name} {size}/class: {paired_difference(rows[-2]['accuracies'], rows[-1]['accuracies'])}",
+                  flush=True)
+    return {"objective": report.objective, "before": report.before, "after": report.after, "steps": report.steps,
             "seconds": report.seconds, "lines": len(lines), "downstream": rows, "backbone_folder": str(out)}
+
+
+def paired_difference(original: list[float], adapted: list[float]) -> str:
+    """Adapted minus original over the same seeds (same samples): mean, seeds improved, paired t-test."""
+    diffs = [(a - o) * 100 for o, a in zip(original, adapted)]
+    line = f"adapted - original = {statistics.mean(diffs):+.2f} pts, better on {sum(d > 0 for d in diffs)}/{len(diffs)} seeds"
+    if len(diffs) > 2 and statistics.stdev(diffs) > 0:
+        from scipy.stats import ttest_rel
+
+        line += f", paired t-test p = {ttest_rel(adapted, original).pvalue:.3f}"
+    return line
 
 
 def main(argv=None) -> int:

@@ -53,7 +53,7 @@ def run(args: argparse.Namespace) -> int:
 def summary_line(report) -> str:
     """The headline before -> after figure of a pre-training report, named for its objective."""
     if report.objective == "simcse":
-        return (f"contrastive loss {report.before['loss']:.3f} -> {report.after['loss']:.3f}, retrieval accuracy "
+        return (f"contrastive loss {report.before['loss']:.3g} -> {report.after['loss']:.3g}, retrieval accuracy "
                 f"{report.before['retrieval_accuracy']:.3f} -> {report.after['retrieval_accuracy']:.3f}")
     name = "masked-token perplexity" if report.objective == "masked-lm" else "perplexity"
     return (f"{name} {report.before['perplexity']:.2f} -> {report.after['perplexity']:.2f}, token accuracy "
