@@ -190,7 +190,7 @@ def paired_difference(original: list[float], adapted: list[float]) -> str:
     if len(diffs) > 2 and statistics.stdev(diffs) > 0:
         from scipy.stats import ttest_rel
 
-        line += f", paired t-test p = {ttest_rel(adapted, original).pvalue:.3f}"
+        line += f", paired t-test p = {ttest_rel(adapted, original).pvalue:.2g}"
     return line
 
 

