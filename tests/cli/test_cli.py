@@ -110,3 +110,28 @@ def test_models_lists_the_default(capsys):
     assert main(["models", "--json"]) == 0
     rows = json.loads(capsys.readouterr().out)
     assert any(r["name"] == "all-MiniLM-L6-v2" and r["installed"] for r in rows)
+
+
+def _commands():
+    from headstart.cli import _commands as found
+
+    return [c[0] for c in found()]
+
+
+@pytest.mark.parametrize("command", _commands())
+def test_every_command_renders_its_help(command, capsys):
+    """argparse %-formats help texts: a bare '%' in a field's help (e.g. '6% of steps') used to crash --help."""
+    with pytest.raises(SystemExit) as exit_info:
+        main([command, "--help"])
+    assert exit_info.value.code == 0
+    assert "usage: headstart" in capsys.readouterr().out
+
+
+def test_fit_help_renders_for_every_strategy_and_task(capsys):
+    from headstart.strategies import strategy_names
+
+    for argv in [["--strategy", name] for name in strategy_names()] + [["--task", "translate"], ["--task", "summarize"]]:
+        with pytest.raises(SystemExit) as exit_info:
+            main(["fit", *argv, "--help"])
+        assert exit_info.value.code == 0, argv
+    capsys.readouterr()

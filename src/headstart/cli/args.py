@@ -16,7 +16,7 @@ def add_dataclass_args(parser: argparse.ArgumentParser | Any, cls: type, title: 
     hints = typing.get_type_hints(cls)
     for f in dataclasses.fields(cls):
         annotation = hints[f.name]
-        help_text = f.metadata.get("help", "")
+        help_text = f.metadata.get("help", "").replace("%", "%%")  # argparse %-formats help strings
         default = f.default if f.default is not dataclasses.MISSING else (
             f.default_factory() if f.default_factory is not dataclasses.MISSING else None)  # type: ignore[misc]
         kwargs: dict[str, Any] = {"help": help_text, "default": argparse.SUPPRESS}
@@ -32,7 +32,8 @@ def add_dataclass_args(parser: argparse.ArgumentParser | Any, cls: type, title: 
             kwargs["action"] = argparse.BooleanOptionalAction
         elif "choices" not in kwargs:
             kwargs["metavar"] = _metavar(annotation)
-        kwargs["help"] = f"{help_text} (default: {default})" if default not in (None, "") else help_text
+        shown = str(default).replace("%", "%%")
+        kwargs["help"] = f"{help_text} (default: {shown})" if default not in (None, "") else help_text
         group.add_argument(*flags, dest=f.name, **kwargs)
 
 
