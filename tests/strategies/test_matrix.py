@@ -76,7 +76,12 @@ FROZEN_ON_RANDOM_WEIGHTS = {"head-only": "only the head trains", "bitfit": "only
 LEARN_OPTIONS = {"lora": {"lr": 1e-2}}
 
 
-@pytest.mark.parametrize("name", [n for n in strategy_names() if get_strategy(n).needs_backbone
+# contrastive's 20 epochs of triplets take ~200 s of a 2-core worker: it runs with the slow tests (make test-all)
+SLOW_TO_LEARN = {"contrastive"}
+
+
+@pytest.mark.parametrize("name", [pytest.param(n, marks=pytest.mark.slow) if n in SLOW_TO_LEARN else n
+                                  for n in strategy_names() if get_strategy(n).needs_backbone
                                   and getattr(get_strategy(n), "needs_examples", True)])
 def test_strategy_learns_something(name, tiny_backbone):
     """On a trivially separable task every strategy must beat chance clearly (guards against no-op fits)."""
