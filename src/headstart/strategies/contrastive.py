@@ -22,6 +22,7 @@ from ..progress import bar
 from ..seeding import pick_device
 from ..training.optim import adamw
 from ..training.schedules import make_scheduler
+from ..training.simcse import pooled
 from .registry import FitReport, Target, register
 
 
@@ -68,14 +69,8 @@ def sample_triplets(y: np.ndarray, per_example: int, rng: np.random.Generator) -
 
 def mean_pool(model, tokenizer, texts: Sequence[str], max_length: int, device: str):
     """Mean-pooled, L2-normalised embeddings as a torch tensor (gradients flow when the model trains)."""
-    import torch
-
     batch = tokenizer(list(texts), padding=True, truncation=True, max_length=max_length, return_tensors="pt")
-    batch = {k: v.to(device) for k, v in batch.items()}
-    hidden = model(**batch).last_hidden_state
-    mask = batch["attention_mask"].unsqueeze(-1).to(hidden.dtype)
-    pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
-    return torch.nn.functional.normalize(pooled, dim=-1)
+    return pooled(model, {k: v.to(device) for k, v in batch.items()})
 
 
 def encode(model, tokenizer, texts: Sequence[str], max_length: int, device: str, batch_size: int = 64) -> np.ndarray:

@@ -70,14 +70,13 @@ def train_simcse(model, tokenizer, lines: Sequence[str], config, device: str, rn
 
     from ..progress import bar as progress_bar
     from .optim import adamw
+    from .schedules import make_scheduler
 
     per_epoch = max(1, len(lines) // config.batch_size)
     total = config.max_steps or per_epoch * config.epochs  # as for the LM objectives: max_steps overrides epochs
     optimizer = adamw([p for p in model.parameters() if p.requires_grad], lr=config.lr,
                       weight_decay=config.weight_decay)
-    warmup = max(1, int(0.06 * total))
-    scheduler = torch.optim.lr_scheduler.LambdaLR(
-        optimizer, lambda s: (s + 1) / warmup if s < warmup else max(0.0, (total - s) / max(1, total - warmup)))
+    scheduler = make_scheduler(optimizer, "linear", total, max(1, int(0.06 * total)))
     model.train()
     step, bar = 0, progress_bar(total, "simcse", "step", enabled=progress)
     while step < total:
