@@ -29,14 +29,16 @@ from .registry import FitReport, Target, register
 @dataclass
 class ContrastiveConfig:
     epochs: int = opt(1, "passes over the sampled triplets")
-    triplets_per_example: int = opt(8, "triplets (one positive, one negative) drawn per example and epoch; "
-                                       "training cost is linear in examples x this")
+    triplets_per_example: int = opt(20, "triplets (one positive, one negative) drawn per example and epoch; "
+                                        "training cost is linear in examples x this")
     loss: Literal["cosine", "mnr"] = opt("cosine", "'cosine': SetFit's cosine-similarity regression on pairs; "
                                                    "'mnr': in-batch negatives ranking (other-class texts in the batch "
                                                    "are negatives)")
     scale: float = opt(20.0, "similarity scale (inverse temperature) of the 'mnr' loss")
-    batch_size: int = opt(16, "triplets per optimisation step")
-    lr: float = opt(2e-5, "peak learning rate of the encoder (AdamW)")
+    # Small steps at a higher rate: on trec with 8 per class (seeds 0 and 1), 16 triplets a step at 2e-5 and 8
+    # per example scored 0.66/0.53; 8 a step, 20 per example at 4e-5 scored 0.89/0.77 (setfit: 0.87/0.69).
+    batch_size: int = opt(8, "triplets per optimisation step")
+    lr: float = opt(4e-5, "peak learning rate of the encoder (AdamW)")
     warmup_ratio: float = opt(0.1, "fraction of steps warming the learning rate up")
     max_length: int = opt(128, "tokens kept per text")
     C: float = opt(1.0, "inverse regularisation strength of the logistic-regression head")
