@@ -108,7 +108,7 @@ class Seq2SeqModel:
                             "trainable_parameters": trainable, "total_parameters": total,
                             "steps": result["steps"], "best": result["best"], "history": result["history"],
                             "stopped_early": result.get("stopped_early", False),
-                            "out_of_time": result.get("out_of_time", False)}
+                            "out_of_time": result.get("out_of_time", False), "loss": result.get("loss", "")}
         self.data_ = {"source": train_pairs.source, "fingerprint": train_pairs.fingerprint(),
                       "n_train": len(train_pairs), "n_valid": len(valid_pairs) if valid_pairs is not None else 0}
         return self

@@ -16,9 +16,11 @@ from ..training.optim import adamw
 from ..training.schedules import lr_multiplier
 from .config import GenerationConfig
 from .encoding import collate
+from .loss import choose_loss, model_loss
 
 
-def validation_loss(model, examples: list[dict], pad_id: int, batch_size: int, device: str) -> float:
+def validation_loss(model, examples: list[dict], pad_id: int, batch_size: int, device: str,
+                    loss_fn=model_loss) -> float:
     """Token-weighted mean cross-entropy over the validation pairs."""
     import torch
 
@@ -29,7 +31,7 @@ def validation_loss(model, examples: list[dict], pad_id: int, batch_size: int, d
             batch = collate(examples[start:start + batch_size], pad_id, device)
             scored = batch["labels"][:, 1:] if _shifts(model) else batch["labels"]
             n = max(int((scored != -100).sum()), 1)
-            total += float(model(**batch).loss) * n
+            total += float(loss_fn(model, batch)) * n
             tokens += n
     model.train()
     return total / max(tokens, 1)
@@ -55,6 +57,8 @@ def train(model, train_examples: list[dict], valid_examples: list[dict] | None, 
     optimizer = adamw(default_param_groups(model, config.lr, config.weight_decay), lr=config.lr,
                       weight_decay=config.weight_decay)
     started = time.perf_counter()
+    first = collate([train_examples[0]], pad_id, device)
+    loss_fn, loss_name = choose_loss(model, first)
 
     def multiplier(step: int) -> float:
         # with a time budget, the schedule advances with whichever runs out first: steps or seconds
@@ -72,7 +76,7 @@ def train(model, train_examples: list[dict], valid_examples: list[dict] | None, 
     for epoch in range(config.epochs):
         for batch_index in length_grouped_batches(lengths, config.batch_size, rng):
             batch = collate([train_examples[i] for i in batch_index], pad_id, device)
-            loss = model(**batch).loss
+            loss = loss_fn(model, batch)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             if config.max_grad_norm > 0:
@@ -84,7 +88,7 @@ def train(model, train_examples: list[dict], valid_examples: list[dict] | None, 
             bar.set_postfix(loss=f"{loss.item():.3f}")
             out_of_time = config.max_seconds > 0 and time.perf_counter() - started >= config.max_seconds
             if valid_examples and (step % eval_every == 0 or out_of_time):
-                vloss = validation_loss(model, valid_examples, pad_id, config.batch_size, device)
+                vloss = validation_loss(model, valid_examples, pad_id, config.batch_size, device, loss_fn)
                 history.append({"step": step, "epoch": epoch + 1, "train_loss": float(loss.item()),
                                 "valid_loss": vloss, "seconds": time.perf_counter() - started})
                 if vloss < best_loss:
@@ -106,7 +110,7 @@ def train(model, train_examples: list[dict], valid_examples: list[dict] | None, 
     model.eval()
     return {"history": history, "steps": step, "best": {"valid_loss": best_loss, "step": best_step}
             if best_state is not None else {}, "stopped_early": stop, "out_of_time": out_of_time,
-            "seconds": time.perf_counter() - started}
+            "seconds": time.perf_counter() - started, "loss": loss_name}
 
 
 def _trainable_state(model) -> dict[str, Any]:

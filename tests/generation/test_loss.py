@@ -1,0 +1,70 @@
+"""The target-only loss of decoder-only models: same value and gradients as the model's own loss, and a
+fallback to the model's loss for architectures that post-process their logits."""
+
+from __future__ import annotations
+
+import pytest
+
+from headstart.backbones import resolve_backbone
+from headstart.generation.backends import build_backend
+from headstart.generation.config import GenerationConfig
+from headstart.generation.encoding import Prompter, collate, training_examples
+from headstart.generation.loss import choose_loss, model_loss, target_only_loss
+
+from .conftest import PAIRS
+from .test_model import _fit
+
+SOURCES = [s for s, _ in PAIRS]
+TARGETS = [t for _, t in PAIRS]
+
+
+def _batch(backend, config):
+    prompter = Prompter.for_backend(backend, "translate", config)
+    examples = training_examples(backend, prompter, SOURCES, TARGETS, config)
+    return collate(examples, backend.tokenizer.pad_token_id, "cpu")
+
+
+@pytest.mark.parametrize("strategy", ["full", "lora"])
+def test_target_only_loss_equals_the_models_loss_and_gradients(tiny_decoder, strategy):
+    import torch
+
+    config = GenerationConfig(device="cpu")
+    backend = build_backend(resolve_backbone(tiny_decoder), config, strategy)
+    model, batch = backend.model, _batch(backend, config)
+    assert (batch["labels"] == -100).any() and (batch["attention_mask"] == 0).any()  # prompts and padding present
+    assert choose_loss(model, batch)[1] == "target-only"
+    model.eval()  # no dropout (LoRA's would make the two backward passes differ); gradients still flow
+    grads = []
+    for fn in (model_loss, target_only_loss):
+        model.zero_grad()
+        loss = fn(model, batch)
+        loss.backward()
+        grads.append((loss.item(), [p.grad.clone() for p in model.parameters() if p.requires_grad]))
+    (ref_loss, ref_grads), (fast_loss, fast_grads) = grads
+    assert fast_loss == pytest.approx(ref_loss, rel=1e-5)
+    for ref, fast in zip(ref_grads, fast_grads):
+        torch.testing.assert_close(fast, ref, rtol=1e-4, atol=1e-6)
+
+
+def test_models_that_change_their_logits_keep_their_own_loss(tiny_backbone, tmp_path):
+    import torch
+    from transformers import AutoTokenizer, Gemma2Config, Gemma2ForCausalLM
+
+    tok = AutoTokenizer.from_pretrained(tiny_backbone)
+    config = Gemma2Config(vocab_size=len(tok), hidden_size=32, intermediate_size=64, num_hidden_layers=1,
+                          num_attention_heads=2, num_key_value_heads=2, head_dim=16, final_logit_softcapping=0.01,
+                          pad_token_id=tok.pad_token_id)
+    torch.manual_seed(0)
+    model = Gemma2ForCausalLM(config)
+    ids = torch.randint(5, len(tok), (2, 12))
+    labels = ids.clone()
+    labels[:, :6] = -100
+    batch = {"input_ids": ids, "attention_mask": torch.ones_like(ids), "labels": labels}
+    # soft-capping squashes the logits, so lm_head(hidden) alone would give another loss
+    assert target_only_loss(model, batch).item() != pytest.approx(model_loss(model, batch).item(), rel=1e-3)
+    assert choose_loss(model, batch)[1] == "model"
+
+
+def test_fit_reports_the_loss_it_used(tiny_decoder, tiny_seq2seq):
+    assert _fit(tiny_decoder).fit_report_["loss"] == "target-only"
+    assert _fit(tiny_seq2seq).fit_report_["loss"] == "model"
