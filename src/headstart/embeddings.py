@@ -19,6 +19,13 @@ from .progress import bar as progress_bar
 _ENCODERS: dict[tuple[str, str], "Encoder"] = {}
 
 
+def masked_mean(hidden, attention_mask):
+    """Mean of the token states over real (unpadded) tokens: the pooling of all-MiniLM and most sentence
+    encoders. Torch tensors in, a (batch, hidden) tensor out; used for caching, training and ONNX export."""
+    mask = attention_mask.unsqueeze(-1).to(hidden.dtype)
+    return (hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
+
+
 class Encoder:
     """A loaded backbone that turns texts into mean-pooled vectors (PyTorch or ONNX Runtime)."""
 
@@ -55,9 +62,7 @@ class Encoder:
         with torch.inference_mode():
             batch = {k: v.to(self.device) for k, v in batch.items()}
             hidden = self.model(**batch).last_hidden_state
-            mask = batch["attention_mask"].unsqueeze(-1).to(hidden.dtype)
-            pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
-            return pooled.float().cpu().numpy()
+            return masked_mean(hidden, batch["attention_mask"]).float().cpu().numpy()
 
 
 def get_encoder(ref: BackboneRef, device: str = "cpu") -> Encoder:

@@ -16,6 +16,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from .. import __version__
+from ..embeddings import masked_mean
 from ..errors import DataError, ModelError, expected
 from ..io import METADATA_FILE, atomic_folder, folder_digest, read_json, write_json
 from ..resources import DEMO_TEST
@@ -90,8 +91,7 @@ def _torch_module(clf) -> tuple[Any, Any, int]:
 
             def forward(self, input_ids, attention_mask):
                 hidden = self.encoder(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
-                mask = attention_mask.unsqueeze(-1).to(hidden.dtype)
-                h = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
+                h = masked_mean(hidden, attention_mask)
                 h = h / h.norm(dim=1, keepdim=True).clamp(min=1e-12)
                 for i in range(len(layers)):
                     h = h @ getattr(self, f"w{i}").T + getattr(self, f"b{i}")

@@ -15,14 +15,15 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from ..embeddings import masked_mean
+
 
 def pooled(model, batch: dict[str, Any]):
     """Mean-pooled, L2-normalised embeddings (the pooling all-MiniLM and most sentence encoders use)."""
     import torch
 
     hidden = model(**batch).last_hidden_state
-    mask = batch["attention_mask"].unsqueeze(-1).to(hidden.dtype)
-    return torch.nn.functional.normalize((hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9), dim=-1)
+    return torch.nn.functional.normalize(masked_mean(hidden, batch["attention_mask"]), dim=-1)
 
 
 def simcse_loss(model, batch: dict[str, Any], temperature: float):
