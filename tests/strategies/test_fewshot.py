@@ -27,6 +27,14 @@ def test_triplet_count_is_linear_in_classes_times_examples(per_example):
     assert counts[77] / counts[10] == pytest.approx(7.7)
 
 
+def test_triplets_per_example_are_capped_by_the_other_class_examples():
+    y = np.repeat([0, 1], 8)  # 8 negatives per anchor: drawing 20 would repeat them
+    triplets = sample_triplets(y, 20, np.random.default_rng(0))
+    assert len(triplets) == 16 * 8
+    assert np.bincount(triplets[:, 0]).tolist() == [8] * 16
+    assert len(sample_triplets(np.repeat(np.arange(6), 8), 20, np.random.default_rng(0))) == 48 * 20
+
+
 def test_one_shot_class_pairs_with_itself():
     y = np.array([0, 1, 1, 2])
     triplets = sample_triplets(y, 3, np.random.default_rng(1))

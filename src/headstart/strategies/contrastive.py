@@ -29,8 +29,9 @@ from .registry import FitReport, Target, register
 @dataclass
 class ContrastiveConfig:
     epochs: int = opt(1, "passes over the sampled triplets")
-    triplets_per_example: int = opt(20, "triplets (one positive, one negative) drawn per example and epoch; "
-                                        "training cost is linear in examples x this")
+    triplets_per_example: int = opt(20, "triplets (one positive, one negative) drawn per example and epoch, "
+                                        "capped by the number of examples of other classes; training cost is "
+                                        "linear in examples x this")
     loss: Literal["cosine", "mnr"] = opt("cosine", "'cosine': SetFit's cosine-similarity regression on pairs; "
                                                    "'mnr': in-batch negatives ranking (other-class texts in the batch "
                                                    "are negatives)")
@@ -46,7 +47,9 @@ class ContrastiveConfig:
 
 
 def sample_triplets(y: np.ndarray, per_example: int, rng: np.random.Generator) -> np.ndarray:
-    """(anchor, positive, negative) index triplets: `per_example` for every example, len(y) * per_example in all.
+    """(anchor, positive, negative) index triplets: for every example, `per_example` of them, or as many as
+    there are examples of other classes when that is fewer (more draws would only repeat the same
+    negatives). At most len(y) * per_example in all: linear in classes x examples.
 
     A class with one example pairs the text with itself as positive; dropout makes the two views differ
     (SimCSE), so one-shot classes still get a learning signal.
@@ -54,19 +57,14 @@ def sample_triplets(y: np.ndarray, per_example: int, rng: np.random.Generator) -
     y = np.asarray(y)
     members = {c: np.flatnonzero(y == c) for c in np.unique(y)}
     others = {c: np.flatnonzero(y != c) for c in members}
-    triplets = np.empty((len(y) * per_example, 3), dtype=np.int64)
-    row = 0
+    rows = []
     for anchor, c in enumerate(y):
+        count = min(per_example, len(others[c]))
         same = members[c][members[c] != anchor]
         if len(same) == 0:
             same = members[c]
-        positives = rng.choice(same, per_example)
-        negatives = rng.choice(others[c], per_example)
-        triplets[row:row + per_example, 0] = anchor
-        triplets[row:row + per_example, 1] = positives
-        triplets[row:row + per_example, 2] = negatives
-        row += per_example
-    return triplets
+        rows.append(np.stack([np.full(count, anchor), rng.choice(same, count), rng.choice(others[c], count)], 1))
+    return np.concatenate(rows).astype(np.int64) if rows else np.empty((0, 3), dtype=np.int64)
 
 
 def mean_pool(model, tokenizer, texts: Sequence[str], max_length: int, device: str):
