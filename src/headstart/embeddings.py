@@ -26,6 +26,15 @@ def masked_mean(hidden, attention_mask):
     return (hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
 
 
+def pooled(model, batch: dict):
+    """Mean-pooled, L2-normalised embeddings of a tokenised batch as a torch tensor (gradients flow when the
+    model trains): what SimCSE and contrastive training optimise."""
+    import torch
+
+    hidden = model(**batch).last_hidden_state
+    return torch.nn.functional.normalize(masked_mean(hidden, batch["attention_mask"]), dim=-1)
+
+
 class Encoder:
     """A loaded backbone that turns texts into mean-pooled vectors (PyTorch or ONNX Runtime)."""
 

@@ -17,12 +17,12 @@ import numpy as np
 
 from ..backbones import BackboneRef, load_model, load_tokenizer, resolve_backbone
 from ..config import opt
+from ..embeddings import pooled
 from ..heads import DenseHead, fit_head
 from ..progress import bar
 from ..seeding import pick_device
 from ..training.optim import adamw
 from ..training.schedules import make_scheduler
-from ..training.simcse import pooled
 from .registry import FitReport, Target, register
 
 

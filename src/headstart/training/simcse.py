@@ -15,15 +15,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from ..embeddings import masked_mean
-
-
-def pooled(model, batch: dict[str, Any]):
-    """Mean-pooled, L2-normalised embeddings (the pooling all-MiniLM and most sentence encoders use)."""
-    import torch
-
-    hidden = model(**batch).last_hidden_state
-    return torch.nn.functional.normalize(masked_mean(hidden, batch["attention_mask"]), dim=-1)
+from ..embeddings import pooled
 
 
 def simcse_loss(model, batch: dict[str, Any], temperature: float):
