@@ -15,6 +15,16 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 from headstart.resources import DEMO_TEST, DEMO_TRAIN  # noqa: E402
 
 
+def pytest_configure(config) -> None:
+    """Under pytest-xdist each worker gets its share of the cores: torch's default of one thread per core in
+    every worker oversubscribes the CPU, and spinning OpenMP threads then slow each other down."""
+    workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
+    if workers > 1:
+        import torch
+
+        torch.set_num_threads(max(1, (os.cpu_count() or 1) // workers))
+
+
 @pytest.fixture(scope="session", autouse=True)
 def _isolated_cache(tmp_path_factory):
     """Embedding caches and converted backbones go to a per-session folder, never the user's."""
