@@ -13,6 +13,7 @@ classes) N=8: contrastive vs probe.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import statistics
@@ -30,6 +31,7 @@ from headstart import TextClassifier  # noqa: E402
 from headstart.backbones import resolve_backbone  # noqa: E402
 from headstart.data.examples import from_lists  # noqa: E402
 from headstart.data.split import sample_per_class  # noqa: E402
+from headstart.strategies import get_strategy  # noqa: E402
 
 # Label descriptions for data sets whose label names are codes (what a user would pass with --label-descriptions).
 DESCRIPTIONS = {"trec": {"ABBR": "abbreviation", "DESC": "description or definition", "ENTY": "entity or thing",
@@ -85,11 +87,26 @@ def run_zero_shot(variant: str, name: str, classes: list[str], test: pd.DataFram
     return clf.score(test.text.tolist(), test.label.tolist()), fit_s
 
 
+def settings_of(method: str) -> dict:
+    """The settings a measurement was made with: the strategy's default config (or the setfit version). A row
+    is reused only while they match, so changing a strategy's defaults re-measures it."""
+    if method == "setfit":
+        import setfit
+
+        return {"setfit": setfit.__version__}
+    strategy, _, variant = method.partition(":")
+    config = dataclasses.asdict(get_strategy(strategy).config_cls())
+    if variant:
+        config["variant"] = variant
+    return json.loads(json.dumps(config, default=str))
+
+
 def read_results(path: str, test_limit: int) -> dict[str, dict]:
     """Rows of an earlier run with the same test subset, by (dataset, n, method, seed)."""
     if not Path(path).exists():
         return {}
     rows = [json.loads(line) for line in Path(path).read_text(encoding="utf-8").splitlines() if line.strip()]
+    # a later row with the same key (re-measured after a settings change) replaces the earlier one
     return {f"{r['dataset']}|{r['n']}|{r['method']}|{r['seed']}": r for r in rows
             if r.get("test_limit", 0) == test_limit and r["method"] != "majority"}
 
@@ -134,14 +151,17 @@ def main(argv: list[str] | None = None) -> int:
         return f"{dataset}|{n}|{method}|{seed}"
 
     def done(dataset, n, method, seed) -> bool:
-        """Already measured in an earlier run: reuse the row (it joins the table) instead of measuring again."""
+        """Already measured with the same settings in an earlier run: reuse the row (it joins the table)."""
         row = previous.get(key(dataset, n, method, seed))
-        if row is not None:
+        if row is not None and row.get("settings") == settings_of(method):
             rows.append(row)
-        return row is not None
+            return True
+        return False
 
     def record(**row):
         row["test_limit"] = args.test_limit
+        if row["method"] != "majority":
+            row["settings"] = settings_of(row["method"])
         rows.append(row)
         print(json.dumps(row), flush=True)
         if args.results:
