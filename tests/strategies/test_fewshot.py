@@ -35,6 +35,14 @@ def test_triplets_per_example_are_capped_by_the_other_class_examples():
     assert len(sample_triplets(np.repeat(np.arange(6), 8), 20, np.random.default_rng(0))) == 48 * 20
 
 
+def test_max_total_lowers_the_count_per_example_evenly():
+    y = np.repeat(np.arange(77), 8)  # 616 examples: 5000 // 616 = 8 each instead of 20
+    triplets = sample_triplets(y, 20, np.random.default_rng(0), max_total=5000)
+    assert np.bincount(triplets[:, 0]).tolist() == [8] * 616
+    assert len(sample_triplets(y, 20, np.random.default_rng(0), max_total=10)) == 616, "at least one each"
+    assert len(sample_triplets(np.repeat(np.arange(6), 8), 20, np.random.default_rng(0), max_total=5000)) == 48 * 20
+
+
 def test_one_shot_class_pairs_with_itself():
     y = np.array([0, 1, 1, 2])
     triplets = sample_triplets(y, 3, np.random.default_rng(1))
@@ -141,8 +149,9 @@ def test_mnr_loss_masks_same_class_candidates(tiny_backbone):
     assert masked.item() == pytest.approx(0.0, abs=1e-6)
 
 
-def test_contrastive_mnr_fits_tiny_model(tiny_backbone):
+def test_contrastive_cosine_loss_fits_tiny_model(tiny_backbone):
+    """The default loss (mnr) runs in the strategy matrix; SetFit's cosine loss is the option."""
     texts = ["good great fine film", "great fine good movie", "bad awful poor film", "awful poor bad movie"]
-    clf = TextClassifier(backbone=tiny_backbone, strategy="contrastive", loss="mnr", epochs=2, lr=1e-3,
+    clf = TextClassifier(backbone=tiny_backbone, strategy="contrastive", loss="cosine", epochs=2, lr=1e-3,
                          triplets_per_example=2, max_length=16, progress=False).fit(texts, ["p", "p", "n", "n"])
-    assert "mnr" in clf.fit_report_.notes[0] and clf.predict_proba(texts).shape == (4, 2)
+    assert "cosine" in clf.fit_report_.notes[0] and clf.predict_proba(texts).shape == (4, 2)
