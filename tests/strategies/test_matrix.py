@@ -76,8 +76,9 @@ FROZEN_ON_RANDOM_WEIGHTS = {"head-only": "only the head trains", "bitfit": "only
 LEARN_OPTIONS = {"lora": {"lr": 1e-2}}
 
 
-# contrastive's 20 epochs of triplets take ~200 s of a 2-core worker: it runs with the slow tests (make test-all)
-SLOW_TO_LEARN = {"contrastive"}
+# Strategies whose learning check is too slow for the default suite run with the slow tests (make test-all).
+# contrastive left this set once each xdist worker got its own cores (~200 s -> ~10 s).
+SLOW_TO_LEARN: set[str] = set()
 
 
 @pytest.mark.parametrize("name", [pytest.param(n, marks=pytest.mark.slow) if n in SLOW_TO_LEARN else n
