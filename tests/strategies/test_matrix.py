@@ -76,13 +76,7 @@ FROZEN_ON_RANDOM_WEIGHTS = {"head-only": "only the head trains", "bitfit": "only
 LEARN_OPTIONS = {"lora": {"lr": 1e-2}}
 
 
-# Strategies whose learning check is too slow for the default suite run with the slow tests (make test-all).
-# contrastive left this set once each xdist worker got its own cores (~200 s -> ~10 s).
-SLOW_TO_LEARN: set[str] = set()
-
-
-@pytest.mark.parametrize("name", [pytest.param(n, marks=pytest.mark.slow) if n in SLOW_TO_LEARN else n
-                                  for n in strategy_names() if get_strategy(n).needs_backbone
+@pytest.mark.parametrize("name", [n for n in strategy_names() if get_strategy(n).needs_backbone
                                   and getattr(get_strategy(n), "needs_examples", True)])
 def test_strategy_learns_something(name, tiny_backbone):
     """On a trivially separable task every strategy must beat chance clearly (guards against no-op fits)."""
