@@ -45,7 +45,9 @@ class ContrastiveConfig:
     # Small steps at a higher rate: on trec with 8 per class (seeds 0 and 1), 16 triplets a step at 2e-5 and 8
     # per example scored 0.66/0.53; 8 a step, 20 per example at 4e-5 scored 0.89/0.77 (setfit: 0.87/0.69).
     batch_size: int = opt(8, "triplets per optimisation step")
-    lr: float = opt(4e-5, "peak learning rate of the encoder (AdamW)")
+    # 6e-5 with every batch text a candidate: emotion 8/class, seeds 0-4, held-out train rows 0.3849 vs 0.3827
+    # at 4e-5 (test 0.386 vs 0.381). Picked on held-out train rows, not on the test set.
+    lr: float = opt(6e-5, "peak learning rate of the encoder (AdamW)")
     warmup_ratio: float = opt(0.1, "fraction of steps warming the learning rate up")
     max_length: int = opt(128, "tokens kept per text")
     C: float = opt(1.0, "inverse regularisation strength of the logistic-regression head")
@@ -58,8 +60,8 @@ def sample_triplets(y: np.ndarray, per_example: int, rng: np.random.Generator, m
     negatives). At most len(y) * per_example in all: linear in classes x examples. `max_total` (when > 0)
     lowers `per_example` so that the total fits (at least one per example).
 
-    A class with one example pairs the text with itself as positive; dropout makes the two views differ
-    (SimCSE), so one-shot classes still get a learning signal.
+    A class with one example pairs the text with itself as positive: that term is then satisfied from the
+    start and the anchor learns from its negatives only (both views are the same forward pass).
     """
     y = np.asarray(y)
     if max_total > 0 and len(y):
@@ -104,20 +106,21 @@ def contrastive_loss(model, tokenizer, texts: list[str], y: np.ndarray, triplets
     unique = sorted(set(triplets.ravel().tolist()))
     where = {idx: k for k, idx in enumerate(unique)}
     emb = mean_pool(model, tokenizer, [texts[i] for i in unique], config.max_length, device)
-    a, p, n = (emb[[where[i] for i in triplets[:, col]]] for col in range(3))
+    anchors = emb[[where[i] for i in triplets[:, 0]]]
+    positives = torch.as_tensor([where[i] for i in triplets[:, 1]], device=device)
     if config.loss == "cosine":
-        sims = torch.cat([(a * p).sum(-1), (a * n).sum(-1)])
-        target = torch.cat([torch.ones(len(a)), torch.zeros(len(a))]).to(sims)
+        negatives = emb[[where[i] for i in triplets[:, 2]]]
+        sims = torch.cat([(anchors * emb[positives]).sum(-1), (anchors * negatives).sum(-1)])
+        target = torch.cat([torch.ones(len(anchors)), torch.zeros(len(anchors))]).to(sims)
         return torch.nn.functional.mse_loss(sims, target)
-    candidates = torch.cat([p, n])  # row i's own positive is column i
-    labels = torch.as_tensor(y[np.concatenate([triplets[:, 1], triplets[:, 2]])], device=device)
-    anchor_labels = torch.as_tensor(y[triplets[:, 0]], device=device)
-    logits = config.scale * a @ candidates.T
-    same_class = anchor_labels[:, None] == labels[None, :]
-    own = torch.zeros_like(same_class)
-    own[torch.arange(len(a)), torch.arange(len(a))] = True
-    logits = logits.masked_fill(same_class & ~own, float("-inf"))  # other positives are not negatives
-    return torch.nn.functional.cross_entropy(logits, torch.arange(len(a), device=device))
+    # Every text embedded for this batch is a candidate, the other triplets' anchors included: more negatives
+    # at no extra forward passes (emotion 8/class, seeds 0-4, held-out train rows: 0.3827 vs 0.3807 with
+    # positives and negatives only). Other texts of the anchor's class are masked rather than negatives.
+    logits = config.scale * anchors @ emb.T
+    same_class = torch.as_tensor(y[triplets[:, 0]][:, None] == y[unique][None, :], device=device)
+    own = torch.nn.functional.one_hot(positives, len(unique)).bool()
+    logits = logits.masked_fill(same_class & ~own, float("-inf"))
+    return torch.nn.functional.cross_entropy(logits, positives)
 
 
 @register
