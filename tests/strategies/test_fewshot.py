@@ -155,3 +155,28 @@ def test_contrastive_cosine_loss_fits_tiny_model(tiny_backbone):
     clf = TextClassifier(backbone=tiny_backbone, strategy="contrastive", loss="cosine", epochs=2, lr=1e-3,
                          triplets_per_example=2, max_length=16, progress=False).fit(texts, ["p", "p", "n", "n"])
     assert "cosine" in clf.fit_report_.notes[0] and clf.predict_proba(texts).shape == (4, 2)
+
+
+def test_mnr_candidates_include_the_other_triplets_anchors(tiny_backbone):
+    """The mnr loss equals cross-entropy over every text embedded for the batch (the other triplet's anchor
+    included), with same-class texts other than the own positive masked."""
+    import torch
+
+    from headstart.backbones import load_model, load_tokenizer, resolve_backbone
+    from headstart.strategies.contrastive import ContrastiveConfig, contrastive_loss, mean_pool
+
+    ref = resolve_backbone(tiny_backbone)
+    model, tok = load_model(ref).eval(), load_tokenizer(ref)
+    texts = ["good film", "great film", "dull plot", "slow plot", "loud music"]
+    y = np.array([0, 0, 1, 1, 2])
+    triplets = np.array([[0, 1, 4], [2, 3, 4]])
+    config = ContrastiveConfig(loss="mnr", max_length=16)
+    with torch.no_grad():
+        loss = contrastive_loss(model, tok, texts, y, triplets, config, "cpu")
+        emb = mean_pool(model, tok, texts, 16, "cpu")
+        expected = []
+        for anchor, positive, _ in triplets:
+            logits = config.scale * emb[anchor] @ emb.T
+            logits[[i for i in range(5) if y[i] == y[anchor] and i != positive]] = float("-inf")
+            expected.append(-torch.log_softmax(logits, 0)[positive])
+    assert loss.item() == pytest.approx(torch.stack(expected).mean().item(), rel=1e-4)
