@@ -125,16 +125,23 @@ def test_contrastive_one_shot_real_model_round_trip(tmp_path):
     np.testing.assert_allclose(loaded.predict_proba(probe), clf.predict_proba(probe), atol=1e-6)
 
 
-def test_mnr_loss_masks_same_class_candidates(tiny_backbone):
+@pytest.fixture(scope="module")
+def tiny_encoder(tiny_backbone):
+    """The tiny backbone's encoder (eval mode, no dropout) and tokenizer, for calling the loss directly."""
+    from headstart.backbones import load_model, load_tokenizer, resolve_backbone
+
+    ref = resolve_backbone(tiny_backbone)
+    return load_model(ref).eval(), load_tokenizer(ref)
+
+
+def test_mnr_loss_masks_same_class_candidates(tiny_encoder):
     """Both losses are finite and positive on a mixed batch; a batch whose only candidates are the anchors'
     own positives (every other candidate masked as same-class) gives the minimum, 0, for mnr."""
     import torch
 
-    from headstart.backbones import load_model, load_tokenizer, resolve_backbone
     from headstart.strategies.contrastive import ContrastiveConfig, contrastive_loss
 
-    ref = resolve_backbone(tiny_backbone)
-    model, tok = load_model(ref).eval(), load_tokenizer(ref)
+    model, tok = tiny_encoder
     texts = ["good film", "great film", "fine film", "bad film", "awful film", "poor film"]
     y = np.array([0, 0, 0, 1, 1, 1])
     config = ContrastiveConfig(loss="mnr", max_length=16)
@@ -157,16 +164,14 @@ def test_contrastive_cosine_loss_fits_tiny_model(tiny_backbone):
     assert "cosine" in clf.fit_report_.notes[0] and clf.predict_proba(texts).shape == (4, 2)
 
 
-def test_mnr_candidates_include_the_other_triplets_anchors(tiny_backbone):
+def test_mnr_candidates_include_the_other_triplets_anchors(tiny_encoder):
     """The mnr loss equals cross-entropy over every text embedded for the batch (the other triplet's anchor
     included), with same-class texts other than the own positive masked."""
     import torch
 
-    from headstart.backbones import load_model, load_tokenizer, resolve_backbone
     from headstart.strategies.contrastive import ContrastiveConfig, contrastive_loss, mean_pool
 
-    ref = resolve_backbone(tiny_backbone)
-    model, tok = load_model(ref).eval(), load_tokenizer(ref)
+    model, tok = tiny_encoder
     texts = ["good film", "great film", "dull plot", "slow plot", "loud music"]
     y = np.array([0, 0, 1, 1, 2])
     triplets = np.array([[0, 1, 4], [2, 3, 4]])
