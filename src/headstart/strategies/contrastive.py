@@ -101,16 +101,16 @@ def encode(model, tokenizer, texts: Sequence[str], max_length: int, device: str,
 
 def contrastive_loss(model, tokenizer, texts: list[str], y: np.ndarray, triplets: np.ndarray,
                      config: ContrastiveConfig, device: str):
+    """The batch's loss: each distinct text is embedded once; `triplets` rows are (anchor, positive, negative)."""
     import torch
 
-    unique = sorted(set(triplets.ravel().tolist()))
-    where = {idx: k for k, idx in enumerate(unique)}
+    # `rows` is `triplets` re-indexed into `unique`, the distinct texts embedded for this batch
+    unique, rows = np.unique(triplets, return_inverse=True)
+    anchor_rows, positives, negative_rows = torch.as_tensor(rows.reshape(triplets.shape), device=device).T
     emb = mean_pool(model, tokenizer, [texts[i] for i in unique], config.max_length, device)
-    anchors = emb[[where[i] for i in triplets[:, 0]]]
-    positives = torch.as_tensor([where[i] for i in triplets[:, 1]], device=device)
+    anchors = emb[anchor_rows]
     if config.loss == "cosine":
-        negatives = emb[[where[i] for i in triplets[:, 2]]]
-        sims = torch.cat([(anchors * emb[positives]).sum(-1), (anchors * negatives).sum(-1)])
+        sims = torch.cat([(anchors * emb[positives]).sum(-1), (anchors * emb[negative_rows]).sum(-1)])
         target = torch.cat([torch.ones(len(anchors)), torch.zeros(len(anchors))]).to(sims)
         return torch.nn.functional.mse_loss(sims, target)
     # Every text embedded for this batch is a candidate, the other triplets' anchors included: more negatives
