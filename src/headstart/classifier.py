@@ -11,13 +11,15 @@ from pathlib import Path
 from typing import Any, Sequence
 
 import numpy as np
+from sklearn.base import BaseEstimator
+from sklearn.utils import ClassifierTags, RegressorTags, Tags
 
 from . import __version__, params
 from .backbones import DEFAULT_BACKBONE, BackboneRef, resolve_backbone
 from .config import build_config
 from .data.examples import Examples, check_trainable, from_lists
 from .data.split import label_counts, stratified_split
-from .errors import ConfigError, DataError, ModelError, expected
+from .errors import ConfigError, DataError, ModelError, NotFittedModelError, expected
 from .evaluation.metrics import PRIMARY_METRIC, classification_metrics, multilabel_metrics, regression_metrics
 from .io import METADATA_FILE, atomic_folder, folder_digest, read_json, write_json
 from .progress import progress_enabled
@@ -28,7 +30,7 @@ FORMAT_VERSION = 1
 AUGMENT_OPTIONS = ("augment", "augment_output", "augment_lm")  # preprocessing, not strategy options
 
 
-class TextClassifier:
+class TextClassifier(BaseEstimator):
     """Adapt a pre-trained backbone to a text classification (or regression) task.
 
     Parameters
@@ -51,20 +53,41 @@ class TextClassifier:
         self.seed = seed
         self.threshold = threshold
         self.progress = progress
-        self.options = options
+        self._options = options
 
     # -- scikit-learn protocol ---------------------------------------------------------------------
     _PARAM_NAMES = ("backbone", "strategy", "task", "seed", "threshold", "progress")
 
+    @property
+    def options(self) -> dict[str, Any]:
+        """The strategy options given as keywords (a copy: change them with `set_params`)."""
+        return dict(self._options)
+
     def get_params(self, deep: bool = True) -> dict[str, Any]:
+        """Named arguments and strategy options, so `clone` and `GridSearchCV(param_grid={"C": ...})` see both."""
         return params.get_params(self, self._PARAM_NAMES)
 
     def set_params(self, **values: Any) -> "TextClassifier":
+        """Set named arguments or strategy options (options are checked in `fit`)."""
         params.set_params(self, self._PARAM_NAMES, values)
         return self
 
     def __repr__(self) -> str:
         return params.params_repr(self, ("backbone", "strategy", "seed"))
+
+    def __sklearn_tags__(self) -> Tags:
+        """Text in; a classifier or, for task='regression', a regressor (is_classifier, cv choice, scorers)."""
+        tags = params.text_tags(super().__sklearn_tags__())
+        if self.task == "regression":
+            tags.estimator_type, tags.regressor_tags = "regressor", RegressorTags()
+        else:
+            # labels are lists of names for multilabel ('auto' reads them as such when they are lists)
+            tags.estimator_type = "classifier"
+            tags.classifier_tags = ClassifierTags(multi_label=self.task in ("auto", "multilabel"))
+        return tags
+
+    def __sklearn_is_fitted__(self) -> bool:
+        return hasattr(self, "strategy_")
 
     # -- fitting -----------------------------------------------------------------------------------
     def fit(self, X: Sequence[str] | Examples, y: Sequence[Any] | None = None, *,
@@ -169,8 +192,9 @@ class TextClassifier:
 
     # -- prediction --------------------------------------------------------------------------------
     def _check_fitted(self) -> None:
-        if not hasattr(self, "strategy_"):
-            raise ModelError(expected("a fitted TextClassifier", "an unfitted one", "Call fit() or load() first."))
+        if not self.__sklearn_is_fitted__():
+            raise NotFittedModelError(expected("a fitted TextClassifier", "an unfitted one",
+                                               "Call fit() or load() first."))
 
     def _texts(self, X: Sequence[str]) -> list[str]:
         if isinstance(X, str):

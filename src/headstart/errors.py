@@ -3,6 +3,8 @@ what was expected, what arrived and what to do. The CLI maps all of them to exit
 
 from __future__ import annotations
 
+from sklearn.exceptions import NotFittedError
+
 
 class HeadstartError(Exception):
     """Base class of every error caused by the user's input or environment."""
@@ -22,6 +24,11 @@ class ConfigError(HeadstartError):
 
 class ModelError(HeadstartError):
     """A saved model folder is missing, incomplete or cannot be used as asked."""
+
+
+class NotFittedModelError(ModelError, NotFittedError):
+    """An estimator was used before `fit` or `load`: scikit-learn's `NotFittedError` (which
+    `check_is_fitted` callers and sklearn's own checks expect) and a `ModelError` (CLI exit code 2)."""
 
 
 def expected(what: str, got: str, fix: str) -> str:

@@ -13,10 +13,13 @@ import time
 from pathlib import Path
 from typing import Any, Sequence
 
+from sklearn.base import BaseEstimator
+from sklearn.utils import Tags
+
 from .. import __version__, params
 from ..backbones import BackboneRef, backbone_record, resolve_backbone
 from ..config import build_config
-from ..errors import ConfigError, DataError, ModelError, expected
+from ..errors import ConfigError, DataError, ModelError, NotFittedModelError, expected
 from ..io import METADATA_FILE, atomic_folder, folder_digest, read_json, write_json
 from ..progress import progress_enabled
 from ..seeding import pick_device, set_seed
@@ -32,7 +35,7 @@ FORMAT_VERSION = 1
 KIND = "generation"
 
 
-class Seq2SeqModel:
+class Seq2SeqModel(BaseEstimator):
     """Learn to map source texts to target texts (translation, summarization) from a pre-trained model.
 
     Parameters
@@ -52,19 +55,34 @@ class Seq2SeqModel:
         self.strategy = strategy
         self.seed = seed
         self.progress = progress
-        self.options = options
+        self._options = options
 
+    # -- scikit-learn protocol ---------------------------------------------------------------------
     _PARAM_NAMES = ("task", "backbone", "strategy", "seed", "progress")
 
+    @property
+    def options(self) -> dict[str, Any]:
+        """The `GenerationConfig` options given as keywords (a copy: change them with `set_params`)."""
+        return dict(self._options)
+
     def get_params(self, deep: bool = True) -> dict[str, Any]:
+        """Named arguments and options, so `clone` and `GridSearchCV(param_grid={"epochs": ...})` see both."""
         return params.get_params(self, self._PARAM_NAMES)
 
     def set_params(self, **values: Any) -> "Seq2SeqModel":
+        """Set named arguments or options (options are checked in `fit`)."""
         params.set_params(self, self._PARAM_NAMES, values)
         return self
 
     def __repr__(self) -> str:
         return params.params_repr(self, ("task", "backbone", "strategy"))
+
+    def __sklearn_tags__(self) -> Tags:
+        """Texts in, texts out: neither classifier nor regressor (cross-validation uses plain KFold)."""
+        return params.text_tags(super().__sklearn_tags__())
+
+    def __sklearn_is_fitted__(self) -> bool:
+        return hasattr(self, "backend_")
 
     # -- fitting -----------------------------------------------------------------------------------
     def fit(self, sources: Sequence[str] | Pairs, targets: Sequence[str] | None = None,
@@ -128,8 +146,9 @@ class Seq2SeqModel:
 
     # -- prediction --------------------------------------------------------------------------------
     def _check_fitted(self) -> None:
-        if not hasattr(self, "backend_"):
-            raise ModelError(expected("a fitted Seq2SeqModel", "an unfitted one", "Call fit() or load() first."))
+        if not self.__sklearn_is_fitted__():
+            raise NotFittedModelError(expected("a fitted Seq2SeqModel", "an unfitted one",
+                                               "Call fit() or load() first."))
 
     def predict(self, sources: Sequence[str] | Pairs, **decoding: Any) -> list[str]:
         """Generated targets, one per source. `decoding` overrides num_beams, max_new_tokens, ... for this call."""
