@@ -205,3 +205,23 @@ def test_prediction_counts_min_steps_work_not_rows():
     assert 100 < guess < 250
     assert predicted_seconds(Cell("finetune", "all", 0, "x", 6920), finished) > 1000  # the old row-based guess
     assert training_work(object(), 500) == 500.0  # strategies that do not train: rows
+
+
+def test_one_seed_prints_no_spread_no_forecast_and_says_what_the_recommendation_rests_on(files, tiny_backbone,
+                                                                                        tmp_path, capsys):
+    out = tmp_path / "one-seed"
+    assert main(["compare", str(files / "train.csv"), "--test", str(files / "test.csv"), "--strategies",
+                 "probe,scratch-tfidf", "--sizes", "8,16", "--seeds", "1", "--backbone", tiny_backbone,
+                 "--options", str(files / "options.json"), "--no-final", "-o", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "note: --seeds 1" in printed and "note: 2 size(s): no forecast" in printed
+    assert "±" not in printed and "rmse" not in printed and "of the strategies within one std" not in printed
+    assert "spread unknown (1 seed)" in printed and "forecast: none" in printed
+    assert "rests on: one seed" in printed
+    results = json.loads((out / "results.json").read_text())
+    assert all(p["std"] is None for points in results["curves"].values() for p in points)
+    assert all(f is None for f in results["forecast"].values())
+    assert main(["report", str(out)]) == 0
+    page = (out / "report.html").read_text(encoding="utf-8")
+    card = (out / "model_card.md").read_text(encoding="utf-8")
+    assert "± 0.0000" not in page and "spread unknown (1 seed)" in page and "spread unknown (1 seed)" in card

@@ -60,12 +60,52 @@ def test_power_law_forecast_recovers_a_known_curve():
     assert f["rmse"] < 1e-3
 
 
-def test_two_sizes_fall_back_to_log_linear_and_one_size_gives_none():
-    f = fit_forecast([(8, 0.6), (8, 0.62), (64, 0.75), (64, 0.77)])
-    assert f["form"] == "p + q * ln n"
-    q = (0.76 - 0.61) / math.log(8)
-    assert f["doubling_gain"] == pytest.approx(q * math.log(2))
+def test_no_forecast_from_fewer_than_three_sizes():
+    """Any two-parameter curve passes through two sizes exactly: a 'forecast' from them forecasts nothing."""
+    assert fit_forecast([(8, 0.6), (8, 0.62), (64, 0.75), (64, 0.77)]) is None
+    assert fit_forecast([(8, 0.6), (64, 0.75)]) is None
     assert fit_forecast([(8, 0.6), (8, 0.7)]) is None
+
+
+def test_log_linear_fallback_when_the_power_law_does_not_converge(monkeypatch):
+    import scipy.optimize
+
+    def no_convergence(*args, **kwargs):
+        raise RuntimeError("Optimal parameters not found")
+
+    monkeypatch.setattr(scipy.optimize, "curve_fit", no_convergence)
+    points = [(8, 0.6), (8, 0.62), (64, 0.75), (64, 0.77), (512, 0.9), (512, 0.92)]
+    f = fit_forecast(points)
+    q, _ = np.polyfit(np.log([p[0] for p in points]), [p[1] for p in points], 1)
+    assert f["form"] == "p + q * ln n" and f["doubling_gain"] == pytest.approx(q * math.log(2))
+    assert f["rmse"] is not None and f["rmse"] > 0  # 6 points, 2 parameters: the residual means something
+
+
+def test_an_exact_fit_reports_no_rmse():
+    """One seed at three sizes: three points for three parameters leave no residual to judge the fit by."""
+    f = fit_forecast([(8, 0.6), (64, 0.75), (512, 0.8)])
+    assert f is not None and f["rmse"] is None and f["points"] == 3
+    with_seeds = fit_forecast([(8, 0.6), (8, 0.62), (64, 0.75), (64, 0.74), (512, 0.8), (512, 0.82)])
+    assert with_seeds["rmse"] is not None and with_seeds["rmse"] > 0
+
+
+def test_one_seed_has_no_spread():
+    curves = learning_curves(_cells("probe", [("8", 8, 0.7), ("64", 64, 0.8)], seeds=1))
+    assert [p["std"] for p in curves["probe"]] == [None, None]
+    assert learning_curves(_cells("probe", [("8", 8, 0.7)], seeds=2, noise=0.01))["probe"][0]["std"] > 0
+    a = _cells("a", [("8", 8, 0.8)], seeds=1)
+    rows = paired_comparisons(a + [dict(c, strategy="b", score=0.7) for c in a])
+    assert rows[0]["n"] == 1 and rows[0]["std_diff"] is None and rows[0]["t_p"] is None
+
+
+def test_one_seed_recommendation_says_what_it_rests_on():
+    cells = (_cells("finetune", [("all", 100, 0.90)], seeds=1, fit_seconds=100.0)
+             + _cells("probe", [("all", 100, 0.89)], seeds=1, fit_seconds=2.0))
+    rec = recommend(learning_curves(cells))
+    assert rec["strategy"] == "finetune" and rec["best_std"] is None and rec["std"] is None
+    assert "spread unknown (1 seed)" in rec["reason"] and "rests on a single sample" in rec["reason"]
+    assert "of the strategies within one std" not in rec["reason"]  # the old claim, with a std of 0
+    assert "±" not in rec["reason"] and rec["basis"] == "one seed: spread unknown (1 seed)"
 
 
 def test_recommendation_is_the_cheapest_within_the_spread_of_the_best():
@@ -76,6 +116,8 @@ def test_recommendation_is_the_cheapest_within_the_spread_of_the_best():
     rec = recommend(learning_curves(cells))
     assert rec["strategy"] == "probe" and rec["best"] == "finetune"
     assert "scratch-tfidf" not in rec["within"]
+    assert rec["basis"] == "mean ± std over 5 seeds" and "within one std" in rec["reason"]
+    assert "over 5 seeds" in rec["reason"]
 
 
 def test_paired_comparison_uses_matching_seeds():

@@ -57,11 +57,27 @@ def run(args: argparse.Namespace) -> int:
                        budget_s=parse_budget(ca.budget), metric=ca.metric, final=ca.final)
     if spec.seeds < 1:
         raise ConfigError(expected("--seeds of 1 or more", str(spec.seeds), "Pass e.g. --seeds 5."))
+    for note in grid_notes(spec):
+        print(f"note: {note}", flush=True)
     results = run_comparison(train, test, spec, ca.output, log=lambda m: print(m, flush=True))
     print()
     print(format_results(results))
     print(f"\nwrote {ca.output}/results.json and results.csv; `headstart report {ca.output}` renders the report")
     return 0
+
+
+def grid_notes(spec) -> list[str]:
+    """What a small grid cannot answer, said before it runs rather than shown as zeros after."""
+    from ..evaluation.curves import MIN_FORECAST_SIZES
+
+    notes = []
+    if spec.seeds == 1:
+        notes.append("--seeds 1: one sample per cell, so the spread is unknown (no std, no paired-test p-values) and "
+                     "the recommendation rests on single scores; --seeds 3 or more measures the spread")
+    if len(spec.sizes) < MIN_FORECAST_SIZES:
+        notes.append(f"{len(spec.sizes)} size(s): no forecast, which needs {MIN_FORECAST_SIZES} or more "
+                     "(e.g. --sizes 8,32,all)")
+    return notes
 
 
 COMMAND = ("compare", "learning curves of strategies x sizes x seeds on one test set: transfer gain, forecast, "

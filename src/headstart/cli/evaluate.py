@@ -48,8 +48,10 @@ def run(args: argparse.Namespace) -> int:
 
 
 def print_metrics(metrics: dict) -> None:
-    headline = {k: v for k, v in metrics.items() if not isinstance(v, dict)}
+    headline = {k: v for k, v in metrics.items() if not isinstance(v, (dict, list)) and k != "note"}
     print(table([headline]))
+    if "note" in metrics:
+        print(f"note: {metrics['note']}")
     if "per_class" in metrics:
         rows = [{"class": c, **v} for c, v in metrics["per_class"].items()]
         print("\nper class\n" + table(rows, ["class", "precision", "recall", "f1", "support"]))

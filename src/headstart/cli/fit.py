@@ -102,9 +102,10 @@ def run(args: argparse.Namespace) -> int:
     summary = {"strategy": fit_args.strategy, "backbone": clf.backbone_.name if clf.backbone_ else "-",
                "train_rows": clf.data_["n_train"], "valid_rows": clf.data_["n_valid"],
                "fit_seconds": round(report.fit_seconds, 1), "trainable_params": report.trainable_parameters}
-    summary.update({f"valid_{k}": v for k, v in clf.metrics_.get("valid", {}).items() if k != "n"})
+    valid = clf.metrics_.get("valid", {})
+    summary.update({f"valid_{k}": v for k, v in valid.items() if k not in ("n", "note", "absent_classes")})
     print(table([summary]))
-    for note in report.notes:
+    for note in [*report.notes, *([f"validation: {valid['note']}"] if "note" in valid else [])]:
         print(f"note: {note}")
     print(f"saved to {fit_args.output}")
     return 0

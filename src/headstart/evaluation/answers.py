@@ -11,17 +11,34 @@ def _fmt_p(p: float | None) -> str:
     return "-" if p is None else f"{p:.3f}"
 
 
+def spread_caption(curves: dict[str, Any]) -> str:
+    """What the table's cells are: 'mean ± std over seeds', or, with one seed throughout, plain scores."""
+    seeds = {p["seeds"] for points in curves.values() for p in points}
+    if seeds == {1}:
+        return "one score per size, spread unknown (1 seed)"
+    if 1 in seeds:
+        return "mean ± std over seeds; '(1 seed)': spread unknown"
+    return "mean ± std over seeds"
+
+
+def _point_text(p: dict[str, Any], one_seed_throughout: bool) -> str:
+    if p.get("std") is not None and p["seeds"] > 1:  # results.json files before 0.1 stored 0.0 for one seed
+        return f"{p['mean']:.4f} ± {p['std']:.4f}"
+    return f"{p['mean']:.4f}" if one_seed_throughout else f"{p['mean']:.4f} (1 seed)"
+
+
 def curve_table(results: dict[str, Any], curves: dict[str, Any] | None = None) -> list[dict[str, Any]]:
-    """One row per strategy, one column per size: 'mean ± std'."""
+    """One row per strategy, one column per size: 'mean ± std', or the plain score where one seed ran."""
     curves = results["curves"] if curves is None else curves
     sizes = sorted({p["size"] for points in curves.values() for p in points}, key=size_order)
+    one_seed = {p["seeds"] for points in curves.values() for p in points} == {1}
     rows = []
     for name, points in curves.items():
         by_size = {p["size"]: p for p in points}
         row: dict[str, Any] = {"strategy": name + (" (scratch)" if name in results["baselines"] else "")}
         for size in sizes:
             p = by_size.get(size)
-            row[f"n={size}"] = f"{p['mean']:.4f} ± {p['std']:.4f}" if p else "-"
+            row[f"n={size}"] = _point_text(p, one_seed) if p else "-"
         last = points[-1]
         row["fit_s"] = round(last["fit_seconds"], 2)
         row["trainable"] = last["trainable_parameters"]
@@ -34,10 +51,10 @@ def format_results(results: dict[str, Any]) -> str:
     from ..cli.common import table
 
     metric = results["metric"]
-    out = [f"learning curves ({metric}, mean ± std over seeds; sizes are examples per class; "
+    out = [f"learning curves ({metric}, {spread_caption(results['curves'])}; sizes are examples per class; "
            f"fit_s and trainable at the largest size)", table(curve_table(results))]
     for other, curves in (results.get("other_metrics") or {}).items():
-        out += ["", f"{other} (mean ± std over seeds)", table(curve_table(results, curves))]
+        out += ["", f"{other} ({spread_caption(curves)})", table(curve_table(results, curves))]
     paired = [{"size": r["size"], "a": r["a"], "b": r["b"], "seeds": r["n"], "mean a-b": round(r["mean_diff"], 4),
                "wins a:b": f"{r['wins_a']}:{r['wins_b']}", "t-test p": _fmt_p(r["t_p"]),
                "wilcoxon p": _fmt_p(r["wilcoxon_p"])} for r in results["paired"]]
@@ -53,18 +70,12 @@ def format_results(results: dict[str, Any]) -> str:
         out += ["", "transfer gain: no from-scratch baseline in the grid (add scratch-tfidf or scratch-init)"]
     elif results["curves"] and set(results["curves"]) <= set(results["baselines"]):
         out += ["", "transfer gain: only from-scratch baselines finished; no transfer strategy to compare"]
-    forecast_rows = []
-    for name, f in (results.get("forecast") or {}).items():
-        if f:
-            forecast_rows.append({"strategy": name, "fit": f["form"], "at n_max": round(f["at_n_max"], 4),
-                                  "n_max": f"{f['n_max']:,.0f}", "doubling labels": f"{f['doubling_gain']:+.4f}",
-                                  "rmse": round(f["rmse"], 4)})
-    if forecast_rows:
-        out += ["", "forecast: fitted curve per strategy and the expected gain from doubling the labels",
-                table(forecast_rows)]
+    out += forecast_lines(results)
     rec = results.get("recommendation")
     if rec:
         out += ["", f"recommendation: {rec['strategy']} — {rec['reason']}"]
+        if rec.get("basis"):
+            out.append(f"  (rests on: {rec['basis']}, at size {rec['size']}, on one test set)")
         if rec.get("not_at_size"):
             out.append(f"  (no result at size {rec['size']} for: {', '.join(rec['not_at_size'])})")
     final = results.get("final")
@@ -77,3 +88,33 @@ def format_results(results: dict[str, Any]) -> str:
         out.append(f"skipped {len(results['skipped'])} cell(s) for the budget: "
                    + ", ".join(s["cell"] for s in results["skipped"][:12]))
     return "\n".join(out)
+
+
+def forecast_lines(results: dict[str, Any]) -> list[str]:
+    """The forecast table, or why there is none (fewer than three sizes), and a note on exact fits."""
+    from ..cli.common import table
+    from .curves import MIN_FORECAST_SIZES
+
+    rows, exact = [], []
+    for name, f in (results.get("forecast") or {}).items():
+        if f:
+            rmse = f.get("rmse")
+            if rmse is None:
+                exact.append(name)
+            rows.append({"strategy": name, "fit": f["form"], "at n_max": round(f["at_n_max"], 4),
+                         "n_max": f"{f['n_max']:,.0f}", "doubling labels": f"{f['doubling_gain']:+.4f}",
+                         "rmse": "-" if rmse is None else round(rmse, 4)})
+    if not rows:
+        if not results["curves"]:
+            return []
+        most = max(len(points) for points in results["curves"].values())
+        return ["", f"forecast: none; a curve needs results at {MIN_FORECAST_SIZES} or more sizes "
+                    f"(the most any strategy has here is {most})"]
+    out = ["", "forecast: fitted curve per strategy and the expected gain from doubling the labels", table(rows)]
+    without = [name for name, f in (results.get("forecast") or {}).items() if not f]
+    if without:
+        out.append(f"  no forecast for {', '.join(without)}: fewer than {MIN_FORECAST_SIZES} sizes finished")
+    if exact:
+        out.append(f"  rmse '-': {', '.join(exact)}: no more points than the curve has parameters, so a "
+                   "residual would check nothing (more seeds or sizes would)")
+    return out

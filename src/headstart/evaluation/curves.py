@@ -21,8 +21,9 @@ def size_order(size: str) -> float:
 
 
 def learning_curves(cells: Sequence[dict[str, Any]], metric: str = "score") -> dict[str, list[dict[str, Any]]]:
-    """Per strategy, one point per size: mean and std (ddof=1 when n>1) of `metric` over seeds,
-    the mean examples per class actually trained on, mean fit time and trainable parameters."""
+    """Per strategy, one point per size: mean and std (ddof=1) of `metric` over seeds, the mean examples
+    per class actually trained on, mean fit time and trainable parameters. With one seed the std is None:
+    one sample says nothing about the spread, and 0.0 would claim there is none."""
     groups: dict[tuple[str, str], list[dict[str, Any]]] = {}
     for cell in cells:
         groups.setdefault((cell["strategy"], cell["size"]), []).append(cell)
@@ -32,7 +33,7 @@ def learning_curves(cells: Sequence[dict[str, Any]], metric: str = "score") -> d
         curves.setdefault(strategy, []).append({
             "size": size, "n_per_class": float(np.mean([c["n_per_class"] for c in members])),
             "n_train": float(np.mean([c["n_train"] for c in members])), "seeds": len(members),
-            "mean": float(values.mean()), "std": float(values.std(ddof=1)) if len(values) > 1 else 0.0,
+            "mean": float(values.mean()), "std": float(values.std(ddof=1)) if len(values) > 1 else None,
             "min": float(values.min()), "max": float(values.max()),
             "fit_seconds": float(np.mean([c["fit_seconds"] for c in members])),
             "trainable_parameters": int(np.mean([c["trainable_parameters"] for c in members])),
@@ -67,7 +68,7 @@ def paired_comparisons(cells: Sequence[dict[str, Any]], metric: str = "score") -
             y = np.array([by_key[(b, size, s)] for s in seeds])
             diff = x - y
             row: dict[str, Any] = {"size": size, "a": a, "b": b, "n": len(seeds), "mean_diff": float(diff.mean()),
-                                   "std_diff": float(diff.std(ddof=1)) if len(seeds) > 1 else 0.0,
+                                   "std_diff": float(diff.std(ddof=1)) if len(seeds) > 1 else None,
                                    "wins_a": int((diff > 0).sum()), "wins_b": int((diff < 0).sum()),
                                    "t_p": None, "wilcoxon_p": None}
             with warnings.catch_warnings():
@@ -143,41 +144,49 @@ def _power_law(n: np.ndarray, a: float, b: float, c: float) -> np.ndarray:
     return a - b * np.power(n, -c)
 
 
-def fit_forecast(points: Sequence[tuple[float, float]], upper: float | None = 1.0) -> dict[str, Any] | None:
-    """Fit score(n) = a - b * n^-c (3+ distinct sizes) or score = p + q * ln n (2 sizes) to per-seed
-    points (n examples per class, score) and forecast the gain from doubling the largest n.
+MIN_FORECAST_SIZES = 3
 
+
+def fit_forecast(points: Sequence[tuple[float, float]], upper: float | None = 1.0) -> dict[str, Any] | None:
+    """Fit score(n) = a - b * n^-c to per-seed points (n examples per class, score) and forecast the gain
+    from doubling the largest n; score = p + q * ln n when the power law does not converge.
+
+    Needs `MIN_FORECAST_SIZES` distinct sizes (None otherwise): any two-parameter curve passes exactly
+    through two sizes, so such a "fit" forecasts nothing. `rmse` is None when there are no more points
+    than parameters (one seed at three sizes): no residual is left to check the fit with.
     `upper` bounds the asymptote `a` (1.0 for accuracy-like metrics; None for unbounded ones).
-    Returns None with fewer than two distinct sizes.
     """
     from scipy.optimize import curve_fit
 
     n = np.array([p[0] for p in points], dtype=float)
     y = np.array([p[1] for p in points], dtype=float)
     distinct = np.unique(n)
-    if len(distinct) < 2:
+    if len(distinct) < MIN_FORECAST_SIZES:
         return None
     n_max = float(distinct.max())
-    if len(distinct) >= 3:
-        a_hi = upper if upper is not None else max(1.0, y.max() * 2 + 1)
-        try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                start = (min(y.max() + 0.01, a_hi), max(y.max() - y.min(), 1e-3), 0.5)
-                params, _ = curve_fit(_power_law, n, y, p0=start, bounds=([-np.inf, 0.0, 0.0], [a_hi, np.inf, 3.0]),
-                                      maxfev=20000)
-            a, b, c = (float(v) for v in params)
-            now, doubled = (float(_power_law(np.array([n]), a, b, c)[0]) for n in (n_max, 2 * n_max))
-            return {"form": "a - b * n^-c", "params": {"a": a, "b": b, "c": c}, "n_max": n_max,
-                    "at_n_max": now, "at_2n_max": doubled, "doubling_gain": doubled - now,
-                    "rmse": float(np.sqrt(np.mean((_power_law(n, a, b, c) - y) ** 2)))}
-        except (RuntimeError, ValueError):
-            pass  # no convergence: fall back to the log-linear fit below
+    a_hi = upper if upper is not None else max(1.0, y.max() * 2 + 1)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            start = (min(y.max() + 0.01, a_hi), max(y.max() - y.min(), 1e-3), 0.5)
+            params, _ = curve_fit(_power_law, n, y, p0=start, bounds=([-np.inf, 0.0, 0.0], [a_hi, np.inf, 3.0]),
+                                  maxfev=20000)
+        a, b, c = (float(v) for v in params)
+        now, doubled = (float(_power_law(np.array([n]), a, b, c)[0]) for n in (n_max, 2 * n_max))
+        return {"form": "a - b * n^-c", "params": {"a": a, "b": b, "c": c}, "n_max": n_max,
+                "at_n_max": now, "at_2n_max": doubled, "doubling_gain": doubled - now, "points": len(y),
+                "rmse": _rmse(_power_law(n, a, b, c) - y, 3)}
+    except (RuntimeError, ValueError):
+        pass  # no convergence: fall back to the log-linear fit below
     q, p = np.polyfit(np.log(n), y, 1)
     now = float(p + q * math.log(n_max))
     return {"form": "p + q * ln n", "params": {"p": float(p), "q": float(q)}, "n_max": n_max, "at_n_max": now,
-            "at_2n_max": now + float(q) * math.log(2), "doubling_gain": float(q) * math.log(2),
-            "rmse": float(np.sqrt(np.mean((p + q * np.log(n) - y) ** 2)))}
+            "at_2n_max": now + float(q) * math.log(2), "doubling_gain": float(q) * math.log(2), "points": len(y),
+            "rmse": _rmse(p + q * np.log(n) - y, 2)}
+
+
+def _rmse(residuals: np.ndarray, n_params: int) -> float | None:
+    return float(np.sqrt(np.mean(residuals ** 2))) if len(residuals) > n_params else None
 
 
 def forecasts(cells: Sequence[dict[str, Any]], upper: float | None = 1.0) -> dict[str, dict[str, Any] | None]:
@@ -189,8 +198,9 @@ def forecasts(cells: Sequence[dict[str, Any]], upper: float | None = 1.0) -> dic
 
 
 def recommend(curves: dict[str, list[dict[str, Any]]]) -> dict[str, Any] | None:
-    """The cheapest strategy (mean fit time) whose mean at the largest size is within one standard
-    deviation (over seeds) of the best mean there."""
+    """At the largest size: the cheapest strategy (mean fit time) whose mean is within one standard
+    deviation (over seeds) of the best mean there. When the best has a single seed its spread is unknown,
+    so no strategy can be called "within" it: the best score is recommended, and `basis` says so."""
     at_size: dict[str, list[tuple[str, dict[str, Any]]]] = {}
     for name, points in curves.items():
         for p in points:
@@ -200,13 +210,26 @@ def recommend(curves: dict[str, list[dict[str, Any]]]) -> dict[str, Any] | None:
     size = max(at_size, key=size_order)
     rows = at_size[size]
     best_name, best = max(rows, key=lambda r: r[1]["mean"])
-    floor = best["mean"] - best["std"]
+    spread = best["std"]
+    floor = best["mean"] - (spread or 0.0)
     within = [(n, p) for n, p in rows if p["mean"] >= floor]
     name, point = min(within, key=lambda r: (r[1]["fit_seconds"], -r[1]["mean"]))
     missing = sorted(set(curves) - {n for n, _ in rows})
-    return {"strategy": name, "size": size, "mean": point["mean"], "std": point["std"],
-            "fit_seconds": point["fit_seconds"], "best": best_name, "best_mean": best["mean"], "best_std": best["std"],
-            "within": sorted(n for n, _ in within), "not_at_size": missing,
-            "reason": (f"'{name}' is the cheapest ({point['fit_seconds']:.1f}s per fit) of the strategies within "
-                       f"one std "
-                       f"of the best ('{best_name}', {best['mean']:.4f} ± {best['std']:.4f}) at size {size}")}
+    if spread is None:
+        basis = "one seed: spread unknown (1 seed)"
+        reason = (f"'{name}' has the best score at size {size} ({point['mean']:.4f}); this rests on a single "
+                  f"sample per strategy, spread unknown (1 seed), so a close second may be as good. With "
+                  f"--seeds 3 or more the cheapest strategy within one std of the best is recommended")
+    else:
+        basis = f"mean ± std over {best['seeds']} seeds"
+        best_text = f"{best['mean']:.4f} ± {spread:.4f} over {best['seeds']} seeds"
+        if name == best_name:
+            reason = (f"'{name}' has the best mean at size {size} ({best_text}) and no cheaper strategy is within "
+                      f"one std of it")
+        else:
+            reason = (f"'{name}' is the cheapest ({point['fit_seconds']:.1f} s per fit) of the strategies whose mean "
+                      f"at size {size} is within one std of the best ('{best_name}' {best_text}; "
+                      f"'{name}' {point['mean']:.4f})")
+    return {"strategy": name, "size": size, "mean": point["mean"], "std": point["std"], "seeds": point["seeds"],
+            "fit_seconds": point["fit_seconds"], "best": best_name, "best_mean": best["mean"], "best_std": spread,
+            "within": sorted(n for n, _ in within), "not_at_size": missing, "basis": basis, "reason": reason}

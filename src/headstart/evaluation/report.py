@@ -10,8 +10,9 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from ..io import atomic_write_text, read_json
-from .answers import curve_table
+from .answers import curve_table, spread_caption
 from .compare import FINAL_JSON, load_results
+from .curves import MIN_FORECAST_SIZES
 
 CSS = """
 body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:2em auto;max-width:1100px;color:#222;
@@ -49,14 +50,14 @@ def learning_curve_plot(results: dict[str, Any]) -> str:
     for name, points in results["curves"].items():
         x = [p["n_per_class"] for p in points]
         y = [p["mean"] for p in points]
-        err = [p["std"] for p in points]
+        err = [p["std"] or 0.0 for p in points]  # one seed: no bar (the title says the spread is unknown)
         style = "--" if name in results["baselines"] else "-"
         ax.errorbar(x, y, yerr=err, fmt="o" + style, capsize=4, label=name)
         ax.fill_between(x, [a - b for a, b in zip(y, err)], [a + b for a, b in zip(y, err)], alpha=0.12)
     ax.set_xscale("log")
     ax.set_xlabel("labelled examples per class (log scale)")
     ax.set_ylabel(f"test {results['metric']}")
-    ax.set_title("learning curves (mean ± std over seeds; dashed: from scratch)")
+    ax.set_title(f"learning curves ({spread_caption(results['curves'])}; dashed: from scratch)")
     ax.grid(alpha=0.3)
     if results["curves"]:
         ax.legend()
@@ -146,8 +147,10 @@ def model_card(results: dict[str, Any], final: dict[str, Any] | None) -> str:
     if rec:
         lines.append(f"- Why: {rec['reason']}.")
     lines.append("")
-    lines += ["## Metrics", f"- Grid ({results['seeds']} seeds): {metric} {rec.get('mean', float('nan')):.4f} "
-                            f"± {rec.get('std', float('nan')):.4f} at size {rec.get('size')}."]
+    spread = (f" ± {rec['std']:.4f}" if rec.get("std") is not None and rec.get("seeds", 2) > 1
+              else ", spread unknown (1 seed)")
+    lines += ["## Metrics", f"- Grid ({results['seeds']} seeds): {metric} {rec.get('mean', float('nan')):.4f}"
+                            f"{spread} at size {rec.get('size')}."]
     if final:
         m, cal = final["metrics"], final["calibration"]
         lines.append(f"- Saved model (`{final['model']}`, seed {final['seed']}, {final['n_fit']} training rows): "
@@ -208,17 +211,20 @@ def render_report(folder: str | Path) -> Path:
         parts.append(f'<p class="rec"><b>Recommendation: {html.escape(rec["strategy"])}</b> — '
                      f'{html.escape(rec["reason"])}</p>')
     parts += ["<h2>Learning curves</h2>", learning_curve_plot(results),
-              "<h2>Strategies</h2>", f'<p class="note">{html.escape(results["metric"])}, mean ± std over seeds; '
-              'fit_s and trainable at the largest size</p>', html_table(curve_table(results))]
+              "<h2>Strategies</h2>", f'<p class="note">{html.escape(results["metric"])}, '
+              f'{html.escape(spread_caption(results["curves"]))}; fit_s and trainable at the largest size</p>',
+              html_table(curve_table(results))]
     for other, curves in (results.get("other_metrics") or {}).items():
-        parts += [f"<h3>{html.escape(other)} (mean ± std over seeds)</h3>", html_table(curve_table(results, curves))]
+        parts += [f"<h3>{html.escape(other)} ({html.escape(spread_caption(curves))})</h3>",
+                  html_table(curve_table(results, curves))]
     parts += ["<h3>Paired comparison (same seeds, same samples)</h3>", html_table(results.get("paired", []),
               ["size", "a", "b", "n", "mean_diff", "wins_a", "wins_b", "t_p", "wilcoxon_p"])]
     parts += ["<h3>Transfer gain</h3>", html_table(results.get("transfer_gain", []),
                                                    ["strategy", "size", "n_per_class", "score", "text"])]
     forecast = [{"strategy": k, "fit": v["form"], "at n_max": v["at_n_max"], "doubling gain": v["doubling_gain"],
                  "rmse": v["rmse"]} for k, v in (results.get("forecast") or {}).items() if v]
-    parts += ["<h3>Forecast (doubling the labels)</h3>", html_table(forecast)]
+    parts += ["<h3>Forecast (doubling the labels)</h3>", html_table(forecast) if forecast else
+              f'<p class="note">none: a curve needs results at {MIN_FORECAST_SIZES} or more sizes</p>']
     if results.get("skipped"):
         skipped = ", ".join(s["cell"] for s in results["skipped"])
         parts.append(f'<p class="note">Skipped for the budget: {html.escape(skipped)}</p>')
