@@ -16,6 +16,7 @@ import re
 import time
 import traceback
 import uuid
+from contextvars import ContextVar
 from typing import Any, Awaitable, Callable
 
 log = logging.getLogger("headstart.serving")
@@ -24,6 +25,8 @@ log = logging.getLogger("headstart.serving")
 # API, not the model, and the Swagger UI could not load without them.
 OPEN_PATHS = frozenset({"/health", "/docs", "/docs/oauth2-redirect", "/openapi.json"})
 _CLIENT_ID = re.compile(r"[A-Za-z0-9._:-]{1,64}")
+# The id of the request being handled: the app's error bodies quote it (the endpoints run in Guard's task).
+REQUEST_ID: ContextVar[str] = ContextVar("headstart_request_id", default="-")
 _REASON_CHARS = 300
 
 Scope = dict[str, Any]
@@ -57,7 +60,7 @@ class Guard:
         for name, value in scope.get("headers", []):
             headers.setdefault(name.lower(), []).append(value)
         request_id = _request_id(headers.get(b"x-request-id", []))
-        scope.setdefault("state", {})["request_id"] = request_id
+        REQUEST_ID.set(request_id)
         path = scope["path"] if scope["path"] in self.known_paths else "other"
         sent = {"status": 0, "reason": b""}
 

@@ -117,8 +117,7 @@ class MicroBatcher:
             start += len(batch)
 
 
-from fastapi import Request  # noqa: E402  (module level: FastAPI resolves the handlers' annotations here)
-from pydantic import BaseModel, Field  # noqa: E402
+from pydantic import BaseModel, Field  # noqa: E402  (module level: FastAPI resolves annotations here)
 
 
 class PredictRequest(BaseModel):
@@ -167,13 +166,13 @@ def create_app(predictor: Predictor, metadata: dict[str, Any], limits: ServeLimi
     every path but /health and the API docs needs `Authorization: Bearer <api_key>`."""
     from contextlib import asynccontextmanager
 
-    from fastapi import Depends, FastAPI
+    from fastapi import Depends, FastAPI, Request
     from fastapi.exceptions import RequestValidationError
     from fastapi.responses import JSONResponse, PlainTextResponse
     from fastapi.security import HTTPBearer
     from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
 
-    from .guard import Guard
+    from .guard import REQUEST_ID, Guard
 
     limits = limits or ServeLimits()
     registry = CollectorRegistry()  # per app: several apps (tests) never share counters
@@ -217,31 +216,31 @@ def create_app(predictor: Predictor, metadata: dict[str, Any], limits: ServeLimi
     # Declares the bearer scheme in the OpenAPI schema (the Swagger UI's Authorize button); Guard enforces it.
     secured = [Depends(HTTPBearer(auto_error=False))] if api_key else []
 
-    def error(request: Request, status: int, message: str) -> JSONResponse:
-        return JSONResponse({"detail": message, "request_id": request.state.request_id}, status_code=status)
+    def error(status: int, message: str) -> JSONResponse:
+        return JSONResponse({"detail": message, "request_id": REQUEST_ID.get()}, status_code=status)
 
     @app.exception_handler(RequestValidationError)
     async def invalid(request: Request, exc: RequestValidationError):
         reasons = "; ".join(f"{'.'.join(str(p) for p in e.get('loc', ()))}: {e.get('msg')}" for e in exc.errors())
-        return error(request, 422, f"expected JSON like {{\"text\": \"...\"}} or {{\"texts\": [\"...\", ...]}}; "
+        return error(422, f"expected JSON like {{\"text\": \"...\"}} or {{\"texts\": [\"...\", ...]}}; "
                                    f"got an invalid body ({reasons})")
 
     @app.post("/predict", response_model=PredictResponse, dependencies=secured,
               summary="label (and scores) for one text or a list")
-    async def predict(body: PredictRequest, request: Request):
+    async def predict(body: PredictRequest):
         if (body.text is None) == (body.texts is None):
-            return error(request, 422, "expected exactly one of 'text' (a string) or 'texts' (a list of strings); "
+            return error(422, "expected exactly one of 'text' (a string) or 'texts' (a list of strings); "
                                        f"got {'both' if body.text is not None else 'neither'}.")
         texts = [body.text] if body.text is not None else list(body.texts or [])
         problem = request_problem(texts, limits)
         if problem:
-            return error(request, 422, problem)
+            return error(422, problem)
         try:
             scores = await batcher.submit(texts)
         except asyncio.QueueFull:
-            return error(request, 503, "the server is overloaded (request queue full); retry shortly.")
+            return error(503, "the server is overloaded (request queue full); retry shortly.")
         except HeadstartError as exc:  # the model refused this request's input
-            return error(request, 422, str(exc))
+            return error(422, str(exc))
         labels = predictor.scores_to_labels(scores)
         classes = [str(c) for c in predictor.classes_]
         out = []
@@ -253,11 +252,11 @@ def create_app(predictor: Predictor, metadata: dict[str, Any], limits: ServeLimi
         return {"predictions": out}
 
     @app.get("/health", summary="readiness: 200 once the model is loaded and warmed up, 503 before")
-    async def health(request: Request):
+    async def health():
         if not warm["done"]:
             status = f"warm-up failed ({warm['error']})" if warm["error"] else "warming up"
             return JSONResponse({"status": status, "detail": f"the model is not ready: {status}",
-                                 "request_id": request.state.request_id}, status_code=503)
+                                 "request_id": REQUEST_ID.get()}, status_code=503)
         return {"status": "ok", "queue": batcher.queue.qsize()}
 
     @app.get("/metadata", dependencies=secured, summary="labels, backbone, metrics and versions of the served model")
