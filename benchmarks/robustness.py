@@ -154,6 +154,9 @@ def run(args: argparse.Namespace, model: Path) -> dict:
     try:
         ready_s = wait_ready(url, proc, 300)
         rss = {"ready": rss_mb(proc.pid)}
+        first = time.perf_counter()  # the first request after /health said ok (issue 16: it took 8.5 s)
+        httpx.post(url + "/predict", json={"text": GOOD_TEXTS[0]}, timeout=60).raise_for_status()
+        first_ms = (time.perf_counter() - first) * 1000
         asyncio.run(good_load(url, 2 * args.concurrency, args.concurrency, deadline))  # connections, first shapes
         print(f"server ready in {ready_s:.1f} s; baseline: {args.requests} good requests ...", flush=True)
         base, base_failed = asyncio.run(good_load(url, args.requests, args.concurrency, deadline))
@@ -198,7 +201,7 @@ def run(args: argparse.Namespace, model: Path) -> dict:
         "rss_mb": rss, "rss_growth_mb": rss["end"] - rss["ready"],
         "hostile_sent": hostile_sent, "hostile_4xx": hostile_4xx, "hostile_by_answer": counts,
         "failure_log_lines": logged, "log_lines_quoting_bodies": leaked,
-        "health_after": health.status_code, "ready_s": ready_s,
+        "health_after": health.status_code, "ready_s": ready_s, "first_request_ms": first_ms,
     }
 
 
@@ -249,6 +252,7 @@ def main() -> None:
           f"p99 ratio {result['p99_ratio']:.2f}   target <= 1.5")
     print(f"server RSS: {rss['ready']:.0f} MB ready -> {rss['after_baseline']:.0f} after the baseline -> "
           f"{rss['end']:.0f} MB at the end; growth {result['rss_growth_mb']:+.0f} MB   target <= 50")
+    print(f"server ready (warmed up) after {result['ready_s']:.1f} s; first request {result['first_request_ms']:.0f} ms")
     print(f"hostile requests: {result['hostile_sent']} sent, {result['hostile_4xx']} got a 4xx: "
           f"{json.dumps(result['hostile_by_answer'], sort_keys=True)}")
     print(f"server log: {result['failure_log_lines']} failed-request lines, "
