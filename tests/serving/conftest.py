@@ -6,6 +6,7 @@ import os
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -43,26 +44,34 @@ def free_port() -> int:
 
 
 class Server:
-    """`headstart serve` as a real subprocess on 127.0.0.1; stopped (terminate, then kill) at the end."""
+    """`headstart serve` as a real subprocess on 127.0.0.1; stopped (terminate, then kill) at the end.
 
-    def __init__(self, args: list[str], timeout: float = 120.0) -> None:
+    Its output goes to a file (`output()`), not a pipe: a server logging one line per failed request would
+    block once a pipe nobody reads is full."""
+
+    def __init__(self, args: list[str], timeout: float = 120.0, env: dict[str, str] | None = None) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        env = dict(os.environ, PYTHONPATH=SRC + os.pathsep + os.environ.get("PYTHONPATH", ""))
+        self.log = tempfile.NamedTemporaryFile("w+", prefix="headstart-serve-", suffix=".log", delete=False)
+        env = dict(os.environ, **(env or {}), PYTHONPATH=SRC + os.pathsep + os.environ.get("PYTHONPATH", ""))
         self.proc = subprocess.Popen([sys.executable, "-m", "headstart", "serve", *args, "--port", str(self.port),
-                                      "--threads", "1"], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                      "--threads", "1"], env=env, stdout=self.log, stderr=subprocess.STDOUT,
                                      text=True)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
-                raise RuntimeError(f"server exited with {self.proc.returncode}: {self.proc.stdout.read()}")
+                raise RuntimeError(f"server exited with {self.proc.returncode}: {self.output()}")
             try:
                 if httpx.get(self.url + "/health", timeout=1.0).status_code == 200:
                     return
             except httpx.TransportError:
-                time.sleep(0.2)
+                pass
+            time.sleep(0.2)
         self.stop()
         raise RuntimeError("server did not start in time")
+
+    def output(self) -> str:
+        return Path(self.log.name).read_text()
 
     def alive(self) -> bool:
         return self.proc.poll() is None
@@ -75,8 +84,8 @@ class Server:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait(10)
-        if self.proc.stdout:
-            self.proc.stdout.close()
+        self.log.close()
+        Path(self.log.name).unlink(missing_ok=True)
 
 
 @pytest.fixture(scope="module")

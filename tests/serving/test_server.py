@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-import time
+import json
 
 import httpx
 import pytest
@@ -17,7 +17,7 @@ def test_predict_one_text_and_a_list(onnx_server):
     (pred,) = one.json()["predictions"]
     assert pred["label"] in ("negative", "positive")
     assert abs(sum(pred["scores"].values()) - 1) < 1e-4
-    many = httpx.post(onnx_server.url + "/predict", json={"texts": ["good", "bad", ""]}, timeout=30)
+    many = httpx.post(onnx_server.url + "/predict", json={"texts": ["good", "bad", "so-so"]}, timeout=30)
     assert many.status_code == 200 and len(many.json()["predictions"]) == 3
 
 
@@ -41,6 +41,11 @@ def test_health_metadata_docs(onnx_server):
     ({"json": {"text": "y" * 501}}, 422, "at most 500 characters"),
     ({"json": {"texts": ["z" * 400] * 60}}, 413, "at most 20000 bytes"),
     ({"json": [1, 2, 3]}, 422, "invalid body"),
+    ({"json": {"text": ""}}, 422, "non-empty texts"),
+    ({"json": {"texts": ["fine", " \t\n"]}}, 422, "text 1 is empty"),
+    ({"content": b'{"text": "\\ud800"}', "headers": {"content-type": "application/json"}}, 422, "lone surrogate"),
+    ({"content": b'{"texts": ["ok", "a\\udfffb"]}', "headers": {"content-type": "application/json"}}, 422,
+     "text 1 has a lone surrogate (U+DFFF) at character 1"),
 ])
 def test_bad_requests_get_clear_4xx_and_the_server_lives(onnx_server, kwargs, status, reason):
     response = httpx.post(onnx_server.url + "/predict", timeout=30, **kwargs)
@@ -55,6 +60,26 @@ def test_wrong_method_and_path(onnx_server):
     assert httpx.get(onnx_server.url + "/nope").status_code == 404
 
 
+def _post_concurrently(url: str, bodies: list[bytes]) -> list[int]:
+    async def run() -> list[int]:
+        async with httpx.AsyncClient(base_url=url, timeout=60) as client:
+            responses = await asyncio.gather(*(client.post("/predict", content=b, headers={
+                "content-type": "application/json"}) for b in bodies))
+        return [r.status_code for r in responses]
+    return asyncio.run(run())
+
+
+def test_unencodable_requests_never_fail_the_good_ones_batched_with_them(onnx_server):
+    # The reported failure: 15 good requests and one {"text": "\ud800"} arrive together, share a micro-batch,
+    # and the tokenizer's TypeError on the lone surrogate turned all 16 into 500s.
+    good = [json.dumps({"text": f"round {i}: a warm and funny film"}).encode() for i in range(15)]
+    bad = b'{"text": "\\ud800"}'
+    for _ in range(5):
+        statuses = _post_concurrently(onnx_server.url, good[:8] + [bad] + good[8:])
+        assert statuses[:8] + statuses[9:] == [200] * 15
+        assert statuses[8] == 422
+
+
 def test_chunked_body_over_the_limit_is_refused(onnx_server):
     def chunks():
         for _ in range(30):
@@ -63,6 +88,27 @@ def test_chunked_body_over_the_limit_is_refused(onnx_server):
     response = httpx.post(onnx_server.url + "/predict", content=chunks(), timeout=30,
                           headers={"content-type": "application/json"})
     assert response.status_code == 413 and onnx_server.alive()
+
+
+def test_huge_chunked_upload_is_cut_at_the_limit_with_bounded_memory(onnx_server):
+    # 128 MB announced as chunked (no Content-Length): the server must stop reading at --max-body-bytes
+    # (20,000 here), answer 413 and close, not buffer the whole body first.
+    import psutil
+
+    sent = []
+
+    def chunks():
+        for _ in range(2048):
+            sent.append(1)
+            yield b"x" * 65536
+
+    rss = psutil.Process(onnx_server.proc.pid).memory_info().rss
+    response = httpx.post(onnx_server.url + "/predict", content=chunks(), timeout=60,
+                          headers={"content-type": "application/json"})
+    assert response.status_code == 413 and "at most 20000 bytes" in response.json()["detail"]
+    assert len(sent) < 512  # what the sockets' buffers took before the server hung up, not the 2,048 chunks
+    assert psutil.Process(onnx_server.proc.pid).memory_info().rss - rss < 64 * 2**20
+    assert httpx.post(onnx_server.url + "/predict", json={"text": "still fine"}, timeout=30).status_code == 200
 
 
 def test_metrics_count_requests_by_status(onnx_server):

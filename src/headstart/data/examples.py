@@ -113,11 +113,27 @@ def _label_name(value: Any) -> str:
     return str(value)
 
 
+def is_empty_text(text: str) -> bool:
+    """The one rule for a text too empty to use: nothing but whitespace. `fit` refuses such training texts,
+    `--drop-empty` drops them and the server answers 422 for them."""
+    return not text.strip()
+
+
+def unencodable_at(text: str) -> int | None:
+    """Position of the first character UTF-8 cannot encode (a lone surrogate, which JSON's \\ud800 escapes
+    can produce and tokenizers reject), or None when the whole text encodes."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        return exc.start
+    return None
+
+
 def check_trainable(train: Examples, min_per_class: int = 1) -> None:
     """Errors for data that cannot train anything: missing labels, one class, empty texts."""
     if train.labels is None:
         raise DataError(expected("labels for training", "no labels", "Give the label column (--label-col)."))
-    empty = [i for i, t in enumerate(train.texts) if not t.strip()]
+    empty = [i for i, t in enumerate(train.texts) if is_empty_text(t)]
     if empty:
         raise DataError(
             expected("non-empty texts", f"{len(empty)} empty texts (first at row {empty[0] + 1}) in {train.source}",

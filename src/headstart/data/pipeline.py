@@ -17,7 +17,7 @@ import unicodedata
 from dataclasses import dataclass, field, replace
 from typing import Any, Callable, Iterable, NamedTuple, TypeVar
 
-from .examples import Examples
+from .examples import Examples, is_empty_text
 
 T = TypeVar("T")
 
@@ -103,7 +103,7 @@ def strip_html(row: Row) -> Row:
 
 # --- filter predicates ---------------------------------------------------------------------------
 def non_empty(row: Row) -> bool:
-    return bool(row.text.strip())
+    return not is_empty_text(row.text)
 
 
 def min_chars(n: int) -> FilterFn:

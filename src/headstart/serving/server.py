@@ -2,13 +2,16 @@
 
 Concurrent requests are grouped by a `MicroBatcher`: an asyncio queue whose consumer takes requests
 until `max_batch` texts or `max_wait_ms` have passed, and runs the model once per group in a worker
-thread, so the event loop keeps accepting requests while the model computes.
+thread, so the event loop keeps accepting requests while the model computes. Each request is checked on
+its own before it joins a batch (`request_problem`), and a batch whose model call fails anyway is re-run one
+request at a time, so one bad request never fails the others. `guard.Guard` sits in front of every request
+(API key, body limit, metrics, one log line per failure).
 """
 
 from __future__ import annotations
 
 import asyncio
-import time
+import logging
 from dataclasses import dataclass
 from typing import Any, Protocol, Sequence
 
@@ -16,6 +19,10 @@ import numpy as np
 
 from .. import __version__
 from ..config import opt
+from ..data.examples import is_empty_text, unencodable_at
+from ..errors import HeadstartError
+
+log = logging.getLogger("headstart.serving")
 
 
 class Predictor(Protocol):
@@ -82,21 +89,32 @@ class MicroBatcher:
                     break
                 items.append(item)
                 size += len(item[0])
-            texts = [t for batch, _ in items for t in batch]
-            try:
-                scores = await asyncio.to_thread(self.predictor.decision_scores, texts)
-            except Exception as exc:  # a model failure fails these requests, never the server
-                for _, future in items:
-                    if not future.done():
-                        future.set_exception(exc)
-                continue
-            if self.on_batch is not None:
-                self.on_batch(len(texts))
-            start = 0
-            for batch, future in items:
-                if not future.done():  # the client may have gone away
-                    future.set_result(scores[start:start + len(batch)])
-                start += len(batch)
+            await self._predict(items)
+
+    async def _predict(self, items: list[tuple[list[str], asyncio.Future]]) -> None:
+        """Score `items` in one model call; if that call fails, score each request on its own, so a request
+        the per-request checks let through fails alone instead of failing every request batched with it."""
+        items = [(texts, future) for texts, future in items if not future.done()]  # clients that went away
+        if not items:
+            return
+        texts = [t for batch, _ in items for t in batch]
+        try:
+            scores = await asyncio.to_thread(self.predictor.decision_scores, texts)
+        except Exception as exc:  # a model failure fails requests, never the server
+            if len(items) == 1:
+                if not items[0][1].done():
+                    items[0][1].set_exception(exc)
+                return
+            for item in items:
+                await self._predict([item])
+            return
+        if self.on_batch is not None:
+            self.on_batch(len(texts))
+        start = 0
+        for batch, future in items:
+            if not future.done():  # the client may have gone away
+                future.set_result(scores[start:start + len(batch)])
+            start += len(batch)
 
 
 from pydantic import BaseModel, Field  # noqa: E402  (module level: FastAPI resolves annotations here)
@@ -116,14 +134,45 @@ class PredictResponse(BaseModel):
     predictions: list[Prediction]
 
 
-def create_app(predictor: Predictor, metadata: dict[str, Any], limits: ServeLimits | None = None):
-    """The FastAPI application serving `predictor`. `metadata` is shown at GET /metadata."""
+def request_problem(texts: list[str], limits: ServeLimits) -> str | None:
+    """Why these texts cannot be predicted (a 422 message), or None. Checked per request, before batching,
+    so a bad text is refused on its own and never reaches a model call shared with other requests."""
+    if not texts:
+        return "expected at least one text in 'texts'; got an empty list."
+    if len(texts) > limits.max_texts:
+        return (f"expected at most {limits.max_texts} texts per request; got {len(texts)}. "
+                "Split the list into several requests.")
+    for i, text in enumerate(texts):
+        if len(text) > limits.max_text_chars:
+            return (f"expected texts of at most {limits.max_text_chars} characters; text {i} has {len(text)}. "
+                    "Shorten it (the model reads only the first tokens).")
+        if is_empty_text(text):
+            return (f"expected non-empty texts (the rule `headstart fit` applies to training data); text {i} "
+                    "is empty or only whitespace. Drop it or fill it in.")
+        at = unencodable_at(text)
+        if at is not None:
+            return (f"expected text that UTF-8 can encode; text {i} has a lone surrogate (U+{ord(text[at]):04X}) "
+                    f"at character {at}. Send valid Unicode: a surrogate pair such as \\ud83d\\ude00 is one "
+                    "character, half of a pair is not text.")
+    return None
+
+
+WARMUP_TEXTS = ["warm-up", "a somewhat longer text, so that the first real batch is not the first of its shape"]
+
+
+def create_app(predictor: Predictor, metadata: dict[str, Any], limits: ServeLimits | None = None,
+               api_key: str | None = None):
+    """The FastAPI application serving `predictor`. `metadata` is shown at GET /metadata. With `api_key`,
+    every path but /health and the API docs needs `Authorization: Bearer <api_key>`."""
     from contextlib import asynccontextmanager
 
-    from fastapi import FastAPI, Request
+    from fastapi import Depends, FastAPI, Request
     from fastapi.exceptions import RequestValidationError
     from fastapi.responses import JSONResponse, PlainTextResponse
+    from fastapi.security import HTTPBearer
     from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
+
+    from .guard import REQUEST_ID, Guard
 
     limits = limits or ServeLimits()
     registry = CollectorRegistry()  # per app: several apps (tests) never share counters
@@ -137,63 +186,61 @@ def create_app(predictor: Predictor, metadata: dict[str, Any], limits: ServeLimi
 
     batcher = MicroBatcher(predictor, limits.max_batch, limits.max_wait_ms, limits.max_queue,
                            on_batch=lambda n: (batch_sizes.observe(n), texts_total.inc(n)))
+    warm: dict[str, Any] = {"done": False, "error": None}
+
+    async def warm_up() -> None:
+        # The first model call pays for lazy initialisation (seconds for PyTorch): pay it before /health says ok.
+        try:
+            for texts in (WARMUP_TEXTS, WARMUP_TEXTS[:1]):
+                await asyncio.to_thread(predictor.decision_scores, texts)
+        except Exception as exc:
+            warm["error"] = type(exc).__name__
+            log.error("warm-up failed (%s: %s); /health answers 503", type(exc).__name__, exc)
+            return
+        warm["done"] = True
 
     @asynccontextmanager
     async def lifespan(app):
         batcher.start()
+        warming = asyncio.get_running_loop().create_task(warm_up())
         yield
+        warming.cancel()
         await batcher.stop()
 
     app = FastAPI(title="headstart model server", version=__version__, lifespan=lifespan,
                   description=f"Predictions of a headstart {metadata.get('task', '')} model.")
+    known_paths = frozenset({"/predict", "/health", "/metadata", "/metrics", "/docs", "/openapi.json"})
+    app.add_middleware(Guard, max_body_bytes=limits.max_body_bytes, api_key=api_key, known_paths=known_paths,
+                       observe=lambda path, status, seconds: (requests.labels(path, str(status)).inc(),
+                                                              latency.labels(path).observe(seconds)))
+    # Declares the bearer scheme in the OpenAPI schema (the Swagger UI's Authorize button); Guard enforces it.
+    secured = [Depends(HTTPBearer(auto_error=False))] if api_key else []
 
     def error(status: int, message: str) -> JSONResponse:
-        return JSONResponse({"detail": message}, status_code=status)
-
-    @app.middleware("http")
-    async def guard(request: Request, call_next):
-        start = time.perf_counter()
-        path = request.url.path if request.url.path in known_paths else "other"
-        try:
-            declared = request.headers.get("content-length")
-            if declared is None and request.method == "POST":  # chunked upload: measure what arrived
-                declared = str(len(await request.body()))
-            if declared is not None and (not declared.isdigit() or int(declared) > limits.max_body_bytes):
-                response = error(413, f"expected a body of at most {limits.max_body_bytes} bytes; got "
-                                      f"{declared} bytes. Send fewer or shorter texts per request.")
-            else:
-                response = await call_next(request)
-        except Exception as exc:  # never let one request take the server down
-            response = error(500, f"internal error: {type(exc).__name__}")
-        requests.labels(path, str(response.status_code)).inc()
-        latency.labels(path).observe(time.perf_counter() - start)
-        return response
+        return JSONResponse({"detail": message, "request_id": REQUEST_ID.get()}, status_code=status)
 
     @app.exception_handler(RequestValidationError)
     async def invalid(request: Request, exc: RequestValidationError):
         reasons = "; ".join(f"{'.'.join(str(p) for p in e.get('loc', ()))}: {e.get('msg')}" for e in exc.errors())
         return error(422, f"expected JSON like {{\"text\": \"...\"}} or {{\"texts\": [\"...\", ...]}}; "
-                          f"got an invalid body ({reasons})")
+                                   f"got an invalid body ({reasons})")
 
-    @app.post("/predict", response_model=PredictResponse, summary="label (and scores) for one text or a list")
+    @app.post("/predict", response_model=PredictResponse, dependencies=secured,
+              summary="label (and scores) for one text or a list")
     async def predict(body: PredictRequest):
         if (body.text is None) == (body.texts is None):
             return error(422, "expected exactly one of 'text' (a string) or 'texts' (a list of strings); "
-                              f"got {'both' if body.text is not None else 'neither'}.")
+                                       f"got {'both' if body.text is not None else 'neither'}.")
         texts = [body.text] if body.text is not None else list(body.texts or [])
-        if not texts:
-            return error(422, "expected at least one text in 'texts'; got an empty list.")
-        if len(texts) > limits.max_texts:
-            return error(422, f"expected at most {limits.max_texts} texts per request; got {len(texts)}. "
-                              "Split the list into several requests.")
-        too_long = [i for i, t in enumerate(texts) if len(t) > limits.max_text_chars]
-        if too_long:
-            return error(422, f"expected texts of at most {limits.max_text_chars} characters; text {too_long[0]} "
-                              f"has {len(texts[too_long[0]])}. Shorten it (the model reads only the first tokens).")
+        problem = request_problem(texts, limits)
+        if problem:
+            return error(422, problem)
         try:
             scores = await batcher.submit(texts)
         except asyncio.QueueFull:
             return error(503, "the server is overloaded (request queue full); retry shortly.")
+        except HeadstartError as exc:  # the model refused this request's input
+            return error(422, str(exc))
         labels = predictor.scores_to_labels(scores)
         classes = [str(c) for c in predictor.classes_]
         out = []
@@ -204,19 +251,22 @@ def create_app(predictor: Predictor, metadata: dict[str, Any], limits: ServeLimi
             out.append(prediction)
         return {"predictions": out}
 
-    @app.get("/health", summary="liveness: 200 when the model is loaded")
+    @app.get("/health", summary="readiness: 200 once the model is loaded and warmed up, 503 before")
     async def health():
+        if not warm["done"]:
+            status = f"warm-up failed ({warm['error']})" if warm["error"] else "warming up"
+            return JSONResponse({"status": status, "detail": f"the model is not ready: {status}",
+                                 "request_id": REQUEST_ID.get()}, status_code=503)
         return {"status": "ok", "queue": batcher.queue.qsize()}
 
-    @app.get("/metadata", summary="labels, backbone, metrics and versions of the served model")
+    @app.get("/metadata", dependencies=secured, summary="labels, backbone, metrics and versions of the served model")
     async def meta():
         return metadata
 
-    @app.get("/metrics", summary="Prometheus metrics", response_class=PlainTextResponse)
+    @app.get("/metrics", dependencies=secured, summary="Prometheus metrics", response_class=PlainTextResponse)
     async def metrics():
         return PlainTextResponse(generate_latest(registry).decode(), media_type=CONTENT_TYPE_LATEST)
 
-    known_paths = {"/predict", "/health", "/metadata", "/metrics", "/docs", "/openapi.json"}
     return app
 
 
