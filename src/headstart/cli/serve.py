@@ -6,21 +6,22 @@ import argparse
 import ipaddress
 import sys
 from dataclasses import dataclass
+from typing import Literal
 
-from ..config import opt
+from ..config import Options, opt
 from ..errors import ConfigError, expected
 from .args import add_dataclass_args, parse_into
 
 
 @dataclass
-class ServeArgs:
+class ServeArgs(Options):
     model: str = opt(None, "model folder written by `headstart fit` (or an ONNX export folder)", positional=True)
     onnx: bool = opt(False, "serve the ONNX export (MODEL/onnx, from `headstart export MODEL --onnx`)")
     int8: bool = opt(False, "serve the int8 ONNX model (implies --onnx)")
     host: str = opt("127.0.0.1", "address to bind; 0.0.0.0 exposes the server to the network — put it behind a proxy")
-    port: int = opt(8000, "TCP port")
-    threads: int = opt(0, "CPU threads for the model (0: the runtime's default)")
-    log_level: str = opt("warning", "uvicorn log level (debug, info, warning, error)")
+    port: int = opt(8000, "TCP port (0: any free one)", min=0, max=65535)
+    threads: int = opt(0, "CPU threads for the model (0: the runtime's default)", min=0)
+    log_level: Literal["critical", "error", "warning", "info", "debug", "trace"] = opt("warning", "uvicorn log level")
 
 
 def add_arguments(parser: argparse.ArgumentParser, argv: list[str]) -> None:
