@@ -19,7 +19,7 @@ class ServeArgs(Options):
     onnx: bool = opt(False, "serve the ONNX export (MODEL/onnx, from `headstart export MODEL --onnx`)")
     int8: bool = opt(False, "serve the int8 ONNX model (implies --onnx)")
     host: str = opt("127.0.0.1", "address to bind; 0.0.0.0 exposes the server to the network — put it behind a proxy")
-    port: int = opt(8000, "TCP port (0: any free one)", min=0, max=65535)
+    port: int = opt(8000, "TCP port", min=1, max=65535)
     threads: int = opt(0, "CPU threads for the model (0: the runtime's default)", min=0)
     log_level: Literal["critical", "error", "warning", "info", "debug", "trace"] = opt("warning", "uvicorn log level")
 

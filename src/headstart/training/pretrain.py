@@ -39,7 +39,8 @@ class PretrainConfig(Options):
               "contrastive use; MLM moves away from it)")
     temperature: float = opt(0.05, "similarity temperature of the simcse objective", gt=0)
     epochs: int = opt(1, "passes over the training lines", min=1)
-    max_steps: int = opt(0, "stop after this many optimisation steps (0: no limit)", min=0)
+    max_steps: int = opt(0, "run exactly this many optimisation steps, overriding epochs as transformers' "
+                                 "max_steps does (0: epochs decide)", min=0)
     batch_size: int = opt(32, "lines per step", min=1)
     lr: float = opt(5e-5, "peak learning rate of AdamW (linear warmup over 6% of steps, then linear decay)",
                           gt=0)
