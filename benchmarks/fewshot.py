@@ -31,6 +31,7 @@ from headstart import TextClassifier  # noqa: E402
 from headstart.backbones import resolve_backbone  # noqa: E402
 from headstart.data.examples import from_lists  # noqa: E402
 from headstart.data.split import sample_per_class  # noqa: E402
+from headstart.evaluation.crossval import without_cross_validation  # noqa: E402
 from headstart.strategies import get_strategy  # noqa: E402
 
 # Label descriptions for data sets whose label names are codes (what a user would pass with --label-descriptions).
@@ -65,7 +66,7 @@ def run_fewshot(method: str, train, test: pd.DataFrame, seed: int, backbone: str
         fit_s = time.perf_counter() - start
         predicted = [str(p) for p in model.predict(test.text.tolist())]
     else:
-        options = {"device": device}
+        options = without_cross_validation(method, {"device": device})  # scored on the test set
         clf = TextClassifier(backbone=backbone, strategy=method, seed=seed, progress=False, **options)
         clf.fit(train)
         fit_s = time.perf_counter() - start

@@ -140,6 +140,12 @@ class TextClassifier(BaseEstimator):
         self.metrics_: dict[str, Any] = {}
         if valid is not None:
             self.metrics_["valid"] = self._summary(self.evaluate(valid.texts, valid.labels))
+        cv = getattr(self.strategy_, "cv_", None)  # strategies without a validation split may cross-validate
+        if valid is None and cv is not None:
+            self.metrics_["cv"] = {**self._summary(self._metrics(train.labels, self.encode(train), cv.scores)),
+                                   "folds": cv.folds}
+            self.fit_report_.notes.append(f"held-out estimate (cv_*): {cv.folds}-fold cross-validation on the "
+                                          f"training rows ({cv.method}); the saved model is fitted on all of them")
         return self
 
     def _validation_set(self, train: Examples, X_valid: Any, y_valid: Any, config: Any):
@@ -260,13 +266,14 @@ class TextClassifier(BaseEstimator):
         """Every metric of the task, plus the per-class table and confusion matrix."""
         self._check_fitted()
         examples = from_lists(self._texts(X), y, self.task_)
-        target = self.encode(examples)
-        scores = self.decision_scores(examples.texts)
+        return self._metrics(examples.labels, self.encode(examples), self.decision_scores(examples.texts))
+
+    def _metrics(self, labels: Sequence[Any] | None, target: Target, scores: np.ndarray) -> dict[str, Any]:
         if self.task_ == "regression":
             return regression_metrics(target.y, np.ravel(scores))
         if self.task_ == "multilabel":
             return multilabel_metrics(target.y.astype(int), (scores >= self.threshold).astype(int), self.classes_)
-        return classification_metrics(list(examples.labels or []), self.scores_to_labels(scores), self.classes_)
+        return classification_metrics(list(labels or []), self.scores_to_labels(scores), self.classes_)
 
     @staticmethod
     def _summary(metrics: dict[str, Any]) -> dict[str, Any]:

@@ -4,11 +4,14 @@ interruption, the budget stop, and input errors."""
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
+from typing import ClassVar
 
 import pandas as pd
 import pytest
 
 from headstart.cli import main
+from headstart.config import TrainConfig
 from headstart.data import read_examples
 from headstart.evaluation.compare import (CELLS_FILE, CompareSpec, parse_budget, parse_sizes, plan, read_cells,
                                           resolve_strategies, run_comparison)
@@ -189,13 +192,20 @@ def test_predicted_seconds_extrapolates_from_the_two_largest_sizes():
     assert predicted_seconds(Cell("new", "8", 0, "x", 16), finished) is None
 
 
+@dataclass
+class OneAutoEpoch(TrainConfig):
+    auto_epochs: ClassVar[int] = 1
+
+
 def test_prediction_counts_min_steps_work_not_rows():
-    """Measured on sst2 with finetune (1 epoch, min_steps 100): 16 rows took 60 s, 128 rows 82 s and the full
-    6,920 rows 170 s. Extrapolating in rows predicted ~1,400 s and skipped the cell; in training work it is close."""
+    """Measured on sst2 with finetune (1 epoch stretched to min_steps 100): 16 rows took 60 s, 128 rows 82 s and
+    the full 6,920 rows 170 s. Extrapolating in rows predicted ~1,400 s and skipped the cell; in training work it
+    is close. (Only an unset epoch count is stretched now: `OneAutoEpoch` leaves epochs unset with 1 as base.)"""
     from headstart.config import TrainConfig
     from headstart.evaluation.compare import Cell, predicted_seconds, training_work
 
-    config = TrainConfig(epochs=1, min_steps=100, batch_size=32, valid_fraction=0.1)
+    assert training_work(TrainConfig(epochs=1, min_steps=100, valid_fraction=0.0), 16) == 16  # set: not stretched
+    config = OneAutoEpoch(min_steps=100, batch_size=32, valid_fraction=0.1)
     assert training_work(config, 16) == 100 * 16  # no validation split under 20 rows; 100 one-batch epochs
     assert training_work(config, 128) == 115 * 25  # 115 fitted rows, 4 steps per epoch -> 25 epochs
     assert training_work(config, 6920) == 6228

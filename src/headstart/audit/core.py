@@ -12,7 +12,7 @@ from typing import Any, Literal
 import numpy as np
 
 from ..backbones import DEFAULT_BACKBONE, load_tokenizer, resolve_backbone
-from ..config import opt
+from ..config import MIN_TOKENS, Options, opt
 from ..data import read_examples
 from ..data.readers import read_frame
 from ..embeddings import embed
@@ -28,28 +28,31 @@ CHEAP_STRATEGIES = ("probe", "scratch-tfidf")
 
 
 @dataclass
-class AuditConfig:
+class AuditConfig(Options):
     """Options of `headstart audit` (and of `audit_data`)."""
 
     backbone: str = opt("", "backbone for embeddings and token counts (default: the --model's, else the default encoder)")
-    near_threshold: float = opt(0.95, "cosine similarity at or above which two texts count as near duplicates")
-    max_length: int = opt(0, "token limit for the long-text check (0: the --model's max_length, else the tokenizer's, at most 512)")
-    min_words: int = opt(2, "texts with fewer words than this count as very short")
-    tiny_class: int = opt(10, "classes with fewer rows than this are reported as tiny")
-    imbalance_ratio: float = opt(10.0, "largest/smallest class size ratio reported as imbalance")
+    near_threshold: float = opt(0.95, "cosine similarity at or above which two texts count as near duplicates",
+                                  gt=0, max=1)
+    max_length: int = opt(0, "token limit for the long-text check (0: the --model's max_length, else the tokenizer's, "
+                             "at most 512)", min=MIN_TOKENS, off=0)
+    min_words: int = opt(2, "texts with fewer words than this count as very short", min=0)
+    tiny_class: int = opt(10, "classes with fewer rows than this are reported as tiny", min=0)
+    imbalance_ratio: float = opt(10.0, "largest/smallest class size ratio reported as imbalance", min=1)
     label_errors: bool = opt(True, "run the cross-validated label-error check")
     label_method: Literal["auto", "ensemble", "logistic", "finetune", "model"] = opt(
         "auto", "out-of-fold predictor: 'ensemble' (mean of logistic regression on embeddings and on TF-IDF; "
         "about a minute for 7k rows on 2 cores), 'logistic' (embeddings only), 'finetune' (the ensemble averaged "
         "with a 1-epoch fine-tune of the backbone per fold: more precise, several minutes on CPU) or 'model' "
         "(the --model's own strategy); auto: the model's if it is probe/scratch-tfidf, else ensemble")
-    folds: int = opt(0, "cross-validation folds for the label-error check (0: 3 with --label-method finetune, else 5)")
-    examples: int = opt(5, "examples listed per check")
+    folds: int = opt(0, "cross-validation folds for the label-error check (0: 3 with --label-method finetune, else 5)",
+                      min=2, off=0)
+    examples: int = opt(5, "examples listed per check", min=0)
     fix: bool = opt(False, "write a cleaned copy and a changes list next to audit.json (the input is never changed)")
     label_fix: Literal["relabel", "drop", "none"] = opt("relabel", "what --fix does with likely label errors")
     drop_near_duplicates: bool = opt(False, "with --fix, also drop near duplicates (keeps the first of each group)")
-    seed: int = opt(0, "seed of the cross-validation folds")
-    batch_size: int = opt(64, "texts embedded per forward pass")
+    seed: int = opt(0, "seed of the cross-validation folds", min=0)
+    batch_size: int = opt(64, "texts embedded per forward pass", min=1)
 
 
 def _model_context(model: str | None) -> tuple[Any, dict[str, Any]]:
@@ -177,8 +180,12 @@ def _predictor(config: AuditConfig, clf: Any, meta: dict[str, Any], texts: list[
     if config.label_method == "model" and clf is None:
         raise ConfigError(expected("--model with --label-method model", "no --model", "Pass --model runs/m1."))
     if use_model:
+        from ..evaluation.crossval import without_cross_validation
+
+        options = without_cross_validation(clf.strategy, {k: v for k, v in meta.get("config", {}).items()
+                                                          if k != "cv_folds"})
         params = {"backbone": (meta.get("backbone") or {}).get("name", DEFAULT_BACKBONE), "strategy": clf.strategy,
-                  "seed": config.seed, **meta.get("config", {})}
+                  "seed": config.seed, **options}
         return (lambda y, classes: label_checks.classifier_fit_predict(params, texts, labels, classes),
                 f"{_folds(config)}-fold {clf.strategy} (from the model)")
     encoder = ref.name

@@ -7,7 +7,7 @@ import dataclasses
 import typing
 from typing import Any, Literal, get_args, get_origin
 
-from ..config import build_config
+from ..config import bounds_text, build_config
 
 
 def add_dataclass_args(parser: argparse.ArgumentParser | Any, cls: type, title: str | None = None) -> None:
@@ -32,8 +32,11 @@ def add_dataclass_args(parser: argparse.ArgumentParser | Any, cls: type, title: 
             kwargs["action"] = argparse.BooleanOptionalAction
         elif "choices" not in kwargs:
             kwargs["metavar"] = _metavar(annotation)
-        shown = str(default).replace("%", "%%")
-        kwargs["help"] = f"{help_text} (default: {shown})" if default not in (None, "") else help_text
+        if default is None and _optional_number(annotation):
+            default = "auto"  # e.g. epochs: None lets the strategy choose
+        shown = [f"default: {default}".replace("%", "%%")] if default not in (None, "") else []
+        shown += [bounds_text(f)] if bounds_text(f) else []
+        kwargs["help"] = f"{help_text} ({'; '.join(shown)})" if shown else help_text
         group.add_argument(*flags, dest=f.name, **kwargs)
 
 
@@ -47,6 +50,11 @@ def parse_into(namespace: argparse.Namespace, cls: type, base: dict[str, Any] | 
     values = dict(base or {})
     values.update(collect(namespace, cls))
     return build_config(cls, values)
+
+
+def _optional_number(annotation: Any) -> bool:
+    args = set(get_args(annotation))
+    return type(None) in args and bool(args & {int, float})
 
 
 def _metavar(annotation: Any) -> str:

@@ -5,12 +5,12 @@ from __future__ import annotations
 import argparse
 from dataclasses import dataclass
 
-from ..config import opt
+from ..config import Options, opt
 from .args import add_dataclass_args, parse_into
 
 
 @dataclass
-class AuditArgs:
+class AuditArgs(Options):
     data: str = opt(None, "labelled training file to audit (.csv, .tsv, .jsonl, .parquet)", positional=True)
     test: str = opt("", "test file checked for leakage (rows also in the training data)")
     model: str = opt("", "a model folder from `headstart fit`: its backbone, max_length and (if cheap) strategy are used")

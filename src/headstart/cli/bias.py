@@ -6,12 +6,12 @@ import argparse
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..config import opt
+from ..config import Options, opt
 from .args import add_dataclass_args, parse_into
 
 
 @dataclass
-class BiasArgs:
+class BiasArgs(Options):
     model: str = opt(None, "model folder written by `headstart fit`", positional=True)
     data: str = opt(None, "file with texts (labels optional: without them only the counterfactual test runs)",
                     positional=True)
@@ -21,13 +21,17 @@ class BiasArgs:
     output: str = opt("bias", "folder for bias.json and bias.md", aliases=("-o",))
     text_col: str = opt("text", "column holding the text")
     label_col: str = opt("label", "column holding the label")
-    flip_threshold: float = opt(0.05, "flag the model when this share of counterfactuals flips the prediction")
-    shift_threshold: float = opt(0.05, "flag the model when the mean absolute probability shift reaches this")
-    gap_threshold: float = opt(0.1, "flag the model when a false-positive/negative rate gap between groups reaches this")
-    min_group_size: int = opt(10, "groups with fewer rows are shown but not compared")
-    max_texts: int = opt(2000, "texts with identity terms used for counterfactuals (a seeded sample beyond this)")
-    max_per_text: int = opt(10, "counterfactual copies per text at most")
-    seed: int = opt(0, "seed of the counterfactual sample")
+    flip_threshold: float = opt(0.05, "flag the model when this share of counterfactuals flips the prediction",
+                                  min=0, max=1)
+    shift_threshold: float = opt(0.05, "flag the model when the mean absolute probability shift reaches this",
+                                   min=0, max=1)
+    gap_threshold: float = opt(0.1, "flag the model when a false-positive/negative rate gap between groups reaches this",
+                                 min=0, max=1)
+    min_group_size: int = opt(10, "groups with fewer rows are shown but not compared", min=1)
+    max_texts: int = opt(2000, "texts with identity terms used for counterfactuals (a seeded sample beyond this)",
+                         min=1)
+    max_per_text: int = opt(10, "counterfactual copies per text at most", min=1)
+    seed: int = opt(0, "seed of the counterfactual sample", min=0)
 
 
 def add_arguments(parser: argparse.ArgumentParser, argv: list[str]) -> None:

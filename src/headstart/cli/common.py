@@ -5,14 +5,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from ..config import opt
+from ..config import Options, opt
 from ..data import read_examples
 from ..data.examples import Examples
 from ..data.pipeline import from_flags
 
 
 @dataclass
-class ColumnArgs:
+class ColumnArgs(Options):
     text_col: str = opt("text", "column holding the text")
     label_col: str = opt("label", "column holding the label(s)")
     task: Literal["auto", "classification", "multilabel", "regression"] = opt(
@@ -21,13 +21,13 @@ class ColumnArgs:
 
 
 @dataclass
-class PreprocessArgs:
+class PreprocessArgs(Options):
     lowercase: bool = opt(False, "lower-case every text")
     normalize: bool = opt(False, "Unicode NFC and collapsed whitespace")
     strip_html: bool = opt(False, "remove HTML tags and unescape entities")
     drop_empty: bool = opt(False, "drop rows whose text is empty (otherwise they are an error)")
-    min_chars: int = opt(0, "drop texts shorter than this many characters (0: keep all)")
-    max_chars: int = opt(0, "drop texts longer than this many characters (0: keep all)")
+    min_chars: int = opt(0, "drop texts shorter than this many characters (0: keep all)", min=0)
+    max_chars: int = opt(0, "drop texts longer than this many characters (0: keep all)", min=0)
     dedupe: bool = opt(False, "keep only the first row of each exact duplicate text")
 
 

@@ -7,7 +7,7 @@ import argparse
 from dataclasses import dataclass
 
 from ..backbones import DEFAULT_BACKBONE
-from ..config import load_config_file, opt
+from ..config import Options, load_config_file, opt
 from ..errors import ConfigError, expected
 from ..strategies import strategy_names
 from .args import add_dataclass_args, parse_into
@@ -15,14 +15,14 @@ from .common import ColumnArgs, read_labelled
 
 
 @dataclass
-class CompareArgs:
+class CompareArgs(Options):
     data: str = opt(None, "labelled training data the samples are drawn from", positional=True)
     test: str = opt("", "labelled test file every cell is scored on (required)")
     output: str = opt("runs/compare", "folder for cells.jsonl, results.json, results.csv and the final model",
                       aliases=("-o",))
     strategies: str = opt("", "comma list of strategies (default: every registered one for the task)")
     sizes: str = opt("8,16,32,64,256,all", "labelled examples per class, comma list; 'all' is the whole file")
-    seeds: int = opt(5, "samples (and seeds) per strategy and size")
+    seeds: int = opt(5, "samples (and seeds) per strategy and size", min=1)
     budget: str = opt("", "time budget such as 90s, 30m or 2h (default: none); cheap cells run first")
     backbone: str = opt(DEFAULT_BACKBONE, "pre-trained model for every strategy that needs one")
     options: str = opt("", "JSON file: {\"finetune\": {\"epochs\": 2}, \"*\": {\"device\": \"cuda\"}} "

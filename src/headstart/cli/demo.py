@@ -7,18 +7,18 @@ import sys
 import time
 from dataclasses import dataclass
 
-from ..config import opt
+from ..config import Options, opt
 from ..resources import DEMO_TEST, DEMO_TRAIN
 from .args import add_dataclass_args, parse_into
 from .common import table
 
 
 @dataclass
-class DemoArgs:
+class DemoArgs(Options):
     strategies: str = opt("scratch-tfidf,probe,finetune", "comma-separated strategies to run side by side")
-    train_rows: int = opt(2000, "training rows used from the shipped sample (at most 2,000)")
-    epochs: int = opt(2, "epochs for the trained strategies")
-    seed: int = opt(0, "random seed")
+    train_rows: int = opt(2000, "training rows used from the shipped sample", min=1, max=2000)
+    epochs: int = opt(2, "epochs for the trained strategies", min=1)
+    seed: int = opt(0, "random seed", min=0)
     output: str = opt("", "also save each model under this folder (one sub-folder per strategy)", aliases=("-o",))
 
 

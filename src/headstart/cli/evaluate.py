@@ -6,7 +6,7 @@ import argparse
 import json
 from dataclasses import dataclass
 
-from ..config import opt
+from ..config import Options, opt
 from ..io import write_json
 from ..generation import cli as generation
 from ..generation.model import is_generation_folder
@@ -15,7 +15,7 @@ from .common import ColumnArgs, read_labelled, table
 
 
 @dataclass
-class EvaluateArgs:
+class EvaluateArgs(Options):
     model: str = opt(None, "model folder written by `headstart fit`", positional=True)
     data: str = opt(None, "labelled test file", positional=True)
     json: bool = opt(False, "print the metrics as one JSON object")
@@ -32,6 +32,7 @@ def run(args: argparse.Namespace) -> int:
     from ..classifier import TextClassifier
 
     ev = parse_into(args, EvaluateArgs)
+    generation.check_decoding(args)
     if is_generation_folder(ev.model):
         return generation.run_evaluate(args, ev.model, ev.data, ev.json, ev.output)
     clf = TextClassifier.load(ev.model)

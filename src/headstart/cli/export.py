@@ -5,22 +5,23 @@ from __future__ import annotations
 import argparse
 from dataclasses import dataclass
 
-from ..config import opt
+from ..config import Options, opt
 from ..errors import ConfigError, expected
 from .args import add_dataclass_args, parse_into
 
 
 @dataclass
-class ExportArgs:
+class ExportArgs(Options):
     model: str = opt(None, "model folder written by `headstart fit`", positional=True)
     onnx: bool = opt(False, "export to ONNX (the only format so far; required)")
     int8: bool = opt(False, "also write a dynamically quantised int8 model (model.int8.onnx)")
     test: str = opt("", "labelled file: parity texts and the accuracy of PyTorch vs ONNX vs int8 "
                         "(default: the shipped demo sample, parity only)")
     output: str = opt("", "output folder (default: MODEL/onnx); replaced atomically", aliases=("-o",))
-    tolerance: float = opt(1e-4, "largest allowed |p_onnx - p_torch|; beyond it the export fails and writes nothing")
-    parity_texts: int = opt(64, "texts compared in the parity check")
-    opset: int = opt(17, "ONNX opset version")
+    tolerance: float = opt(1e-4, "largest allowed |p_onnx - p_torch|; beyond it the export fails and writes nothing",
+                           gt=0)
+    parity_texts: int = opt(64, "texts compared in the parity check", min=1)
+    opset: int = opt(17, "ONNX opset version", min=9)
 
 
 def add_arguments(parser: argparse.ArgumentParser, argv: list[str]) -> None:

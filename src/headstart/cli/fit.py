@@ -9,8 +9,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..backbones import DEFAULT_BACKBONE, pickle_allowed
-from ..config import load_config_file, opt
-from ..errors import ConfigError, expected
+from ..config import Options, build_config, load_config_file, opt
+from ..errors import ConfigError, HeadstartError, expected
 from ..strategies import get_strategy, strategy_names
 from ..generation import cli as generation
 from ..training.distributed import is_main_process
@@ -19,30 +19,76 @@ from .common import ColumnArgs, PreprocessArgs, read_labelled, table
 
 
 @dataclass
-class FitArgs:
+class FitArgs(Options):
     data: str = opt(None, "training data: .csv, .tsv, .jsonl or .parquet", positional=True)
     output: str = opt("runs/model", "folder to write the model to (replaced atomically)", aliases=("-o",))
     strategy: str = opt("probe", "how to transfer; see the list below")
     backbone: str = opt(DEFAULT_BACKBONE, "pre-trained model: a name from `headstart models`, a folder or a hub id")
     valid: str = opt("", "validation file (default: a stratified split of the training data)")
-    seed: int = opt(0, "random seed: same seed, same model on the same machine")
+    seed: int = opt(0, "random seed: same seed, same model on the same machine", min=0)
     config: str = opt("", "JSON file with settings ({'strategy':..., 'backbone':..., 'options': {...}}); flags win")
     quiet: bool = opt(False, "no progress bars")
     augment: int = opt(0, "generate up to N new examples per scarce class (instruct LM + text edits, filtered by "
-                          "class centroid); 0: off")
+                          "class centroid); 0: off", min=0)
     augment_output: str = opt("", "also write the generated rows to this CSV (they always go to the model folder)")
     augment_lm: str = opt("SmolLM2-135M-Instruct", "language model that paraphrases for --augment ('none': edits only)")
     allow_pickle: bool = opt(False, "accept a backbone with pickled weights (*.bin); pickles can run code, "
                                     "so only for sources you trust (default: safetensors only)")
 
 
-def _strategy_from_argv(argv: list[str]) -> str | None:
+def _flag_value(argv: list[str], flag: str) -> str | None:
     for i, token in enumerate(argv):
-        if token == "--strategy" and i + 1 < len(argv):
+        if token == flag and i + 1 < len(argv):
             return argv[i + 1]
-        if token.startswith("--strategy="):
+        if token.startswith(f"{flag}="):
             return token.split("=", 1)[1]
     return None
+
+
+def chosen_strategy(argv: list[str]) -> str:
+    """The strategy a command line asks for: --strategy, else the --config file's, else the default."""
+    name = _flag_value(argv, "--strategy")
+    if name is None and _flag_value(argv, "--config"):
+        try:
+            name = load_config_file(_flag_value(argv, "--config") or "").get("strategy")
+        except HeadstartError:
+            pass  # `run` reads the file again and reports the problem with exit code 2
+    return str(name) if name is not None else FitArgs.strategy
+
+
+class _OtherStrategysOption(argparse.Action):
+    """An option that only other strategies have: refused with their names instead of argparse's
+    bare 'unrecognized arguments'."""
+
+    def __init__(self, option_strings: list[str], dest: str, strategy: str = "", owners: tuple[str, ...] = (),
+                 **kwargs: Any) -> None:
+        super().__init__(option_strings, dest, **kwargs)
+        self.strategy, self.owners = strategy, owners
+
+    def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace, values: Any,
+                 option_string: str | None = None) -> None:
+        suggested = "finetune" if "finetune" in self.owners else self.owners[0]
+        parser.error(expected(f"options of --strategy {self.strategy} (see `headstart fit --strategy "
+                              f"{self.strategy} --help`)",
+                              f"{option_string}, which is an option of {', '.join(self.owners)}",
+                              f"Add --strategy {suggested} (or another of them) to use it, or drop it."))
+
+
+def _refuse_other_strategies_options(parser: argparse.ArgumentParser, strategy: str) -> None:
+    owners: dict[str, list[str]] = {}
+    switches: set[str] = set()  # boolean options take no value
+    for name in strategy_names():
+        for f in dataclasses.fields(get_strategy(name).config_cls):
+            flag = f"--{f.name.replace('_', '-')}"
+            options = (flag, f"--no-{flag[2:]}") if f.type in (bool, "bool") else (flag,)
+            for option in options:
+                owners.setdefault(option, []).append(name)
+            switches.update(options[1:] and options)
+    for option, names in sorted(owners.items()):
+        if option not in parser._option_string_actions:  # noqa: SLF001 (argparse has no public lookup)
+            parser.add_argument(option, action=_OtherStrategysOption, nargs=0 if option in switches else "?",
+                                strategy=strategy, owners=tuple(names), dest=argparse.SUPPRESS,
+                                help=argparse.SUPPRESS)
 
 
 def add_arguments(parser: argparse.ArgumentParser, argv: list[str]) -> None:
@@ -54,9 +100,11 @@ def add_arguments(parser: argparse.ArgumentParser, argv: list[str]) -> None:
         return
     add_dataclass_args(parser, ColumnArgs, "columns")
     add_dataclass_args(parser, PreprocessArgs, "preprocessing")
-    name = _strategy_from_argv(argv)
+    name = chosen_strategy(argv)
     if name in strategy_names():
-        add_dataclass_args(parser, get_strategy(name).config_cls, f"options of --strategy {name}")
+        default = " (the default)" if name == FitArgs.strategy else ""
+        add_dataclass_args(parser, get_strategy(name).config_cls, f"options of --strategy {name}{default}")
+        _refuse_other_strategies_options(parser, name)
     parser.epilog = ("strategies: " + ", ".join(strategy_names()) +
                      ". `headstart fit --strategy NAME --help` lists that strategy's options; "
                      "`headstart fit --task translate|summarize --help` those of generation models.")
@@ -76,6 +124,7 @@ def run(args: argparse.Namespace) -> int:
         raise ConfigError(expected("a training data file", "none", "Usage: headstart fit DATA -o FOLDER"))
     options = dict(base.get("options", {}))
     options.update(collect(args, strategy_cls.config_cls))
+    build_config(strategy_cls.config_cls, options)  # out-of-range options stop before any data is read
     cols = parse_into(args, ColumnArgs, base.get("columns", {}))
     pre = parse_into(args, PreprocessArgs)
     if fit_args.augment:
@@ -104,6 +153,8 @@ def run(args: argparse.Namespace) -> int:
                "fit_seconds": round(report.fit_seconds, 1), "trainable_params": report.trainable_parameters}
     valid = clf.metrics_.get("valid", {})
     summary.update({f"valid_{k}": v for k, v in valid.items() if k not in ("n", "note", "absent_classes")})
+    summary.update({f"cv_{k}": v for k, v in clf.metrics_.get("cv", {}).items()
+                    if k not in ("n", "note", "absent_classes")})
     print(table([summary]))
     for note in [*report.notes, *([f"validation: {valid['note']}"] if "note" in valid else [])]:
         print(f"note: {note}")

@@ -9,23 +9,23 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..backbones import DEFAULT_BACKBONE
-from ..config import opt
+from ..config import MIN_TOKENS, Options, opt
 from ..errors import ConfigError, expected
 from .args import add_dataclass_args, parse_into
 from .common import ColumnArgs, read_labelled
 
 
 @dataclass
-class LrFindArgs:
+class LrFindArgs(Options):
     data: str = opt(None, "training data: .csv, .tsv, .jsonl or .parquet", positional=True)
     output: str = opt("runs/lr-find", "folder for lr_find.png and lr_find.json", aliases=("-o",))
     backbone: str = opt(DEFAULT_BACKBONE, "pre-trained model: a name from `headstart models`, a folder or a hub id")
-    steps: int = opt(100, "steps of the test (the rate rises geometrically over them)")
-    start_lr: float = opt(1e-7, "learning rate of the first step")
-    end_lr: float = opt(1.0, "learning rate of the last step")
-    batch_size: int = opt(16, "examples per step")
-    max_length: int = opt(128, "tokens kept per text")
-    seed: int = opt(0, "random seed")
+    steps: int = opt(100, "steps of the test (the rate rises geometrically over them)", min=2)
+    start_lr: float = opt(1e-7, "learning rate of the first step", gt=0)
+    end_lr: float = opt(1.0, "learning rate of the last step (above --start-lr)", gt=0)
+    batch_size: int = opt(16, "examples per step", min=1)
+    max_length: int = opt(128, "tokens kept per text", min=MIN_TOKENS)
+    seed: int = opt(0, "random seed", min=0)
     device: str = opt("auto", "'auto', 'cpu' or 'cuda'")
 
 

@@ -12,7 +12,7 @@ from typing import Iterator
 import pandas as pd
 from tqdm.auto import tqdm
 
-from ..config import opt
+from ..config import Options, opt
 from ..data.readers import FORMATS, read_frame, require_columns
 from ..errors import DataError, expected
 from ..generation import cli as generation
@@ -21,14 +21,15 @@ from .args import add_dataclass_args, parse_into
 
 
 @dataclass
-class PredictArgs:
+class PredictArgs(Options):
     model: str = opt(None, "model folder written by `headstart fit`", positional=True)
     data: str = opt(None, "file with texts: .csv, .tsv, .jsonl or .parquet", positional=True)
     output: str = opt("predictions.csv", "where to write predictions (.csv or .jsonl)", aliases=("-o",))
     text_col: str = opt("text", "column holding the text")
-    chunk_size: int = opt(1024, "rows read, predicted and written at a time (bounds memory)")
+    chunk_size: int = opt(1024, "rows read, predicted and written at a time (bounds memory)", min=1)
     quiet: bool = opt(False, "no progress bar")
-    abstain_below: float = opt(0.0, "classification: predict --abstain-label when the top probability is below this")
+    abstain_below: float = opt(0.0, "classification: predict --abstain-label when the top probability is below this",
+                                min=0, max=1)
     abstain_label: str = opt("abstain", "label written for rows that abstain (see --abstain-below)")
     resume: bool = opt(False, "continue a stopped run: keep the rows already in OUTPUT (or its .partial file), "
                               "predict only the rest and append them; an interrupted --resume run keeps its .partial")
@@ -71,6 +72,7 @@ def run(args: argparse.Namespace) -> int:
     from ..classifier import TextClassifier
 
     pa = parse_into(args, PredictArgs)
+    generation.check_decoding(args)
     if is_generation_folder(pa.model):
         return generation.run_predict(args, pa)
     read_frame(pa.data)  # same clear errors as everywhere for a missing/empty/non-UTF-8 file

@@ -7,7 +7,7 @@ import sys
 from dataclasses import dataclass
 
 from ..backbones import DEFAULT_BACKBONE
-from ..config import opt
+from ..config import Options, opt
 from ..errors import ConfigError, expected
 from ..training.pretrain import PretrainConfig
 from .args import add_dataclass_args, parse_into
@@ -15,7 +15,7 @@ from .common import table
 
 
 @dataclass
-class PretrainArgs:
+class PretrainArgs(Options):
     corpus: str = opt(None, "UTF-8 text file, one unlabelled text per line", positional=True)
     output: str = opt("backbones/adapted", "folder for the adapted backbone (replaced atomically); pass it to "
                                            "any strategy as --backbone", aliases=("-o",))

@@ -6,12 +6,12 @@ from __future__ import annotations
 import argparse
 from dataclasses import dataclass
 
-from ..config import opt
+from ..config import Options, opt
 from .args import add_dataclass_args, parse_into
 
 
 @dataclass
-class ReportArgs:
+class ReportArgs(Options):
     folder: str = opt(None, "output folder of `headstart compare`", positional=True)
 
 

@@ -8,8 +8,9 @@ import logging
 import os
 import sys
 from dataclasses import dataclass
+from typing import Literal
 
-from ..config import opt
+from ..config import Options, opt
 from ..errors import ConfigError, expected
 from .args import add_dataclass_args, parse_into
 
@@ -19,16 +20,17 @@ NEW_KEY = "python -c 'import secrets; print(secrets.token_urlsafe(32))'"
 
 
 @dataclass
-class ServeArgs:
+class ServeArgs(Options):
     model: str = opt(None, "model folder written by `headstart fit` (or an ONNX export folder)", positional=True)
     onnx: bool = opt(False, "serve the ONNX export (MODEL/onnx, from `headstart export MODEL --onnx`)")
     int8: bool = opt(False, "serve the int8 ONNX model (implies --onnx)")
     host: str = opt("127.0.0.1", "address to bind; any other than a loopback address (0.0.0.0 exposes the server to "
                     "the network) needs an API key — and put the server behind a TLS proxy")
-    port: int = opt(8000, "TCP port")
-    threads: int = opt(0, "CPU threads for the model (0: the runtime's default)")
-    log_level: str = opt("warning", "log level (debug, info, warning, error); at warning every failed request "
-                         "logs one line (status, reason, request id), never its text")
+    port: int = opt(8000, "TCP port", min=1, max=65535)
+    threads: int = opt(0, "CPU threads for the model (0: the runtime's default)", min=0)
+    log_level: Literal["critical", "error", "warning", "info", "debug", "trace"] = opt(
+        "warning", "uvicorn log level; at warning every failed request logs one line (status, reason, request id), "
+        "never its text")
     api_key: str = opt("", f"shared secret clients send as 'Authorization: Bearer KEY'; required unless --host is a "
                        f"loopback address. Prefer the {API_KEY_ENV} environment variable: a command line is "
                        "visible to other users of the machine")

@@ -192,16 +192,17 @@ def plan(train: Examples, test: Examples, spec: CompareSpec, strategies: list[st
 
 
 def training_work(config: Any, rows: int) -> float:
-    """Examples a fit processes: epochs x rows for strategies that train, stretched by `min_steps` on small
-    samples (16 rows get 100 steps, not 1), which is what makes small cells cost more than their rows say."""
-    epochs = getattr(config, "epochs", None)
-    if not epochs:
+    """Examples a fit processes: epochs x rows for strategies that train; with epochs unset, stretched by
+    `min_steps` on small samples (16 rows get 100 steps, not 3), which makes small cells cost more than their
+    rows say."""
+    if not hasattr(config, "epochs"):
         return float(rows)
     valid = getattr(config, "valid_fraction", 0.0)
     fitted = rows - int(round(rows * valid)) if valid > 0 and rows >= 20 else rows
     from ..training.loop import effective_epochs
 
-    stretched = effective_epochs(fitted, epochs, getattr(config, "batch_size", 32), getattr(config, "min_steps", 0))
+    stretched = effective_epochs(fitted, config.epochs, getattr(config, "batch_size", 32),
+                                 getattr(config, "min_steps", 0), getattr(config, "auto_epochs", 1))
     return float(stretched * fitted)
 
 
@@ -234,8 +235,11 @@ def run_cell(cell: Cell, train: Examples, test: Examples, spec: CompareSpec, met
 
     sample = sample_per_class(train, None if cell.size == "all" else int(cell.size), cell.seed)
     start = clock()
+    from .crossval import without_cross_validation
+
+    options = without_cross_validation(cell.strategy, strategy_options(spec, cell.strategy))  # scored on test
     clf = TextClassifier(backbone=spec.backbone, strategy=cell.strategy, task=train.task, seed=cell.seed,
-                         progress=False, **strategy_options(spec, cell.strategy))
+                         progress=False, **options)
     clf.fit(sample)
     fit_seconds = clock() - start
     metrics = clf.evaluate(test.texts, test.labels)

@@ -7,13 +7,14 @@ headstart.json (evaluate, predict) says generation; everything generation-specif
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..config import opt
+from ..config import Options, build_config, opt
 from ..errors import ConfigError, DataError, expected
 from ..io import atomic_write_text, write_json
 from .config import DEFAULT_GENERATION_BACKBONE, STRATEGIES, GenerationConfig
@@ -21,9 +22,17 @@ from .data import DEFAULT_COLUMNS, TASKS, read_pairs
 
 
 @dataclass
-class PairColumns:
+class PairColumns(Options):
     source_col: str = opt("", "column holding the source text (default: source, or document for summarize)")
     target_col: str = opt("", "column holding the target text (default: target, or summary for summarize)")
+
+
+# Decoding options `evaluate` and `predict` accept for generation models: GenerationConfig's own fields
+# (help text and constraint included), so they are declared once.
+DecodingArgs = dataclasses.make_dataclass(
+    "DecodingArgs", [(f.name, f.type, dataclasses.field(default=f.default, metadata=f.metadata))
+                     for f in dataclasses.fields(GenerationConfig) if f.name in ("num_beams", "max_new_tokens")],
+    bases=(Options,), namespace={"__module__": __name__})
 
 
 def wants_generation(argv: list[str]) -> bool:
@@ -49,9 +58,14 @@ def add_column_arguments(parser: argparse.ArgumentParser) -> None:
     from ..cli.args import add_dataclass_args
 
     add_dataclass_args(parser, PairColumns, "columns of the pairs (generation models)")
-    parser.add_argument("--num-beams", type=int, default=argparse.SUPPRESS, help="beam width (generation models)")
-    parser.add_argument("--max-new-tokens", type=int, default=argparse.SUPPRESS,
-                        help="most tokens generated per output (generation models)")
+    add_dataclass_args(parser, DecodingArgs, "decoding (generation models)")
+
+
+def check_decoding(args: argparse.Namespace) -> None:
+    """Refuse out-of-range decoding options before any model is loaded."""
+    from ..cli.args import parse_into
+
+    parse_into(args, DecodingArgs)
 
 
 def columns(args: argparse.Namespace, task: str) -> tuple[str, str]:
@@ -73,6 +87,7 @@ def run_fit(args: argparse.Namespace, fit_args: Any, base: dict[str, Any]) -> in
     backbone = fit_args.backbone if "backbone" in vars(args) or "backbone" in base else DEFAULT_GENERATION_BACKBONE
     options = dict(base.get("options", {}))
     options.update(collect(args, GenerationConfig))
+    build_config(GenerationConfig, options)  # out-of-range options stop before any data is read
     src_col, tgt_col = columns(args, task)
     train = read_pairs(fit_args.data, src_col, tgt_col)
     valid = read_pairs(fit_args.valid, src_col, tgt_col) if fit_args.valid else None
@@ -147,4 +162,7 @@ def run_predict(args: argparse.Namespace, pa: Any) -> int:
 
 
 def _decoding(args: argparse.Namespace) -> dict[str, Any]:
-    return {k: v for k, v in vars(args).items() if k in ("num_beams", "max_new_tokens")}
+    from ..cli.args import collect
+
+    given = collect(args, DecodingArgs)
+    return {k: v for k, v in dataclasses.asdict(build_config(DecodingArgs, given)).items() if k in given}

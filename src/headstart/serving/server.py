@@ -18,7 +18,7 @@ from typing import Any, Protocol, Sequence
 import numpy as np
 
 from .. import __version__
-from ..config import opt
+from ..config import Options, opt
 from ..data.examples import is_empty_text, unencodable_at
 from ..errors import HeadstartError
 
@@ -35,13 +35,13 @@ class Predictor(Protocol):
 
 
 @dataclass
-class ServeLimits:
-    max_body_bytes: int = opt(1_000_000, "largest request body accepted (bytes); larger ones get 413")
-    max_texts: int = opt(64, "most texts in one request; more get 422")
-    max_text_chars: int = opt(10_000, "longest text accepted (characters); longer ones get 422")
-    max_batch: int = opt(32, "most texts the model sees in one micro-batch")
-    max_wait_ms: float = opt(5.0, "longest a request waits for others to join its micro-batch")
-    max_queue: int = opt(1024, "requests waiting at most; beyond it the server answers 503 (overloaded)")
+class ServeLimits(Options):
+    max_body_bytes: int = opt(1_000_000, "largest request body accepted (bytes); larger ones get 413", min=1)
+    max_texts: int = opt(64, "most texts in one request; more get 422", min=1)
+    max_text_chars: int = opt(10_000, "longest text accepted (characters); longer ones get 422", min=1)
+    max_batch: int = opt(32, "most texts the model sees in one micro-batch", min=1)
+    max_wait_ms: float = opt(5.0, "longest a request waits for others to join its micro-batch", min=0)
+    max_queue: int = opt(1024, "requests waiting at most; beyond it the server answers 503 (overloaded)", min=1)
 
 
 class MicroBatcher:

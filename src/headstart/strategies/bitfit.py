@@ -24,7 +24,7 @@ from .registry import FitReport, Target, register
 @dataclass
 class BitFitConfig(AnchorOptions, TrainConfig):
     # Biases move the features only a little per step; the BitFit paper uses 1e-4 to 1e-3.
-    lr: float = opt(5e-4, "peak learning rate of AdamW")
+    lr: float = opt(5e-4, "peak learning rate of AdamW", gt=0)
 
 
 def bias_and_head_names(model) -> set[str]:

@@ -18,7 +18,7 @@ from typing import ClassVar, Literal, Sequence
 import numpy as np
 
 from ..backbones import BackboneRef, load_model, load_tokenizer, resolve_backbone
-from ..config import opt
+from ..config import MIN_TOKENS, Options, opt
 from ..embeddings import pooled
 from ..heads import DenseHead, fit_head
 from ..progress import bar
@@ -29,28 +29,29 @@ from .registry import FitReport, Target, register
 
 
 @dataclass
-class ContrastiveConfig:
-    epochs: int = opt(1, "passes over the sampled triplets")
+class ContrastiveConfig(Options):
+    epochs: int = opt(1, "passes over the sampled triplets", min=1)
     triplets_per_example: int = opt(20, "triplets (one positive, one negative) drawn per example and epoch, "
                                         "capped by the number of examples of other classes; training cost is "
-                                        "linear in examples x this")
+                                        "linear in examples x this", min=1)
     max_triplets: int = opt(5000, "cap on triplets per epoch: with many examples the count per example is lowered "
-                                  "to fit (77 classes x 8 examples: 8 each), so fit time stays bounded; 0: no cap")
+                                  "to fit (77 classes x 8 examples: 8 each), so fit time stays bounded; 0: no cap",
+                                  min=0)
     # mnr: trec 8/class, seeds 0-4, 20 per example at 4e-5: 0.839 vs cosine's 0.837; banking77 8/class (8 per
     # example), seed 0: 0.835 vs cosine's 0.794. With many classes the batch holds many negatives per anchor.
     loss: Literal["cosine", "mnr"] = opt("mnr", "'mnr': in-batch negatives ranking (each anchor picks its positive "
                                                 "among every text of other classes in the batch); 'cosine': SetFit's "
                                                 "cosine-similarity regression on pairs")
-    scale: float = opt(20.0, "similarity scale (inverse temperature) of the 'mnr' loss")
+    scale: float = opt(20.0, "similarity scale (inverse temperature) of the 'mnr' loss", gt=0)
     # Small steps at a higher rate: on trec with 8 per class (seeds 0 and 1), 16 triplets a step at 2e-5 and 8
     # per example scored 0.66/0.53; 8 a step, 20 per example at 4e-5 scored 0.89/0.77 (setfit: 0.87/0.69).
-    batch_size: int = opt(8, "triplets per optimisation step")
+    batch_size: int = opt(8, "triplets per optimisation step", min=1)
     # 6e-5 with every batch text a candidate: emotion 8/class, seeds 0-4, held-out train rows 0.3849 vs 0.3827
     # at 4e-5 (test 0.386 vs 0.381). Picked on held-out train rows, not on the test set.
-    lr: float = opt(6e-5, "peak learning rate of the encoder (AdamW)")
-    warmup_ratio: float = opt(0.1, "fraction of steps warming the learning rate up")
-    max_length: int = opt(128, "tokens kept per text")
-    C: float = opt(1.0, "inverse regularisation strength of the logistic-regression head")
+    lr: float = opt(6e-5, "peak learning rate of the encoder (AdamW)", gt=0)
+    warmup_ratio: float = opt(0.1, "fraction of steps warming the learning rate up", min=0, max=1)
+    max_length: int = opt(128, "tokens kept per text", min=MIN_TOKENS)
+    C: float = opt(1.0, "inverse regularisation strength of the logistic-regression head", gt=0)
     device: str = opt("auto", "'auto', 'cpu' or 'cuda'")
 
 

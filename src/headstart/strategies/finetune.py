@@ -10,10 +10,9 @@ from typing import ClassVar, Sequence
 from ..backbones import BackboneRef
 from ..config import TrainConfig
 from ..seeding import pick_device
-from ..training.loop import train_classifier
+from ..training.loop import describe_run, train_classifier
 from ..training.param_groups import layerwise_param_groups
-from ..training.regularise import AnchorOptions, backbone_names, check_anchor_options, l2sp_penalty, snapshot, \
-    wise_interpolate
+from ..training.regularise import AnchorOptions, backbone_names, l2sp_penalty, snapshot, wise_interpolate
 from ..training.seqcls import SequenceClassifier, classifier_backed, pretrained_classifier
 from .registry import FitReport, Target, register
 
@@ -52,7 +51,6 @@ def run_training(classifier: SequenceClassifier, train: Target, valid: Target | 
     """
     model = classifier.model.to(classifier.device)
     l2sp, wise = getattr(config, "l2sp", 0.0), getattr(config, "wise", 1.0)
-    check_anchor_options(l2sp, wise)
     anchor = snapshot(model, backbone_names(model)) if l2sp > 0 or wise < 1 else {}
     if "param_groups" not in loop_kwargs and (getattr(config, "lr_decay", 1.0) != 1.0 or l2sp > 0):
         loop_kwargs["param_groups"] = layerwise_param_groups(
@@ -62,7 +60,7 @@ def run_training(classifier: SequenceClassifier, train: Target, valid: Target | 
         loop_kwargs["penalties"] = [*loop_kwargs.get("penalties", ()), l2sp_penalty(model, anchor, l2sp)]
     state = train_classifier(model, classifier.tokenizer, train, valid, config, seed=seed,
                              device=classifier.device, **loop_kwargs)
-    notes = [f"stopped early at step {state.step} of {state.total_steps}"] if state.stop else []
+    notes = describe_run(state, config)
     if wise < 1:
         wise_interpolate(model, anchor, wise)
         notes.append(f"WiSE-FT: backbone interpolated with alpha={wise} toward the pre-trained weights")

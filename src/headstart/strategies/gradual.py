@@ -13,8 +13,7 @@ from typing import ClassVar, Sequence
 
 
 from ..backbones import BackboneRef
-from ..config import TrainConfig, opt
-from ..errors import ConfigError, expected
+from ..config import AUTO_EPOCHS_HELP, TrainConfig, opt
 from ..seeding import pick_device
 from ..training.param_groups import LayerMap, layer_map, layerwise_param_groups, set_trainable, top_k_names
 from ..training.regularise import AnchorOptions
@@ -25,10 +24,11 @@ from .registry import FitReport, Target, register
 
 @dataclass
 class GradualConfig(AnchorOptions, TrainConfig):
-    epochs: int = opt(4, "passes over the training data (early stopping may end sooner)")
-    unfreeze_every: int = opt(1, "epochs between two unfreezing steps (one more layer each time)")
+    auto_epochs: ClassVar[int] = 4
+    epochs: int | None = opt(None, AUTO_EPOCHS_HELP.format(auto=4), min=1)
+    unfreeze_every: int = opt(1, "epochs between two unfreezing steps (one more layer each time)", min=1)
     patience: int = opt(0, "stop after this many evaluations without improvement (0 disables; early stopping "
-                           "before the lower layers thaw would cut the schedule short)")
+                           "before the lower layers thaw would cut the schedule short)", min=0)
 
 
 class GradualUnfreezing:
@@ -58,8 +58,6 @@ class Gradual:
     def fit(self, backbone: BackboneRef | None, train: Target, valid: Target | None, config: GradualConfig,
             seed: int) -> FitReport:
         assert backbone is not None
-        if config.unfreeze_every < 1:
-            raise ConfigError(expected("unfreeze_every >= 1", str(config.unfreeze_every), "Use 1 for ULMFiT."))
         start = time.perf_counter()
         self.classifier_ = pretrained_classifier(backbone, train, config.max_length, pick_device(config.device))
         model = self.classifier_.model

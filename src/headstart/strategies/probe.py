@@ -10,23 +10,26 @@ from typing import ClassVar, Literal, Sequence
 import numpy as np
 
 from ..backbones import BackboneRef, load_model, load_tokenizer, resolve_backbone
-from ..config import opt
+from ..config import MIN_TOKENS, Options, opt
 from ..embeddings import embed
+from ..evaluation.crossval import CV_HELP, CrossValidation, out_of_fold
 from ..heads import DenseHead, fit_head
 from ..seeding import pick_device
 from .registry import FitReport, Target, register
 
 
 @dataclass
-class ProbeConfig:
+class ProbeConfig(Options):
     head: Literal["logistic", "mlp"] = opt("logistic", "head on the frozen embeddings: logistic regression or an MLP")
-    C: float = opt(1.0, "inverse regularisation strength of the head (larger fits the training data closer)")
-    hidden: int = opt(256, "hidden units of the MLP head")
-    max_length: int = opt(256, "tokens embedded per text")
-    batch_size: int = opt(64, "texts embedded per forward pass")
+    C: float = opt(1.0, "inverse regularisation strength of the head (larger fits the training data closer)",
+                      gt=0)
+    hidden: int = opt(256, "hidden units of the MLP head", min=1)
+    max_length: int = opt(256, "tokens embedded per text", min=MIN_TOKENS)
+    batch_size: int = opt(64, "texts embedded per forward pass", min=1)
     class_weight: Literal["none", "balanced"] = opt("none", "'balanced' weights classes by inverse frequency")
     cache: bool = opt(True, "reuse embeddings cached on disk (keyed by backbone and text)")
     device: str = opt("auto", "'auto', 'cpu' or 'cuda' for embedding")
+    cv_folds: int = opt(5, CV_HELP, min=2, off=0)
 
 
 @register
@@ -40,6 +43,7 @@ class Probe:
         self.backbone_: BackboneRef | None = None
         self.head_: DenseHead | None = None
         self.config_: ProbeConfig = ProbeConfig()
+        self.cv_: CrossValidation | None = None  # out-of-fold scores of the last fit (not saved)
 
     def fit(self, backbone: BackboneRef | None, train: Target, valid: Target | None, config: ProbeConfig,
             seed: int) -> FitReport:
@@ -47,8 +51,15 @@ class Probe:
         start = time.perf_counter()
         self.backbone_, self.config_ = backbone, config
         x = self._embed(train.texts, progress=None)
-        self.head_ = fit_head(x, train.y, train.task, config.head, config.C, config.hidden,
-                              config.class_weight, seed)
+        def fit(rows: np.ndarray) -> DenseHead:
+            return fit_head(x[rows], train.y[rows], train.task, config.head, config.C, config.hidden,
+                            config.class_weight, seed)
+
+        self.head_ = fit(np.arange(len(x)))
+        # The backbone is frozen, so refitting only the head per fold gives a genuinely held-out estimate.
+        self.cv_ = out_of_fold(lambda fold_train, fold_test: fit(fold_train).scores(x[fold_test]), train.y,
+                               train.task, config.cv_folds, seed, "the head refitted per fold on frozen embeddings"
+                               ) if valid is None and config.cv_folds else None
         return FitReport(fit_seconds=time.perf_counter() - start, trainable_parameters=self.trainable_parameters(),
                          total_parameters=self.trainable_parameters())
 

@@ -16,22 +16,25 @@ from typing import ClassVar, Sequence
 import numpy as np
 
 from ..backbones import BackboneRef, load_model, load_tokenizer, resolve_backbone
-from ..config import opt
+from ..config import MIN_TOKENS, Options, opt
 from ..embeddings import embed
 from ..errors import DataError, expected
+from ..evaluation.crossval import CV_HELP, CrossValidation, out_of_fold
 from ..seeding import pick_device
 from .registry import FitReport, Target, register
 
 
 @dataclass
-class PrototypeConfig:
+class PrototypeConfig(Options):
     temperature: float = opt(0.0, "softmax temperature over cosine similarities; 0 fits it on the support set "
-                                  "(leave-one-out), falling back to default_temperature with one example per class")
-    default_temperature: float = opt(0.05, "temperature used when it cannot be fitted")
-    max_length: int = opt(256, "tokens embedded per text")
-    batch_size: int = opt(64, "texts embedded per forward pass")
+                                  "(leave-one-out), falling back to default_temperature with one example per class",
+                                  min=0)
+    default_temperature: float = opt(0.05, "temperature used when it cannot be fitted", gt=0)
+    max_length: int = opt(256, "tokens embedded per text", min=MIN_TOKENS)
+    batch_size: int = opt(64, "texts embedded per forward pass", min=1)
     cache: bool = opt(True, "reuse embeddings cached on disk")
     device: str = opt("auto", "'auto', 'cpu' or 'cuda' for embedding")
+    cv_folds: int = opt(5, CV_HELP.replace("fits of the head", "prototype builds"), min=2, off=0)
 
 
 def prototypes(x: np.ndarray, y: np.ndarray, n_classes: int) -> np.ndarray:
@@ -85,6 +88,7 @@ class Prototype:
         self.prototypes_: np.ndarray | None = None
         self.temperature_ = 0.05
         self.config_ = PrototypeConfig()
+        self.cv_: CrossValidation | None = None  # out-of-fold scores of the last fit (not saved)
 
     def fit(self, backbone: BackboneRef | None, train: Target, valid: Target | None, config: PrototypeConfig,
             seed: int) -> FitReport:
@@ -105,6 +109,10 @@ class Prototype:
             else:
                 self.temperature_ = fit_temperature(sims, y)
                 notes.append(f"temperature {self.temperature_:.4f} fitted on {len(y)} leave-one-out examples")
+        self.cv_ = out_of_fold(lambda fold_train, fold_test: softmax(
+            x[fold_test] @ prototypes(x[fold_train], train.y[fold_train], k).T / self.temperature_),
+            train.y, train.task, config.cv_folds, seed, "prototypes rebuilt per fold"
+        ) if valid is None and config.cv_folds else None
         return FitReport(fit_seconds=time.perf_counter() - start, trainable_parameters=self.trainable_parameters(),
                          total_parameters=self.trainable_parameters(), notes=notes)
 

@@ -8,7 +8,7 @@ from typing import ClassVar, Sequence
 
 
 from ..backbones import BackboneRef
-from ..config import TrainConfig, opt
+from ..config import AUTO_EPOCHS_HELP, TrainConfig, opt
 from ..seeding import pick_device
 from ..training.seqcls import SequenceClassifier, classifier_backed, random_classifier
 from .finetune import run_training
@@ -18,9 +18,10 @@ from .registry import FitReport, Target, register
 @dataclass
 class ScratchInitConfig(TrainConfig):
     # Random weights need a larger step size and more passes than pre-trained ones.
-    lr: float = opt(2e-4, "peak learning rate of AdamW")
-    epochs: int = opt(8, "passes over the training data (early stopping may end sooner)")
-    patience: int = opt(3, "stop after this many evaluations without improvement on validation (0 disables)")
+    auto_epochs: ClassVar[int] = 8
+    lr: float = opt(2e-4, "peak learning rate of AdamW", gt=0)
+    epochs: int | None = opt(None, AUTO_EPOCHS_HELP.format(auto=8), min=1)
+    patience: int = opt(3, "stop after this many evaluations without improvement on validation (0 disables)", min=0)
 
 
 @register

@@ -11,19 +11,21 @@ from typing import ClassVar, Literal, Sequence
 import numpy as np
 
 from ..backbones import BackboneRef
-from ..config import opt
+from ..config import Options, opt
 from ..errors import DataError, expected
+from ..evaluation.crossval import CV_HELP, CrossValidation, out_of_fold
 from ..heads import DenseHead, fit_head
 from .registry import FitReport, Target, register
 
 
 @dataclass
-class TfidfConfig:
-    ngram_max: int = opt(2, "longest word n-gram used as a feature")
-    min_df: int = opt(1, "ignore n-grams that appear in fewer training texts than this")
-    max_features: int = opt(200_000, "keep at most this many n-grams (most frequent)")
-    C: float = opt(10.0, "inverse regularisation strength of the logistic regression")
+class TfidfConfig(Options):
+    ngram_max: int = opt(2, "longest word n-gram used as a feature", min=1)
+    min_df: int = opt(1, "ignore n-grams that appear in fewer training texts than this", min=1)
+    max_features: int = opt(200_000, "keep at most this many n-grams (most frequent)", min=1)
+    C: float = opt(10.0, "inverse regularisation strength of the logistic regression", gt=0)
     class_weight: Literal["none", "balanced"] = opt("none", "'balanced' weights classes by inverse frequency")
+    cv_folds: int = opt(5, CV_HELP, min=2, off=0)
 
 
 @register
@@ -36,29 +38,26 @@ class ScratchTfidf:
     def __init__(self) -> None:
         self.vectorizer_ = None
         self.head_: DenseHead | None = None
+        self.cv_: CrossValidation | None = None  # out-of-fold scores of the last fit (not saved)
 
     def fit(self, backbone: BackboneRef | None, train: Target, valid: Target | None, config: TfidfConfig,
             seed: int) -> FitReport:
-        from sklearn.feature_extraction.text import TfidfVectorizer
-
         start = time.perf_counter()
-        self.vectorizer_ = TfidfVectorizer(ngram_range=(1, config.ngram_max), min_df=config.min_df,
-                                           max_features=config.max_features, sublinear_tf=True)
-        try:
-            x = self.vectorizer_.fit_transform(train.texts)
-        except ValueError as exc:  # sklearn's "empty vocabulary"
-            raise DataError(expected("texts with words of two or more letters", f"none usable ({exc})",
-                                     "Check the text column; scratch-tfidf needs words to count.")) from None
-        self.head_ = _fit_sparse_head(x, train, config, seed)
+        self.vectorizer_, self.head_ = _fit_tfidf(train, config, seed)
+
+        def fold_scores(fold_train: np.ndarray, fold_test: np.ndarray) -> np.ndarray:
+            # vocabulary and idf are refitted too: they are learnt from the training texts
+            vectorizer, head = _fit_tfidf(train.subset(fold_train), config, seed)
+            return _scores(vectorizer, head, [train.texts[i] for i in fold_test])
+
+        self.cv_ = out_of_fold(fold_scores, train.y, train.task, config.cv_folds, seed,
+                               "vocabulary, idf and head refitted per fold") if valid is None and config.cv_folds else None
         return FitReport(fit_seconds=time.perf_counter() - start, trainable_parameters=self.trainable_parameters(),
                          total_parameters=self.trainable_parameters())
 
     def predict_proba(self, texts: Sequence[str]) -> np.ndarray:
         assert self.vectorizer_ is not None and self.head_ is not None, "fit first"
-        x = self.vectorizer_.transform(list(texts))
-        w, b = self.head_.weights[0], self.head_.biases[0]
-        logits = np.asarray(x @ w.T) + b  # sparse-friendly first layer, then the shared head maths
-        return DenseHead([np.eye(w.shape[0])], [np.zeros(w.shape[0])], self.head_.output).scores(logits)
+        return _scores(self.vectorizer_, self.head_, texts)
 
     def trainable_parameters(self) -> int:
         return self.head_.n_parameters() if self.head_ is not None else 0
@@ -84,6 +83,24 @@ class ScratchTfidf:
         return obj
 
 
-def _fit_sparse_head(x, train: Target, config: TfidfConfig, seed: int) -> DenseHead:
+def _fit_tfidf(train: Target, config: TfidfConfig, seed: int):
+    """A fitted vectorizer and the logistic head over its features."""
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
+    vectorizer = TfidfVectorizer(ngram_range=(1, config.ngram_max), min_df=config.min_df,
+                                 max_features=config.max_features, sublinear_tf=True)
+    try:
+        x = vectorizer.fit_transform(train.texts)
+    except ValueError as exc:  # sklearn's "empty vocabulary"
+        raise DataError(expected("texts with words of two or more letters", f"none usable ({exc})",
+                                 "Check the text column; scratch-tfidf needs words to count.")) from None
     # fit_head works on sparse input too; only the MLP path would densify, and it is not offered here
-    return fit_head(x, train.y, train.task, "logistic", config.C, class_weight=config.class_weight, seed=seed)
+    head = fit_head(x, train.y, train.task, "logistic", config.C, class_weight=config.class_weight, seed=seed)
+    return vectorizer, head
+
+
+def _scores(vectorizer, head: DenseHead, texts: Sequence[str]) -> np.ndarray:
+    x = vectorizer.transform(list(texts))
+    w, b = head.weights[0], head.biases[0]
+    logits = np.asarray(x @ w.T) + b  # sparse-friendly first layer, then the shared head maths
+    return DenseHead([np.eye(w.shape[0])], [np.zeros(w.shape[0])], head.output).scores(logits)

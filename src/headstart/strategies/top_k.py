@@ -14,7 +14,6 @@ from typing import ClassVar, Sequence
 
 from ..backbones import BackboneRef
 from ..config import TrainConfig, opt
-from ..errors import ConfigError, expected
 from ..seeding import pick_device
 from ..training.param_groups import layer_map, set_trainable, top_k_names
 from ..training.regularise import AnchorOptions
@@ -26,20 +25,18 @@ from .registry import FitReport, Target, register
 @dataclass
 class TopKConfig(AnchorOptions, TrainConfig):
     k: int = opt(2, "transformer layers trained, counted from the top (0: head only; more than the model has: "
-                    "all layers and the embeddings)")
+                    "all layers and the embeddings)", min=0)
 
 
 @dataclass
 class HeadOnlyConfig(TrainConfig):
     # Only the head (and pooler) learns, from scratch: a larger step size suits it.
-    lr: float = opt(1e-3, "peak learning rate of AdamW")
+    lr: float = opt(1e-3, "peak learning rate of AdamW", gt=0)
 
 
 def fit_top_k(backbone: BackboneRef, train: Target, valid: Target | None, config: TrainConfig, k: int,
               seed: int) -> tuple[SequenceClassifier, FitReport]:
     """A pre-trained classifier with everything below the top k layers frozen, trained with the shared loop."""
-    if k < 0:
-        raise ConfigError(expected("k >= 0", str(k), "Use k=0 for the head only."))
     start = time.perf_counter()
     classifier = pretrained_classifier(backbone, train, config.max_length, pick_device(config.device))
     lmap = layer_map(classifier.model)

@@ -21,7 +21,7 @@ from typing import ClassVar, Literal, Sequence
 import numpy as np
 
 from ..backbones import BackboneRef, load_model, load_tokenizer, resolve_backbone
-from ..config import opt
+from ..config import MIN_TOKENS, Options, opt
 from ..embeddings import embed
 from ..errors import ConfigError, DataError, expected
 from ..instruct_lm import DEFAULT_LM, chat_prompt, load_lm, score_continuations
@@ -31,20 +31,22 @@ from .registry import FitReport, Target, register
 
 
 @dataclass
-class ZeroShotConfig:
+class ZeroShotConfig(Options):
     variant: Literal["embedding", "lm"] = opt("embedding", "'embedding': text vs label-description similarity; "
                                                            "'lm': label log-likelihood under the instruct LM")
     labels: list[str] = opt([], "the label names, comma-separated, when fitting without labelled rows")
     label_descriptions: str = opt("", "JSON ({label: description}) or CSV (label,description) file describing labels")
     template: str = opt("This text is about {label}.", "sentence the embedding variant wraps each description in")
-    temperature: float = opt(0.05, "softmax temperature over cosine similarities (embedding variant)")
+    temperature: float = opt(0.05, "softmax temperature over cosine similarities (embedding variant)",
+                              gt=0)
     lm: str = opt(DEFAULT_LM, "instruct language model of the 'lm' variant (name or folder)")
     instruction: str = opt("Classify the text into one of these categories: {labels}.\nText: {text}\n"
                            "Answer with the category only.", "prompt of the 'lm' variant")
     calibrate: bool = opt(True, "lm variant: subtract each label's score after a content-free text (removes the "
                                 "LM's prior preference for some labels)")
-    max_length: int = opt(256, "tokens embedded per text (embedding) or kept of the prompt (lm)")
-    batch_size: int = opt(32, "texts (embedding) or prompt-label pairs (lm) per forward pass")
+    max_length: int = opt(256, "tokens embedded per text (embedding) or kept of the prompt (lm)",
+                          min=MIN_TOKENS)
+    batch_size: int = opt(32, "texts (embedding) or prompt-label pairs (lm) per forward pass", min=1)
     cache: bool = opt(True, "reuse embeddings cached on disk")
     device: str = opt("auto", "'auto', 'cpu' or 'cuda'")
 

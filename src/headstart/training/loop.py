@@ -37,6 +37,8 @@ class TrainState:
     history: list[dict[str, float]] = field(default_factory=list)
     best_score: float = -math.inf
     best_step: int = 0
+    epochs: int = 0  # planned (see `effective_epochs`); early stopping may end sooner
+    stop_reason: str = ""  # why `stop` was set, for the fit summary
     world_size: int = 1  # processes training together (DDP under torchrun / accelerate launch)
 
 
@@ -90,11 +92,36 @@ def predict_outputs(model, tokenizer, texts: Sequence[str], task: str, max_lengt
     return np.stack(out) if out else np.zeros((0,))
 
 
-def effective_epochs(n_examples: int, epochs: int, batch_size: int, min_steps: int) -> int:
-    """Epochs actually run: stretched so that at least `min_steps` optimiser steps happen.
-    16 examples at batch size 32 would otherwise get 3 updates in 3 epochs: too few to move anything."""
+def effective_epochs(n_examples: int, epochs: int | None, batch_size: int, min_steps: int, auto: int = 3) -> int:
+    """Epochs a run plans: exactly `epochs` when the user set it (as transformers.Trainer does); when unset
+    (None), `auto` epochs stretched so that at least `min_steps` optimiser steps happen: 16 examples at batch
+    size 32 would otherwise get 3 updates in 3 epochs, too few to move anything."""
+    if epochs is not None:
+        return epochs
     steps_per_epoch = max(1, math.ceil(n_examples / max(1, batch_size)))
-    return max(epochs, math.ceil(min_steps / steps_per_epoch)) if min_steps > 0 else epochs
+    return max(auto, math.ceil(min_steps / steps_per_epoch)) if min_steps > 0 else auto
+
+
+def describe_run(state: TrainState, cfg: TrainConfig) -> list[str]:
+    """Fit-summary notes: how many epochs and steps ran, and why that many."""
+    if cfg.epochs is not None:
+        why = f"as set by epochs={cfg.epochs}"
+    elif state.epochs > cfg.auto_epochs:
+        why = (f"epochs unset: stretched from {cfg.auto_epochs} to reach min_steps={cfg.min_steps}; "
+               f"set --epochs to run exactly N")
+    else:
+        why = f"epochs unset: the default {cfg.auto_epochs}"
+    planned = f"{_count(state.epochs, 'epoch')} ({_count(state.total_steps, 'step')})"
+    if state.step >= state.total_steps:
+        return [f"ran {planned}: {why}"]
+    reason = f": {state.stop_reason}" if state.stop_reason else ""
+    return [f"planned {planned}: {why}",
+            f"stopped early after {_count(state.step, 'step')} of {state.total_steps} (epoch {state.epoch + 1})"
+            f"{reason}"]
+
+
+def _count(n: int, word: str) -> str:
+    return f"{n} {word}{'' if n == 1 else 's'}"
 
 
 def train_classifier(model, tokenizer, train: Target, valid: Target | None, cfg: TrainConfig, *, seed: int,
@@ -121,8 +148,8 @@ def train_classifier(model, tokenizer, train: Target, valid: Target | None, cfg:
     groups = param_groups if param_groups is not None else default_param_groups(model, cfg.lr, cfg.weight_decay)
     optimizer = adamw(groups, lr=cfg.lr, weight_decay=cfg.weight_decay)
     steps_per_epoch = math.ceil(len(ids) / cfg.batch_size)
-    epochs = effective_epochs(len(ids), cfg.epochs, cfg.batch_size, cfg.min_steps)
-    state = TrainState(model=model, optimizer=optimizer, total_steps=steps_per_epoch * epochs,
+    epochs = effective_epochs(len(ids), cfg.epochs, cfg.batch_size, cfg.min_steps, cfg.auto_epochs)
+    state = TrainState(model=model, optimizer=optimizer, total_steps=steps_per_epoch * epochs, epochs=epochs,
                        world_size=dist.world_size)
     scheduler = make_scheduler(optimizer, cfg.schedule, state.total_steps, int(cfg.warmup_ratio * state.total_steps))
     eval_every = max(1, steps_per_epoch // max(1, cfg.evals_per_epoch))
@@ -167,6 +194,8 @@ def train_classifier(model, tokenizer, train: Target, valid: Target | None, cfg:
                     # tiny training set is noisy enough to stop a run after a handful of steps
                     if cfg.patience and evals_without_gain >= cfg.patience and state.step >= cfg.min_steps:
                         state.stop = True
+                        state.stop_reason = (f"no validation gain in {evals_without_gain} evaluations "
+                                             f"(patience={cfg.patience})")
             if state.stop:
                 break
         if state.stop:

@@ -24,7 +24,7 @@ from typing import Any, Literal, Sequence
 import numpy as np
 
 from ..backbones import BackboneRef, load_model, load_tokenizer
-from ..config import opt
+from ..config import MIN_TOKENS, Options, opt
 from ..errors import DataError, expected
 from ..io import atomic_folder, write_json
 from ..progress import bar as progress_bar
@@ -32,23 +32,27 @@ from .optim import adamw
 
 
 @dataclass
-class PretrainConfig:
+class PretrainConfig(Options):
     objective: Literal["lm", "simcse"] = opt(
         "lm", "'lm': the backbone's own language-model objective (masked LM for encoders, causal LM for decoders); "
               "'simcse': unsupervised SimCSE for sentence encoders (keeps the embedding space that probe and "
               "contrastive use; MLM moves away from it)")
-    temperature: float = opt(0.05, "similarity temperature of the simcse objective")
-    epochs: int = opt(1, "passes over the training lines")
-    max_steps: int = opt(0, "stop after this many optimisation steps (0: no limit)")
-    batch_size: int = opt(32, "lines per step")
-    lr: float = opt(5e-5, "peak learning rate of AdamW (linear warmup over 6% of steps, then linear decay)")
-    weight_decay: float = opt(0.01, "AdamW weight decay")
-    max_length: int = opt(128, "tokens kept per line")
-    mlm_probability: float = opt(0.15, "share of tokens masked (encoders)")
-    holdout: float = opt(0.05, "share of lines held out to measure the objective before and after")
-    max_holdout: int = opt(1000, "at most this many held-out lines")
-    head_warmup_steps: int = opt(100, "steps training a missing MLM head alone before 'before' is measured")
-    seed: int = opt(0, "random seed (holdout split, masks, order)")
+    temperature: float = opt(0.05, "similarity temperature of the simcse objective", gt=0)
+    epochs: int = opt(1, "passes over the training lines", min=1)
+    max_steps: int = opt(0, "run exactly this many optimisation steps, overriding epochs as transformers' "
+                                 "max_steps does (0: epochs decide)", min=0)
+    batch_size: int = opt(32, "lines per step", min=1)
+    lr: float = opt(5e-5, "peak learning rate of AdamW (linear warmup over 6% of steps, then linear decay)",
+                          gt=0)
+    weight_decay: float = opt(0.01, "AdamW weight decay", min=0)
+    max_length: int = opt(128, "tokens kept per line", min=MIN_TOKENS)
+    mlm_probability: float = opt(0.15, "share of tokens masked (encoders)", gt=0, lt=1)
+    holdout: float = opt(0.05, "share of lines held out to measure the objective before and after",
+                           gt=0, lt=1)
+    max_holdout: int = opt(1000, "at most this many held-out lines", min=1)
+    head_warmup_steps: int = opt(100, "steps training a missing MLM head alone before 'before' is measured",
+                                 min=0)
+    seed: int = opt(0, "random seed (holdout split, masks, order)", min=0)
     device: str = opt("auto", "'auto', 'cpu' or 'cuda'")
 
 

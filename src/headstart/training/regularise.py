@@ -11,26 +11,18 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Callable
 
-from ..config import opt
-from ..errors import ConfigError, expected
+from ..config import Options, opt
 from .param_groups import layer_map
 
 
 @dataclass
-class AnchorOptions:
+class AnchorOptions(Options):
     """Options of strategies that start from pre-trained weights (data only; mixed into their configs)."""
 
     l2sp: float = opt(0.0, "L2-SP strength: penalise lambda/2 * squared distance of the backbone from its "
-                           "pre-trained weights (0 disables; backbone weight decay is then turned off)")
+                           "pre-trained weights (0 disables; backbone weight decay is then turned off)", min=0)
     wise: float = opt(1.0, "WiSE-FT alpha: after training, backbone = (1-alpha)*pre-trained + alpha*fine-tuned "
-                           "(1 keeps the fine-tuned weights; the head always stays fine-tuned)")
-
-
-def check_anchor_options(l2sp: float, wise: float) -> None:
-    if l2sp < 0:
-        raise ConfigError(expected("l2sp >= 0", str(l2sp), "Use e.g. 0.01, or 0 to disable."))
-    if not 0 <= wise <= 1:
-        raise ConfigError(expected("wise in [0, 1]", str(wise), "Use e.g. 0.5, or 1 to disable."))
+                           "(1 keeps the fine-tuned weights; the head always stays fine-tuned)", min=0, max=1)
 
 
 def backbone_names(model) -> set[str]:
