@@ -97,8 +97,9 @@ class Run:
     torch_threads: int | None
 
 
-def check_equal_work(runs: Sequence[Run]) -> dict[str, Any]:
-    """The work every run did, if it is the same for all; else `UnequalWork` naming what differs."""
+def check_equal_work(runs: Sequence[Run], same_threads: bool = True) -> dict[str, Any]:
+    """The work every run did, if it is the same for all; else `UnequalWork` naming what differs.
+    `same_threads=False` where the thread count is what the comparison varies (benchmarks/contention.py)."""
     if not runs:
         raise UnequalWork("no runs to compare")
     reference = runs[0]
@@ -108,7 +109,7 @@ def check_equal_work(runs: Sequence[Run]) -> dict[str, Any]:
             a, b = reference.work.get(key), run.work.get(key)
             if a != b:
                 problems.append(f"{key}: {reference.side}={a!r} but {run.side}={b!r}")
-        if run.torch_threads != reference.torch_threads:
+        if same_threads and run.torch_threads != reference.torch_threads:
             problems.append(f"torch threads: {reference.side}={reference.torch_threads} "
                             f"but {run.side}={run.torch_threads}")
     if problems:
@@ -211,14 +212,20 @@ def child_main(sides: dict[str, Side], argv: Sequence[str] | None = None) -> int
 
 
 def run_child(script: str, side: str, config: dict, env: dict[str, str] | None = None) -> Run:
-    """Run `script` as a child for one side and read its result line (its other output passes through)."""
-    proc = subprocess.run([sys.executable, script, CHILD_FLAG, side], input=json.dumps(config), text=True,
-                          stdout=subprocess.PIPE, env=env)
-    lines = proc.stdout.splitlines()
-    for line in lines:
-        if not line.startswith(RESULT_PREFIX):
-            print(line, flush=True)
-    found = [ln for ln in lines if ln.startswith(RESULT_PREFIX)]
+    """Run `script` as a child for one side and read its result line; its other output passes through as it
+    comes (a long side shows its progress)."""
+    proc = subprocess.Popen([sys.executable, script, CHILD_FLAG, side], stdin=subprocess.PIPE,
+                            stdout=subprocess.PIPE, text=True, env=env)
+    assert proc.stdin is not None and proc.stdout is not None
+    proc.stdin.write(json.dumps(config))
+    proc.stdin.close()
+    found = []
+    for line in proc.stdout:
+        if line.startswith(RESULT_PREFIX):
+            found.append(line.strip())
+        else:
+            print(line, end="", flush=True)
+    proc.wait()
     if proc.returncode != 0 or not found:
         raise RuntimeError(f"side {side!r} failed (exit {proc.returncode}); its output is above")
     data = json.loads(found[-1][len(RESULT_PREFIX):])
@@ -227,6 +234,44 @@ def run_child(script: str, side: str, config: dict, env: dict[str, str] | None =
 
 
 # ----------------------------------------------------------------------------------------------- parent side
+
+#: the competing job of issue 22: a PyTorch training loop on `threads` threads, with PyTorch's default OpenMP
+#: settings (none of headstart's), printing one line once it runs
+LOAD_CODE = """
+import sys, torch
+torch.set_num_threads({threads})
+model = torch.nn.Sequential(torch.nn.Linear(256, 1024), torch.nn.ReLU(), torch.nn.Linear(1024, 256))
+opt = torch.optim.SGD(model.parameters(), lr=1e-3)
+x = torch.randn(128, 256)
+for step in range(10**12):
+    loss = model(x).pow(2).mean()
+    opt.zero_grad(); loss.backward(); opt.step()
+    if step == 5:
+        print("load running", flush=True)
+"""
+THREAD_ENV = ("OMP_NUM_THREADS", "OMP_WAIT_POLICY", "GOMP_SPINCOUNT", "KMP_BLOCKTIME", "MKL_NUM_THREADS",
+              "HEADSTART_THREADS", "HEADSTART_THREADS_SET")
+
+
+@contextlib.contextmanager
+def competing_load(threads: int = 2, settle_s: float = 2.0) -> Iterator[subprocess.Popen]:
+    """Run the competing PyTorch job for the duration of the block (started and running before it begins)."""
+    env = {k: v for k, v in os.environ.items() if k not in THREAD_ENV}
+    proc = subprocess.Popen([sys.executable, "-c", LOAD_CODE.format(threads=threads)], env=env,
+                            stdout=subprocess.PIPE, text=True)
+    try:
+        if proc.stdout is None or "load running" not in proc.stdout.readline():
+            raise RuntimeError("the competing load process did not start")
+        time.sleep(settle_s)
+        yield proc
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
 
 
 def user_set(name: str) -> bool:
@@ -243,7 +288,7 @@ def spread(values: Sequence[float]) -> dict[str, float]:
 def compare(name: str, script: str, sides: Sequence[str], config: dict, *, repeats: int = 3,
             ratios: Sequence[tuple[str, str]] = (), env_of: dict[str, dict[str, str]] | None = None,
             beside: dict[str, Callable[[], contextlib.AbstractContextManager]] | None = None,
-            threads: int | None = 0, results_dir: Path | None = RESULTS_DIR, runner: Callable[..., Run] = run_child) -> dict[str, Any]:
+            threads: int | None = 0, same_threads: bool = True, results_dir: Path | None = RESULTS_DIR, runner: Callable[..., Run] = run_child) -> dict[str, Any]:
     """Run `sides` of `script` interleaved `repeats` times, check equal work, print and record the figures.
 
     ratios: (slower_candidate, reference) pairs; each is reported as median(a) / median(b) seconds.
@@ -268,16 +313,17 @@ def compare(name: str, script: str, sides: Sequence[str], config: dict, *, repea
             print(f"# {name} repeat {repeat + 1}/{repeats} {side}: {run.seconds:.2f} s, "
                   f"peak RSS {run.peak_rss_mb:.0f} MB, torch threads {run.torch_threads}", flush=True)
     load_after = os.getloadavg()
-    work = check_equal_work(runs)  # raises before any ratio is printed or recorded
+    work = check_equal_work(runs, same_threads)  # raises before any ratio is printed or recorded
     row: dict[str, Any] = {
         "benchmark": name, "command": shlex.join([sys.executable, *sys.argv]),
         "date": datetime.datetime.now().isoformat(timespec="seconds"), "host": platform.node(),
         "cpus": len(os.sched_getaffinity(0)), "repeats": repeats, "config": config, "work": work,
-        "torch_threads": runs[0].torch_threads, "load_before": [round(x, 2) for x in load_before],
+        "torch_threads": runs[0].torch_threads if same_threads else "per side", "load_before": [round(x, 2) for x in load_before],
         "load_after": [round(x, 2) for x in load_after], "loaded": load_before[0] > LOADED_ABOVE, "sides": {}}
     for side in sides:
         mine = [r for r in runs if r.side == side]
         row["sides"][side] = {"seconds": spread([r.seconds for r in mine]), "runs_s": [r.seconds for r in mine],
+                              "torch_threads": sorted({r.torch_threads for r in mine}, key=str),
                               "peak_rss_mb": max(r.peak_rss_mb for r in mine), "info": mine[-1].info,
                               "env": (env_of or {}).get(side, {}), "beside": side in (beside or {})}
     row["ratios"] = {f"{a}/{b}": row["sides"][a]["seconds"]["median"] / row["sides"][b]["seconds"]["median"]
@@ -299,7 +345,7 @@ def print_row(row: dict[str, Any]) -> None:
     for side, figures in row["sides"].items():
         s = figures["seconds"]
         print(f"  {side:<28} min {s['min']:8.2f} s  median {s['median']:8.2f} s  max {s['max']:8.2f} s  "
-              f"peak RSS {figures['peak_rss_mb']:7.0f} MB")
+              f"peak RSS {figures['peak_rss_mb']:7.0f} MB  threads {figures['torch_threads']}")
     for key, value in row["ratios"].items():
         print(f"  ratio {key} (median seconds): {value:.2f}" + (" (loaded)" if row["loaded"] else ""))
     sys.stdout.flush()
