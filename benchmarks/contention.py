@@ -21,6 +21,7 @@ import os
 import sys
 import tempfile
 
+import headstart  # noqa: F401  first: its import decides the thread settings, before anything loads torch
 import sidebyside
 
 TARGET_CONTENDED = 2.3

@@ -204,6 +204,9 @@ def child_main(sides: dict[str, Side], argv: Sequence[str] | None = None) -> int
     if not clock.entered:
         raise RuntimeError(f"side {name!r} never entered its clock: nothing was timed")
     torch = sys.modules.get("torch")
+    plan = getattr(sys.modules.get("headstart.threads"), "current", lambda: None)()
+    if plan is not None:
+        work.info["thread_plan"] = plan.describe()
     result = {"seconds": clock.seconds, "work": work.compared(), "info": work.info,
               "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0,
               "torch_threads": torch.get_num_threads() if torch is not None else None}

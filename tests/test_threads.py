@@ -64,6 +64,14 @@ def test_values_a_parent_headstart_set_are_decided_again():
     assert threads.plan(changed, cpus=2, busy=1.0).kept_env["OMP_NUM_THREADS"] == "2,1"
 
 
+def test_policy_off_in_a_child_removes_what_the_parent_headstart_set():
+    """HEADSTART_THREADS=off in a child means PyTorch's defaults, not the parent's inherited choice."""
+    env = {"OMP_NUM_THREADS": "1", "GOMP_SPINCOUNT": "20000", "KMP_BLOCKTIME": "7",
+           threads.MARK_VAR: "OMP_NUM_THREADS=1,GOMP_SPINCOUNT=20000", threads.ENV_VAR: "off"}
+    threads.decide(env)
+    assert env == {"KMP_BLOCKTIME": "7", threads.ENV_VAR: "off"}, "the user's own KMP_BLOCKTIME stays"
+
+
 def test_usable_cpus_is_at_most_the_affinity_mask():
     assert 1 <= threads.usable_cpus() <= len(os.sched_getaffinity(0))
 

@@ -139,8 +139,12 @@ def plan(environ: MutableMapping[str, str], cpus: int, busy: float) -> ThreadPla
 
 def _users_own(environ: MutableMapping[str, str]) -> dict[str, str]:
     """The environment less the values a parent headstart process set (listed, with their value, in MARK_VAR)."""
-    ours = dict(item.split("=", 1) for item in environ.get(MARK_VAR, "").split(",") if "=" in item)
+    ours = _ours(environ)
     return {k: v for k, v in environ.items() if not (k in ours and ours[k] == v)}
+
+
+def _ours(environ: MutableMapping[str, str]) -> dict[str, str]:
+    return dict(item.split("=", 1) for item in environ.get(MARK_VAR, "").split(",") if "=" in item)
 
 
 def apply() -> ThreadPlan:
@@ -167,6 +171,12 @@ def decide(environ: MutableMapping[str, str]) -> ThreadPlan:
         decided.too_late = True
         if decided.threads is not None and decided.policy not in ("auto", ""):
             sys.modules["torch"].set_num_threads(decided.threads)
+    # values a parent headstart process set and this one does not want (e.g. policy off here) are removed:
+    # OpenMP would read them as if the user had set them
+    for key, value in _ours(environ).items():
+        if environ.get(key) == value and key not in decided.set_env:
+            del environ[key]
+    environ.pop(MARK_VAR, None)
     environ.update(decided.set_env)
     if decided.set_env:
         environ[MARK_VAR] = ",".join(f"{k}={v}" for k, v in decided.set_env.items())
