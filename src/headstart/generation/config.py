@@ -22,7 +22,7 @@ class GenerationConfig(LoopConfig):
     max_source_length: int = opt(192, "source tokens kept; longer sources are truncated with a warning")
     max_target_length: int = opt(64, "target tokens kept in training; longer targets are truncated with a warning")
     gradient_checkpointing: bool = opt(False, "keep only each layer's input during training and recompute the rest "
-                                              "in the backward pass: far less memory, about a third more time "
+                                              "in the backward pass: far less memory, one more forward pass per step "
                                               "(see docs/generation.md, Memory)")
     max_seconds: float = opt(0.0, "training time budget in seconds (0: none); the lr schedule follows the budget")
     architecture: Literal["auto", "decoder", "seq2seq", "warm-start"] = opt(
