@@ -9,6 +9,7 @@ equal on all sides before a ratio is printed. The thread count differs by design
     python benchmarks/contention.py                              # full: 3 repeats x 4 sides, about 35 min
     python benchmarks/contention.py --policies auto              # only the new settings, about 10 min
     python benchmarks/contention.py --rows 200 --repeats 1       # a smoke run, about 3 min
+    python benchmarks/contention.py --spin-count 100000          # try another spin for the auto policy
 
 Targets: auto contended <= 2.3x auto quiet; auto quiet <= 1.05x none quiet. One JSON row is appended to
 benchmarks/results/contention.jsonl. Run it with nothing else running on the machine.
@@ -75,6 +76,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--load-threads", type=int, default=2, help="threads of the competing PyTorch job")
+    parser.add_argument("--spin-count", type=int, default=0,
+                        help="GOMP_SPINCOUNT for the auto policy instead of headstart.threads.SPIN_COUNT (to tune it)")
     parser.add_argument("--results-dir", default=str(sidebyside.RESULTS_DIR), help="'' to keep no row")
     args = parser.parse_args(argv)
     policies = [p for p in args.policies.split(",") if p]
@@ -86,6 +89,9 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"expected no OpenMP settings in the environment (they would decide for both policies); "
                      f"got {mine}; unset them and run again")
     sides = [f"{p}:{c}" for p in policies for c in ("quiet", "contended")]
+    policy_env = {p: dict(POLICY_ENV[p]) for p in policies}
+    if args.spin_count and "auto" in policy_env:
+        policy_env["auto"]["GOMP_SPINCOUNT"] = str(args.spin_count)
     config = {"rows": args.rows, "strategies": [s for s in args.strategies.split(",") if s], "epochs": args.epochs,
               "seed": args.seed}
     ratios = [(f"{p}:contended", f"{p}:quiet") for p in policies]
@@ -94,7 +100,7 @@ def main(argv: list[str] | None = None) -> int:
     load = lambda: sidebyside.competing_load(args.load_threads)  # noqa: E731
     row = sidebyside.compare(
         "contention", __file__, sides, config, repeats=args.repeats, ratios=ratios,
-        env_of={s: POLICY_ENV[s.split(":")[0]] for s in sides}, beside={s: load for s in sides if "contended" in s},
+        env_of={s: policy_env[s.split(":")[0]] for s in sides}, beside={s: load for s in sides if "contended" in s},
         threads=None, same_threads=False, results_dir=sidebyside.Path(args.results_dir) if args.results_dir else None)
     for key, value in row["ratios"].items():
         target = TARGET_QUIET if key == "auto:quiet/none:quiet" else TARGET_CONTENDED
