@@ -8,7 +8,7 @@ equal on all sides before a ratio is printed. The thread count differs by design
 
     python benchmarks/contention.py                              # full: 3 repeats x 4 sides, about 35 min
     python benchmarks/contention.py --policies auto              # only the new settings, about 10 min
-    python benchmarks/contention.py --rows 200 --repeats 1       # a smoke run, about 3 min
+    python benchmarks/contention.py --rows 200 --repeats 1 --policies auto   # a smoke run
     python benchmarks/contention.py --spin-count 100000          # try another spin for the auto policy
 
 Targets: auto contended <= 2.3x auto quiet; auto quiet <= 1.05x none quiet. One JSON row is appended to
