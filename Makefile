@@ -34,7 +34,14 @@ test-all: $(STAMP)
 	sh scripts/ensure-chromium.sh
 	$(BIN)/python -m pytest -q -m "slow or not slow"
 
-bench: $(STAMP)
+BENCH_STAMP := $(VENV)/.bench-stamp
+
+# the bench extra: every package a script under benchmarks/ imports (setfit and datasets for fewshot.py)
+$(BENCH_STAMP): $(STAMP) pyproject.toml
+	$(BIN)/pip install --quiet -e ".[dev,bench]"
+	touch $(BENCH_STAMP)
+
+bench: $(BENCH_STAMP)
 	$(BIN)/python benchmarks/classification.py --data-dir ../shared/data
 
 clean:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import importlib.util
 import json
 import os
 import statistics
@@ -141,6 +142,9 @@ def main(argv: list[str] | None = None) -> int:
     tmp = Path(os.environ.get("HEADSTART_CACHE", "/tmp/headstart-bench"))
     tmp.mkdir(parents=True, exist_ok=True)
     methods = [m for m in args.methods.split(",") if m]
+    if "setfit" in methods and importlib.util.find_spec("setfit") is None:
+        sys.exit("benchmarks/fewshot.py compares against setfit, which is not installed: run `make bench` (or "
+                 "`.venv/bin/pip install -e '.[bench]'`), or leave setfit out of --methods")
     rows: list[dict] = []
     print(f"backbone {backbone}; device {args.device}; seeds {args.seeds}; test limit {args.test_limit or 'all'}",
           flush=True)

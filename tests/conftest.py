@@ -12,17 +12,15 @@ import pytest
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
+
+# Under pytest-xdist each worker gets its share of the CPUs: torch's default of one thread per core in every
+# worker oversubscribes the CPU. It goes through HEADSTART_THREADS before headstart (and so torch) is imported,
+# so headstart.threads applies it together with its short OpenMP spin; a value the user set wins.
+_WORKERS = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
+if _WORKERS > 1:
+    os.environ.setdefault("HEADSTART_THREADS", str(max(1, len(os.sched_getaffinity(0)) // _WORKERS)))
+
 from headstart.resources import DEMO_TEST, DEMO_TRAIN  # noqa: E402
-
-
-def pytest_configure(config) -> None:
-    """Under pytest-xdist each worker gets its share of the cores: torch's default of one thread per core in
-    every worker oversubscribes the CPU, and spinning OpenMP threads then slow each other down."""
-    workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
-    if workers > 1:
-        import torch
-
-        torch.set_num_threads(max(1, (os.cpu_count() or 1) // workers))
 
 
 @pytest.fixture(scope="session", autouse=True)

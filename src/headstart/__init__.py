@@ -2,6 +2,11 @@
 
 __version__ = "0.1.0"
 
+# before anything imports torch: libgomp reads its thread settings once, when torch loads (see threads.py)
+from . import threads as _threads  # noqa: E402
+
+_threads.apply()
+
 from .backbones import DEFAULT_BACKBONE, load_model, load_tokenizer, resolve_backbone  # noqa: E402
 from .classifier import TextClassifier  # noqa: E402
 from .data import Examples, Pipeline, read_examples  # noqa: E402

@@ -12,6 +12,7 @@ import sys
 import warnings
 from typing import Sequence
 
+from .. import threads
 from ..errors import HeadstartError
 
 EXIT_USER_ERROR = 2
@@ -66,9 +67,13 @@ def _quiet_libraries() -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
+    plan = threads.apply()  # already done at `import headstart`; a no-op unless called some other way
     _quiet_libraries()
     parser = build_parser(argv)
     args = parser.parse_args(argv)
+    if plan.error:
+        print(f"headstart {args.command}: error: {plan.error}", file=sys.stderr)
+        return EXIT_USER_ERROR
     try:
         return int(args._run(args) or 0)
     except HeadstartError as exc:

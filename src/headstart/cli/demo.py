@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 import time
 from dataclasses import dataclass
+from typing import Any
 
+import numpy as np
+
+from ..backbones import DEFAULT_BACKBONE
 from ..config import Options, opt
 from ..resources import DEMO_TEST, DEMO_TRAIN
 from .args import add_dataclass_args, parse_into
@@ -18,6 +23,8 @@ class DemoArgs(Options):
     strategies: str = opt("scratch-tfidf,probe,finetune", "comma-separated strategies to run side by side")
     train_rows: int = opt(2000, "training rows used from the shipped sample", min=1, max=2000)
     epochs: int = opt(2, "epochs for the trained strategies", min=1)
+    few_per_class: int = opt(32, "also fit scratch-tfidf and probe on this many labelled sentences per class, "
+                                 "where transfer matters most (0: skip; probe reuses its cached embeddings)", min=0)
     seed: int = opt(0, "random seed", min=0)
     output: str = opt("", "also save each model under this folder (one sub-folder per strategy)", aliases=("-o",))
 
@@ -26,34 +33,108 @@ def add_arguments(parser: argparse.ArgumentParser, argv: list[str]) -> None:
     add_dataclass_args(parser, DemoArgs)
 
 
-def run(args: argparse.Namespace) -> int:
+@dataclass
+class Fitted:
+    """One strategy's result on the test sentences (`correct`: per sentence, for the paired interval)."""
+
+    row: dict[str, Any]
+    correct: np.ndarray
+
+
+def fit_one(name: str, train, test, seed: int, epochs: int, output: str = "") -> Fitted:
+    """Fit `name` on `train` and score it on `test` (accuracy and macro-F1 as `headstart evaluate` computes them)."""
+    from sklearn.metrics import f1_score
+
     from ..classifier import TextClassifier
+
+    options = {"epochs": epochs} if name in ("finetune", "scratch-init") else {}
+    start = time.perf_counter()
+    clf = TextClassifier(strategy=name, seed=seed, progress=sys.stderr.isatty(), **options).fit(train)
+    fit_seconds = time.perf_counter() - start
+    predicted = clf.predict(test.texts)
+    correct = np.array([p == t for p, t in zip(predicted, test.labels)], dtype=float)
+    row = {"strategy": name, "accuracy": float(correct.mean()),
+           "macro_f1": float(f1_score(list(test.labels), list(predicted), average="macro")),
+           "fit_seconds": round(fit_seconds, 1), "trainable_params": clf.fit_report_.trainable_parameters}
+    if output:
+        clf.save(output)
+    return Fitted(row, correct)
+
+
+def paired_gain(a: Fitted, b: Fitted) -> tuple[float, float, float]:
+    """Accuracy of `a` minus `b` in points, with a 95% normal interval paired by test sentence."""
+    diff = a.correct - b.correct
+    half = 1.96 * float(diff.std(ddof=1)) / math.sqrt(len(diff)) if len(diff) > 1 else float("nan")
+    gain = float(diff.mean())
+    return 100 * gain, 100 * (gain - half), 100 * (gain + half)
+
+
+def run_fits(train, test, strategies: list[str], seed: int, epochs: int, output: str = "",
+             label: str = "") -> dict[str, Fitted]:
+    """Fit each strategy in turn with a flushed line per stage (the output may go to a log)."""
+    fitted = {}
+    for name in strategies:
+        tag = f"{name}{label}"
+        print(f"\n[{tag}] fitting on {len(train):,} sentences ...", flush=True)
+        fitted[name] = fit_one(name, train, test, seed, epochs, f"{output}/{name}" if output else "")
+        print(f"[{tag}] accuracy {fitted[name].row['accuracy']:.4f} in {fitted[name].row['fit_seconds']:.1f}s",
+              flush=True)
+    return fitted
+
+
+def _vs_scratch(fitted: dict[str, Fitted]) -> list[dict[str, Any]]:
+    baseline = fitted.get("scratch-tfidf")
+    rows = []
+    for result in fitted.values():
+        gain = paired_gain(result, baseline)[0] if baseline is not None else None
+        rows.append({**result.row, "vs_scratch_tfidf": f"{gain:+.1f} pts" if gain is not None else "-"})
+    return rows
+
+
+def transfer_sentence(fitted: dict[str, Fitted], n_train: int, n_test: int, what: str) -> str:
+    """The checkable claim: the best pre-trained strategy against tf-idf from scratch on the same rows."""
+    baseline = fitted.get("scratch-tfidf")
+    transfer = [f for name, f in fitted.items() if not name.startswith("scratch")]
+    if baseline is None or not transfer:
+        return ""
+    best = max(transfer, key=lambda f: f.row["accuracy"])
+    gain, low, high = paired_gain(best, baseline)
+    verdict = "beats" if low > 0 else ("loses to" if high < 0 else "is not clearly different from")
+    return (f"{what}: {best.row['strategy']} (pre-trained {DEFAULT_BACKBONE}) scores {best.row['accuracy']:.3f} "
+            f"accuracy on the {n_test:,} held-out test sentences against {baseline.row['accuracy']:.3f} for tf-idf "
+            f"trained from scratch on the same {n_train:,} sentences: {gain:+.1f} points (95% interval "
+            f"{low:+.1f} to {high:+.1f}, paired by sentence), so transfer {verdict} training from scratch.")
+
+
+def run(args: argparse.Namespace) -> int:
     from ..data import read_examples, sample_per_class
 
     demo = parse_into(args, DemoArgs)
+    demo_started = time.perf_counter()
     train = read_examples(DEMO_TRAIN)
     if demo.train_rows < len(train):
         train = sample_per_class(train, demo.train_rows // 2, demo.seed)
     test = read_examples(DEMO_TEST)
     print(f"headstart demo: SST-2 sentiment, {len(train):,} training and {len(test):,} test sentences "
           f"(sample shipped with the package; see resources/demo/PROVENANCE.txt)", flush=True)
-    rows = []
-    for name in [s.strip() for s in demo.strategies.split(",") if s.strip()]:
-        options = {"epochs": demo.epochs} if name in ("finetune", "scratch-init") else {}
-        print(f"\n[{name}] fitting ...", flush=True)
-        start = time.perf_counter()
-        clf = TextClassifier(strategy=name, seed=demo.seed, progress=sys.stderr.isatty(), **options).fit(train)
-        fit_seconds = time.perf_counter() - start
-        metrics = clf.evaluate(test.texts, test.labels)
-        rows.append({"strategy": name, "accuracy": metrics["accuracy"], "macro_f1": metrics["macro_f1"],
-                     "fit_seconds": round(fit_seconds, 1), "trainable_params": clf.fit_report_.trainable_parameters})
-        print(f"[{name}] accuracy {metrics['accuracy']:.4f} in {fit_seconds:.1f}s", flush=True)
-        if demo.output:
-            clf.save(f"{demo.output}/{name}")
-    baseline = next((r["accuracy"] for r in rows if r["strategy"] == "scratch-tfidf"), None)
-    for r in rows:
-        r["vs_scratch_tfidf"] = f"{(r['accuracy'] - baseline) * 100:+.1f} pts" if baseline is not None else "-"
-    print("\n" + table(rows))
+    strategies = [s.strip() for s in demo.strategies.split(",") if s.strip()]
+    fitted = run_fits(train, test, strategies, demo.seed, demo.epochs, demo.output)
+    print("\n" + table(_vs_scratch(fitted)), flush=True)
+    claims = [transfer_sentence(fitted, len(train), len(test), f"All {len(train):,} labels")]
+    few_names = [s for s in ("scratch-tfidf", "probe") if s in strategies]
+    if demo.few_per_class > 0 and len(few_names) == 2 and demo.few_per_class * 2 < len(train):
+        few = sample_per_class(train, demo.few_per_class, demo.seed)
+        label = f" @ {demo.few_per_class}/class"
+        few_fitted = run_fits(few, test, few_names, demo.seed, demo.epochs,
+                              f"{demo.output}/few-{demo.few_per_class}" if demo.output else "", label)
+        print(f"\nwith {demo.few_per_class} labelled sentences per class ({len(few):,} in all):\n"
+              + table(_vs_scratch(few_fitted)), flush=True)
+        claims.append(transfer_sentence(few_fitted, len(few), len(test),
+                                        f"{demo.few_per_class} labels per class"))
+    print("", *[c for c in claims if c], sep="\n", flush=True)
+    check = (f"headstart evaluate {demo.output}/<strategy> {DEMO_TEST}" if demo.output else
+             f"headstart demo -o runs/demo, then headstart evaluate runs/demo/<strategy> {DEMO_TEST}")
+    print(f"Check it yourself: {check}\n(demo took {time.perf_counter() - demo_started:.0f} s)", flush=True)
     return 0
 
 

@@ -25,6 +25,9 @@ class GenerationConfig(LoopConfig):
                                     min=1)
     max_target_length: int = opt(64, "target tokens kept in training; longer targets are truncated with a warning",
                                    min=1)
+    gradient_checkpointing: bool = opt(False, "keep only each layer's input during training and recompute the rest "
+                                              "in the backward pass: far less memory, one more forward pass per step "
+                                              "(see docs/generation.md, Memory)")
     max_seconds: float = opt(0.0, "training time budget in seconds (0: none); the lr schedule follows the budget",
                               min=0)
     architecture: Literal["auto", "decoder", "seq2seq", "warm-start"] = opt(

@@ -1,0 +1,112 @@
+"""Issue 22 section 4: the demo-sized fits on a quiet machine and beside one competing 2-thread PyTorch job,
+with PyTorch's own thread settings (`none`, what headstart did before) and with headstart.threads (`auto`).
+
+Every (policy, condition) pair is one side of benchmarks/sidebyside.py: each run is a fresh process with a
+fresh empty HEADSTART_CACHE (so the probe embeds every text each time), the sides are interleaved over
+--repeats rounds, and the counted work (training rows, optimiser steps, texts embedded, test rows) must be
+equal on all sides before a ratio is printed. The thread count differs by design (it is what `auto` decides).
+
+    python benchmarks/contention.py                              # full: 3 repeats x 4 sides, about 35 min
+    python benchmarks/contention.py --policies auto              # only the new settings, about 10 min
+    python benchmarks/contention.py --rows 200 --repeats 1 --policies auto   # a smoke run
+    python benchmarks/contention.py --spin-count 100000          # try another spin for the auto policy
+
+Targets: auto contended <= 2.3x auto quiet; auto quiet <= 1.05x none quiet. One JSON row is appended to
+benchmarks/results/contention.jsonl. Run it with nothing else running on the machine.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+
+import headstart  # noqa: F401  first: its import decides the thread settings, before anything loads torch
+import sidebyside
+
+TARGET_CONTENDED = 2.3
+TARGET_QUIET = 1.05
+POLICY_ENV = {"none": {"HEADSTART_THREADS": "off"}, "auto": {"HEADSTART_THREADS": "auto"}}
+
+
+def side_fits(config: dict, clock: sidebyside.Clock) -> sidebyside.Work:
+    """The demo's fits (headstart.cli.demo.run_fits), timed from the first fit to the last score."""
+    os.environ["HEADSTART_CACHE"] = tempfile.mkdtemp(prefix="hs-contention-")  # fresh, empty: nothing reused
+    from torch.optim.optimizer import register_optimizer_step_post_hook
+
+    from headstart.cli.demo import run_fits
+    from headstart.data import read_examples, sample_per_class
+    from headstart.embeddings import Encoder
+    from headstart.resources import DEMO_TEST, DEMO_TRAIN
+
+    train = read_examples(DEMO_TRAIN)
+    if config["rows"] < len(train):
+        train = sample_per_class(train, config["rows"] // 2, config["seed"])
+    test = read_examples(DEMO_TEST)
+    counted = {"steps": 0, "embedded": 0}
+    register_optimizer_step_post_hook(lambda *_: counted.__setitem__("steps", counted["steps"] + 1))
+    encode_batch = Encoder.encode_batch
+
+    def counting_encode(self, texts, *args, **kwargs):
+        counted["embedded"] += len(texts)
+        return encode_batch(self, texts, *args, **kwargs)
+
+    Encoder.encode_batch = counting_encode
+    with clock:
+        fitted = run_fits(train, test, config["strategies"], config["seed"], config["epochs"])
+    return sidebyside.Work(rows=len(train), steps=counted["steps"], epochs=config["epochs"],
+                           extra={"strategies": config["strategies"], "texts_embedded": counted["embedded"],
+                                  "test_rows": len(test)},
+                           info={name: f.row for name, f in fitted.items()})
+
+
+SIDES = {f"{policy}:{condition}": side_fits for policy in POLICY_ENV for condition in ("quiet", "contended")}
+
+
+def main(argv: list[str] | None = None) -> int:
+    if sidebyside.child_requested(argv):
+        return sidebyside.child_main(SIDES, argv)
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--policies", default="none,auto", help="thread policies to compare: none (PyTorch's "
+                                                                "defaults, as before), auto (headstart.threads)")
+    parser.add_argument("--rows", type=int, default=2000, help="training rows (the demo uses 2,000)")
+    parser.add_argument("--strategies", default="scratch-tfidf,probe,finetune")
+    parser.add_argument("--epochs", type=int, default=2)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--load-threads", type=int, default=2, help="threads of the competing PyTorch job")
+    parser.add_argument("--spin-count", type=int, default=0,
+                        help="GOMP_SPINCOUNT for the auto policy instead of headstart.threads.SPIN_COUNT (to tune it)")
+    parser.add_argument("--results-dir", default=str(sidebyside.RESULTS_DIR), help="'' to keep no row")
+    args = parser.parse_args(argv)
+    policies = [p for p in args.policies.split(",") if p]
+    unknown = [p for p in policies if p not in POLICY_ENV]
+    if unknown:
+        parser.error(f"expected --policies from {sorted(POLICY_ENV)}; got {unknown}")
+    mine = [k for k in ("OMP_NUM_THREADS", "OMP_WAIT_POLICY", "GOMP_SPINCOUNT") if sidebyside.user_set(k)]
+    if mine:
+        parser.error(f"expected no OpenMP settings in the environment (they would decide for both policies); "
+                     f"got {mine}; unset them and run again")
+    sides = [f"{p}:{c}" for p in policies for c in ("quiet", "contended")]
+    policy_env = {p: dict(POLICY_ENV[p]) for p in policies}
+    if args.spin_count and "auto" in policy_env:
+        policy_env["auto"]["GOMP_SPINCOUNT"] = str(args.spin_count)
+    config = {"rows": args.rows, "strategies": [s for s in args.strategies.split(",") if s], "epochs": args.epochs,
+              "seed": args.seed}
+    ratios = [(f"{p}:contended", f"{p}:quiet") for p in policies]
+    if {"none", "auto"} <= set(policies):
+        ratios.append(("auto:quiet", "none:quiet"))
+    load = lambda: sidebyside.competing_load(args.load_threads)  # noqa: E731
+    row = sidebyside.compare(
+        "contention", __file__, sides, config, repeats=args.repeats, ratios=ratios,
+        env_of={s: policy_env[s.split(":")[0]] for s in sides}, beside={s: load for s in sides if "contended" in s},
+        threads=None, same_threads=False, results_dir=sidebyside.Path(args.results_dir) if args.results_dir else None)
+    for key, value in row["ratios"].items():
+        target = TARGET_QUIET if key == "auto:quiet/none:quiet" else TARGET_CONTENDED
+        print(f"target {key} <= {target}: {'met' if value <= target else 'NOT met'} ({value:.2f})")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,354 @@
+"""The one harness every side-by-side benchmark uses, so that a ratio only ever compares equal work.
+
+A benchmark script defines its sides as functions `side(config: dict, clock: Clock) -> Work` in a dict
+`SIDES` and calls `compare(...)`. The harness then
+
+* runs every side in its own subprocess (the script again, `--sidebyside-child NAME`), so each side's peak RSS
+  is its own and neither warms the other's caches; the side times only what is inside `with clock:`;
+* interleaves the sides over `repeats` rounds (A B A B ...) and prints min / median / max seconds of each;
+* ASSERTS equal work before it prints a ratio: each side reports what it counted (rows, examples seen,
+  optimiser steps, epochs, max length, longest batch, padding rule) and every field must agree across sides
+  and repeats, as must the torch thread count; otherwise `UnequalWork` is raised and no row is written;
+* records torch threads, the load average before and after (the row is marked `loaded` when the 1-minute
+  load was above `LOADED_ABOVE` before it started), peak RSS per side, and appends one JSON row with the
+  exact command to `benchmarks/results/<name>.jsonl`.
+
+`count_training(model)` counts the work of any PyTorch training loop from the outside (forward pre-hook
+and a global optimiser-step hook), so headstart and `transformers.Trainer` are counted the same way.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import datetime
+import json
+import os
+import platform
+import resource
+import shlex
+import statistics
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Iterator, Sequence
+
+RESULTS_DIR = Path(__file__).resolve().parent / "results"
+CHILD_FLAG = "--sidebyside-child"
+RESULT_PREFIX = "SIDEBYSIDE_RESULT "
+LOADED_ABOVE = 0.5
+
+
+class UnequalWork(AssertionError):
+    """The sides did different work: a ratio of their times would not mean anything."""
+
+
+@dataclass
+class Work:
+    """What one side did, counted while it ran (not what it was asked to do)."""
+
+    rows: int  # distinct training (or input) rows
+    examples: int = 0  # rows processed in total (rows x epochs for training)
+    steps: int = 0  # optimiser steps (0 for inference)
+    epochs: float = 0.0
+    max_length: int = 0  # truncation length the side was configured with
+    longest_batch: int = 0  # widest padded batch actually seen, in tokens
+    padding: str = ""  # the padding rule, e.g. "longest-in-batch"
+    extra: dict[str, Any] = field(default_factory=dict)  # further fields that must agree (batch size...)
+    info: dict[str, Any] = field(default_factory=dict)  # recorded, not compared (e.g. padded tokens)
+
+    def compared(self) -> dict[str, Any]:
+        fields = {k: v for k, v in dataclasses.asdict(self).items() if k not in ("extra", "info")}
+        fields["epochs"] = round(float(fields["epochs"]), 6)
+        return {**fields, **self.extra}
+
+
+class Clock:
+    """The timed part of a side: `with clock: ...` (may be entered several times; the times add up)."""
+
+    def __init__(self) -> None:
+        self.seconds = 0.0
+        self.entered = 0
+        self._start = 0.0
+
+    def __enter__(self) -> "Clock":
+        self.entered += 1
+        self._start = time.perf_counter()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.seconds += time.perf_counter() - self._start
+
+
+Side = Callable[[dict, Clock], Work]
+
+
+@dataclass
+class Run:
+    """One side, one repeat, as its subprocess reported it."""
+
+    side: str
+    seconds: float
+    work: dict[str, Any]
+    info: dict[str, Any]
+    peak_rss_mb: float
+    torch_threads: int | None
+
+
+def check_equal_work(runs: Sequence[Run], same_threads: bool = True) -> dict[str, Any]:
+    """The work every run did, if it is the same for all; else `UnequalWork` naming what differs.
+    `same_threads=False` where the thread count is what the comparison varies (benchmarks/contention.py)."""
+    if not runs:
+        raise UnequalWork("no runs to compare")
+    reference = runs[0]
+    problems = []
+    for run in runs[1:]:
+        for key in sorted(set(reference.work) | set(run.work)):
+            a, b = reference.work.get(key), run.work.get(key)
+            if a != b:
+                problems.append(f"{key}: {reference.side}={a!r} but {run.side}={b!r}")
+        if same_threads and run.torch_threads != reference.torch_threads:
+            problems.append(f"torch threads: {reference.side}={reference.torch_threads} "
+                            f"but {run.side}={run.torch_threads}")
+    if problems:
+        unique = list(dict.fromkeys(problems))
+        raise UnequalWork("the sides did not do the same work, so no ratio is printed:\n  " + "\n  ".join(unique))
+    return reference.work
+
+
+# ----------------------------------------------------------------------------------------------- counting
+
+
+def _input_ids(args: tuple, kwargs: dict) -> Any:
+    """The token ids of a forward call: a keyword, the first argument, or inside a feature mapping (as
+    sentence-transformers passes them)."""
+    if "input_ids" in kwargs:
+        return kwargs["input_ids"]
+    first = args[0] if args else None
+    if first is not None and not hasattr(first, "shape") and hasattr(first, "get"):
+        return first.get("input_ids")
+    return first
+
+
+@contextlib.contextmanager
+def count_training(model: Any, rows: int, max_length: int, padding: str, **extra: Any) -> Iterator[Work]:
+    """Count what a training loop does to `model`: examples and widths seen by forward calls made in training
+    mode, and optimiser steps (any torch optimiser, through the global step hook)."""
+    from torch.optim.optimizer import register_optimizer_step_post_hook
+
+    work = Work(rows=rows, max_length=max_length, padding=padding, extra=dict(extra))
+    work.info["padded_tokens"] = 0
+
+    def on_forward(module: Any, args: tuple, kwargs: dict) -> None:
+        if not module.training:
+            return  # validation / prediction passes are not training work
+        ids = _input_ids(args, kwargs)
+        if ids is None:
+            return
+        work.examples += int(ids.shape[0])
+        work.longest_batch = max(work.longest_batch, int(ids.shape[1]))
+        work.info["padded_tokens"] += int(ids.numel())
+
+    def on_step(*_: Any) -> None:
+        work.steps += 1
+
+    hooks = [model.register_forward_pre_hook(on_forward, with_kwargs=True), register_optimizer_step_post_hook(on_step)]
+    try:
+        yield work
+    finally:
+        for hook in hooks:
+            hook.remove()
+        work.epochs = work.examples / rows if rows else 0.0
+
+
+@contextlib.contextmanager
+def count_inference(model: Any, rows: int, max_length: int, padding: str, **extra: Any) -> Iterator[Work]:
+    """Count the rows and batch widths an encoder's forward calls see (any mode)."""
+    work = Work(rows=rows, max_length=max_length, padding=padding, extra=dict(extra))
+    work.info["padded_tokens"] = 0
+    work.info["batches"] = 0
+
+    def on_forward(module: Any, args: tuple, kwargs: dict) -> None:
+        ids = _input_ids(args, kwargs)
+        if ids is None:
+            return
+        work.examples += int(ids.shape[0])
+        work.longest_batch = max(work.longest_batch, int(ids.shape[1]))
+        work.info["padded_tokens"] += int(ids.numel())
+        work.info["batches"] += 1
+
+    hook = model.register_forward_pre_hook(on_forward, with_kwargs=True)
+    try:
+        yield work
+    finally:
+        hook.remove()
+        work.epochs = work.examples / rows if rows else 0.0
+
+
+# ----------------------------------------------------------------------------------------------- child side
+
+
+def child_requested(argv: Sequence[str] | None = None) -> bool:
+    return CHILD_FLAG in (sys.argv if argv is None else argv)
+
+
+def child_main(sides: dict[str, Side], argv: Sequence[str] | None = None) -> int:
+    """Run one side (named after CHILD_FLAG) with the JSON config read from stdin; print the result line."""
+    argv = list(sys.argv if argv is None else argv)
+    name = argv[argv.index(CHILD_FLAG) + 1]
+    config = json.loads(sys.stdin.read() or "{}")
+    clock = Clock()
+    work = sides[name](config, clock)
+    if not clock.entered:
+        raise RuntimeError(f"side {name!r} never entered its clock: nothing was timed")
+    torch = sys.modules.get("torch")
+    plan = getattr(sys.modules.get("headstart.threads"), "current", lambda: None)()
+    if plan is not None:
+        work.info["thread_plan"] = plan.describe()
+    result = {"seconds": clock.seconds, "work": work.compared(), "info": work.info,
+              "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0,
+              "torch_threads": torch.get_num_threads() if torch is not None else None}
+    print(RESULT_PREFIX + json.dumps(result), flush=True)
+    return 0
+
+
+def run_child(script: str, side: str, config: dict, env: dict[str, str] | None = None) -> Run:
+    """Run `script` as a child for one side and read its result line; its other output passes through as it
+    comes (a long side shows its progress)."""
+    proc = subprocess.Popen([sys.executable, script, CHILD_FLAG, side], stdin=subprocess.PIPE,
+                            stdout=subprocess.PIPE, text=True, env=env)
+    assert proc.stdin is not None and proc.stdout is not None
+    proc.stdin.write(json.dumps(config))
+    proc.stdin.close()
+    found = []
+    for line in proc.stdout:
+        if line.startswith(RESULT_PREFIX):
+            found.append(line.strip())
+        else:
+            print(line, end="", flush=True)
+    proc.wait()
+    if proc.returncode != 0 or not found:
+        raise RuntimeError(f"side {side!r} failed (exit {proc.returncode}); its output is above")
+    data = json.loads(found[-1][len(RESULT_PREFIX):])
+    return Run(side=side, seconds=data["seconds"], work=data["work"], info=data["info"],
+               peak_rss_mb=data["peak_rss_mb"], torch_threads=data["torch_threads"])
+
+
+# ----------------------------------------------------------------------------------------------- parent side
+
+#: the competing job of issue 22: a PyTorch training loop on `threads` threads, with PyTorch's default OpenMP
+#: settings (none of headstart's), printing one line once it runs
+LOAD_CODE = """
+import sys, torch
+torch.set_num_threads({threads})
+model = torch.nn.Sequential(torch.nn.Linear(256, 1024), torch.nn.ReLU(), torch.nn.Linear(1024, 256))
+opt = torch.optim.SGD(model.parameters(), lr=1e-3)
+x = torch.randn(128, 256)
+for step in range(10**12):
+    loss = model(x).pow(2).mean()
+    opt.zero_grad(); loss.backward(); opt.step()
+    if step == 5:
+        print("load running", flush=True)
+"""
+THREAD_ENV = ("OMP_NUM_THREADS", "OMP_WAIT_POLICY", "GOMP_SPINCOUNT", "KMP_BLOCKTIME", "MKL_NUM_THREADS",
+              "HEADSTART_THREADS", "HEADSTART_THREADS_SET")
+
+
+@contextlib.contextmanager
+def competing_load(threads: int = 2, settle_s: float = 2.0) -> Iterator[subprocess.Popen]:
+    """Run the competing PyTorch job for the duration of the block (started and running before it begins)."""
+    env = {k: v for k, v in os.environ.items() if k not in THREAD_ENV}
+    proc = subprocess.Popen([sys.executable, "-c", LOAD_CODE.format(threads=threads)], env=env,
+                            stdout=subprocess.PIPE, text=True)
+    try:
+        if proc.stdout is None or "load running" not in proc.stdout.readline():
+            raise RuntimeError("the competing load process did not start")
+        time.sleep(settle_s)
+        yield proc
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+
+def user_set(name: str) -> bool:
+    """Whether `name` is in the environment by the user's choice, not set by headstart.threads at import
+    (which lists what it set, with the value, in HEADSTART_THREADS_SET)."""
+    ours = dict(item.split("=", 1) for item in os.environ.get("HEADSTART_THREADS_SET", "").split(",") if "=" in item)
+    return name in os.environ and ours.get(name) != os.environ[name]
+
+
+def spread(values: Sequence[float]) -> dict[str, float]:
+    return {"min": min(values), "median": statistics.median(values), "max": max(values)}
+
+
+def compare(name: str, script: str, sides: Sequence[str], config: dict, *, repeats: int = 3,
+            ratios: Sequence[tuple[str, str]] = (), env_of: dict[str, dict[str, str]] | None = None,
+            beside: dict[str, Callable[[], contextlib.AbstractContextManager]] | None = None,
+            threads: int | None = 0, same_threads: bool = True, results_dir: Path | None = RESULTS_DIR, runner: Callable[..., Run] = run_child) -> dict[str, Any]:
+    """Run `sides` of `script` interleaved `repeats` times, check equal work, print and record the figures.
+
+    ratios: (slower_candidate, reference) pairs; each is reported as median(a) / median(b) seconds.
+    env_of: extra environment per side (e.g. a thread policy). beside: a context manager per side that runs
+    during each of its repeats (e.g. a competing load process). threads: torch threads of every side, fixed
+    through HEADSTART_THREADS so that the sides cannot differ (0: the CPUs this process may use; None: each
+    child decides, as `headstart` would, e.g. to compare thread policies). A user's OMP_NUM_THREADS wins.
+    """
+    if repeats < 1:
+        raise ValueError(f"expected repeats >= 1; got {repeats}")
+    fixed = {} if threads is None or user_set("OMP_NUM_THREADS") else {
+        "HEADSTART_THREADS": str(threads or len(os.sched_getaffinity(0)))}
+    load_before = os.getloadavg()
+    runs: list[Run] = []
+    for repeat in range(repeats):
+        for side in sides:
+            env = dict(os.environ, **fixed, **(env_of or {}).get(side, {}))
+            around = (beside or {}).get(side, contextlib.nullcontext)
+            with around():
+                run = runner(script, side, config, env=env)
+            runs.append(run)
+            print(f"# {name} repeat {repeat + 1}/{repeats} {side}: {run.seconds:.2f} s, "
+                  f"peak RSS {run.peak_rss_mb:.0f} MB, torch threads {run.torch_threads}", flush=True)
+    load_after = os.getloadavg()
+    work = check_equal_work(runs, same_threads)  # raises before any ratio is printed or recorded
+    row: dict[str, Any] = {
+        "benchmark": name, "command": shlex.join([sys.executable, *sys.argv]),
+        "date": datetime.datetime.now().isoformat(timespec="seconds"), "host": platform.node(),
+        "cpus": len(os.sched_getaffinity(0)), "repeats": repeats, "config": config, "work": work,
+        "torch_threads": runs[0].torch_threads if same_threads else "per side", "load_before": [round(x, 2) for x in load_before],
+        "load_after": [round(x, 2) for x in load_after], "loaded": load_before[0] > LOADED_ABOVE, "sides": {}}
+    for side in sides:
+        mine = [r for r in runs if r.side == side]
+        row["sides"][side] = {"seconds": spread([r.seconds for r in mine]), "runs_s": [r.seconds for r in mine],
+                              "torch_threads": sorted({r.torch_threads for r in mine}, key=str),
+                              "peak_rss_mb": max(r.peak_rss_mb for r in mine), "info": mine[-1].info,
+                              "env": (env_of or {}).get(side, {}), "beside": side in (beside or {})}
+    row["ratios"] = {f"{a}/{b}": row["sides"][a]["seconds"]["median"] / row["sides"][b]["seconds"]["median"]
+                     for a, b in ratios}
+    print_row(row)
+    if results_dir is not None:
+        results_dir.mkdir(parents=True, exist_ok=True)
+        with open(results_dir / f"{name}.jsonl", "a", encoding="utf-8") as fh:
+            fh.write(json.dumps(row) + "\n")
+        print(f"# appended to {results_dir / (name + '.jsonl')}", flush=True)
+    return row
+
+
+def print_row(row: dict[str, Any]) -> None:
+    print(f"\n{row['benchmark']}: equal work {json.dumps(row['work'])}")
+    print(f"torch threads {row['torch_threads']}; load average before {row['load_before'][0]:.2f}, "
+          f"after {row['load_after'][0]:.2f}" + ("  ** LOADED machine: ratios are not reportable **"
+                                                 if row["loaded"] else ""))
+    for side, figures in row["sides"].items():
+        s = figures["seconds"]
+        print(f"  {side:<28} min {s['min']:8.2f} s  median {s['median']:8.2f} s  max {s['max']:8.2f} s  "
+              f"peak RSS {figures['peak_rss_mb']:7.0f} MB  threads {figures['torch_threads']}")
+    for key, value in row["ratios"].items():
+        print(f"  ratio {key} (median seconds): {value:.2f}" + (" (loaded)" if row["loaded"] else ""))
+    sys.stdout.flush()

@@ -1,0 +1,97 @@
+"""benchmarks/sidebyside.py: a ratio is only printed for sides that did the same counted work."""
+
+from __future__ import annotations
+
+import json
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+BENCH = Path(__file__).resolve().parents[2] / "benchmarks"
+sys.path.insert(0, str(BENCH))
+sidebyside = pytest.importorskip("sidebyside")
+
+CHILD = textwrap.dedent("""
+    import sys
+    sys.path.insert(0, {bench!r})
+    import sidebyside
+
+    def steps_side(n):
+        def side(config, clock):
+            with clock:
+                total = sum(range(1000))
+            return sidebyside.Work(rows=config["rows"], examples=config["rows"] * n, steps=n, epochs=n,
+                                   max_length=128, longest_batch=40, padding="longest-in-batch")
+        return side
+
+    SIDES = {{"two_steps": steps_side(2), "also_two": steps_side(2), "four_steps": steps_side(4)}}
+    if __name__ == "__main__":
+        sys.exit(sidebyside.child_main(SIDES))
+""")
+
+
+@pytest.fixture
+def script(tmp_path) -> str:
+    path = tmp_path / "bench_child.py"
+    path.write_text(CHILD.format(bench=str(BENCH)))
+    return str(path)
+
+
+def test_a_side_that_runs_more_steps_fails_the_check(script, tmp_path, capsys):
+    results = tmp_path / "results"
+    with pytest.raises(sidebyside.UnequalWork, match="steps: two_steps=2 but four_steps=4"):
+        sidebyside.compare("demo-bench", script, ["two_steps", "four_steps"], {"rows": 10}, repeats=1,
+                           ratios=[("two_steps", "four_steps")], threads=None, results_dir=results)
+    assert "ratio" not in capsys.readouterr().out, "no ratio is printed for unequal work"
+    assert not results.exists(), "no row is recorded for unequal work"
+
+
+def test_equal_sides_are_interleaved_and_recorded(script, tmp_path, capsys):
+    results = tmp_path / "results"
+    row = sidebyside.compare("demo-bench", script, ["two_steps", "also_two"], {"rows": 10}, repeats=3,
+                             ratios=[("two_steps", "also_two")], threads=None, results_dir=results)
+    out = capsys.readouterr().out
+    order = [line.split(":")[0].split()[-1] for line in out.splitlines() if line.startswith("# demo-bench repeat")]
+    assert order == ["two_steps", "also_two"] * 3, "sides alternate, repeat after repeat"
+    assert "ratio two_steps/also_two" in out
+    recorded = [json.loads(line) for line in (results / "demo-bench.jsonl").read_text().splitlines()]
+    assert recorded == [row]
+    assert row["work"]["steps"] == 2 and row["work"]["epochs"] == 2.0
+    assert set(row["sides"]["two_steps"]["seconds"]) == {"min", "median", "max"}
+    assert len(row["sides"]["also_two"]["runs_s"]) == 3
+    assert row["sides"]["two_steps"]["peak_rss_mb"] > 0
+    assert row["loaded"] == (row["load_before"][0] > sidebyside.LOADED_ABOVE)
+    assert "bench" in row["command"] or "pytest" in row["command"]
+
+
+def test_threads_must_agree_too():
+    runs = [sidebyside.Run("a", 1.0, {"steps": 2}, {}, 10.0, 2), sidebyside.Run("b", 1.0, {"steps": 2}, {}, 10.0, 1)]
+    with pytest.raises(sidebyside.UnequalWork, match="torch threads: a=2 but b=1"):
+        sidebyside.check_equal_work(runs)
+
+
+@pytest.fixture
+def sst2_dir(tmp_path, small_data):
+    folder = tmp_path / "data" / "sst2"
+    folder.mkdir(parents=True)
+    small_data[0].to_csv(folder / "train.csv", index=False)
+    small_data[1].to_csv(folder / "test.csv", index=False)
+    return tmp_path / "data"
+
+
+def test_classification_training_sides_do_equal_work(sst2_dir, tiny_backbone):
+    """The defect of issue 22: headstart's TrainConfig(epochs=1) ran 4 epochs (min_steps=100) against the
+    Trainer's 1. Both sides, counted from outside the loops, now run 1 epoch and the same optimiser steps."""
+    classification = pytest.importorskip("classification")
+    config = {"data_dir": str(sst2_dir), "backbone": tiny_backbone, "device": "cpu", "rows": 64, "batch_size": 32,
+              "max_length": 32, "epochs": 1, "seed": 0}
+    runs = []
+    for side in ("training:headstart", "training:trainer"):
+        clock = sidebyside.Clock()
+        work = classification.SIDES[side](config, clock)
+        runs.append(sidebyside.Run(side, clock.seconds, work.compared(), work.info, 0.0, 1))
+    work = sidebyside.check_equal_work(runs)
+    assert work["epochs"] == 1.0 and work["steps"] == 2 and work["examples"] == 64
+    assert work["longest_batch"] <= 32

@@ -1,0 +1,109 @@
+"""Thread settings (headstart.threads): decided before torch is imported, and never over a user's own value.
+Speed itself is measured by benchmarks/contention.py, not here."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from headstart import threads
+
+SRC = str(Path(__file__).resolve().parents[1] / "src")
+THREAD_VARS = ("OMP_NUM_THREADS", "OMP_WAIT_POLICY", "GOMP_SPINCOUNT", "KMP_BLOCKTIME", threads.ENV_VAR,
+               threads.MARK_VAR)
+
+
+def clean_env(**extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k not in THREAD_VARS}
+    env.update(PYTHONPATH=SRC, **extra)
+    return env
+
+
+def run_python(code: str, env: dict[str, str]) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120)
+
+
+def test_auto_uses_the_free_cpus_and_a_short_spin():
+    quiet = threads.plan({}, cpus=4, busy=0.0)
+    assert quiet.set_env == {"OMP_NUM_THREADS": "4", "GOMP_SPINCOUNT": str(threads.SPIN_COUNT),
+                             "KMP_BLOCKTIME": str(threads.BLOCKTIME_MS)}
+    assert threads.SPIN_COUNT < 300_000, "shorter than libgomp's own default, or it changes nothing"
+    assert threads.plan({}, cpus=4, busy=2.0).threads == 2
+    assert threads.plan({}, cpus=2, busy=5.0).threads == 1, "at least one thread however busy the machine"
+
+
+def test_the_users_values_are_kept():
+    decided = threads.plan({"OMP_NUM_THREADS": "7", "GOMP_SPINCOUNT": "5"}, cpus=2, busy=0.0)
+    assert decided.kept_env == {"OMP_NUM_THREADS": "7", "GOMP_SPINCOUNT": "5"}
+    assert "OMP_NUM_THREADS" not in decided.set_env and "GOMP_SPINCOUNT" not in decided.set_env
+    assert decided.threads is None
+    # a wait policy the user chose decides the spin of both runtimes: no spin count is added beside it
+    passive = threads.plan({"OMP_WAIT_POLICY": "PASSIVE"}, cpus=2, busy=0.0)
+    assert passive.set_env == {"OMP_NUM_THREADS": "2"} and passive.kept_env == {"OMP_WAIT_POLICY": "PASSIVE"}
+
+
+def test_policy_off_a_number_and_a_bad_value():
+    assert threads.plan({threads.ENV_VAR: "off"}, cpus=2, busy=0.0).set_env == {}
+    assert threads.plan({threads.ENV_VAR: "3"}, cpus=2, busy=1.0).set_env["OMP_NUM_THREADS"] == "3"
+    with pytest.raises(ValueError, match="expected HEADSTART_THREADS=auto, off or a positive number"):
+        threads.plan({threads.ENV_VAR: "many"}, cpus=2, busy=0.0)
+
+
+def test_values_a_parent_headstart_set_are_decided_again():
+    """A child process inherits our environment: what headstart set there is not the user's choice."""
+    inherited = {"OMP_NUM_THREADS": "2", "GOMP_SPINCOUNT": str(threads.SPIN_COUNT),
+                 threads.MARK_VAR: f"OMP_NUM_THREADS=2,GOMP_SPINCOUNT={threads.SPIN_COUNT}"}
+    assert threads.plan(inherited, cpus=2, busy=1.0).set_env["OMP_NUM_THREADS"] == "1"
+    # ...unless the user changed it since
+    changed = dict(inherited, OMP_NUM_THREADS="2,1")
+    assert threads.plan(changed, cpus=2, busy=1.0).kept_env["OMP_NUM_THREADS"] == "2,1"
+
+
+def test_policy_off_in_a_child_removes_what_the_parent_headstart_set():
+    """HEADSTART_THREADS=off in a child means PyTorch's defaults, not the parent's inherited choice."""
+    env = {"OMP_NUM_THREADS": "1", "GOMP_SPINCOUNT": "20000", "KMP_BLOCKTIME": "7",
+           threads.MARK_VAR: "OMP_NUM_THREADS=1,GOMP_SPINCOUNT=20000", threads.ENV_VAR: "off"}
+    threads.decide(env)
+    assert env == {"KMP_BLOCKTIME": "7", threads.ENV_VAR: "off"}, "the user's own KMP_BLOCKTIME stays"
+
+
+def test_usable_cpus_is_at_most_the_affinity_mask():
+    assert 1 <= threads.usable_cpus() <= len(os.sched_getaffinity(0))
+
+
+several_cpus = pytest.mark.skipif(threads.usable_cpus() < 2, reason="torch's default is 1 thread on 1 CPU")
+
+
+@several_cpus
+def test_applied_at_import_before_torch_starts_its_pool():
+    """In a fresh interpreter `import headstart` sets the variables before torch loads libgomp, so torch runs
+    with the thread count headstart chose (1, where torch's own default is one per CPU)."""
+    wanted = 1
+    code = ("import sys, json, os, headstart, torch\n"
+            "plan = headstart.threads.current()\n"
+            "print(json.dumps({'too_late': plan.too_late, 'torch': torch.get_num_threads(),\n"
+            "                  'spin': os.environ.get('GOMP_SPINCOUNT')}))")
+    done = run_python(code, clean_env(**{threads.ENV_VAR: str(wanted)}))
+    assert done.returncode == 0, done.stderr
+    seen = json.loads(done.stdout.strip().splitlines()[-1])
+    assert seen == {"too_late": False, "torch": wanted, "spin": str(threads.SPIN_COUNT)}
+
+
+@several_cpus
+def test_the_users_omp_num_threads_wins_in_a_real_process():
+    done = run_python("import headstart, torch; print(torch.get_num_threads())",
+                      clean_env(OMP_NUM_THREADS="1", **{threads.ENV_VAR: "2"}))
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip().splitlines()[-1] == "1"
+
+
+def test_the_cli_refuses_a_bad_headstart_threads_value():
+    done = subprocess.run([sys.executable, "-m", "headstart", "models"], env=clean_env(**{threads.ENV_VAR: "lots"}),
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 2
+    assert "expected HEADSTART_THREADS=auto, off or a positive number of threads; got 'lots'" in done.stderr
