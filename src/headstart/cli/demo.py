@@ -42,7 +42,7 @@ def run(args: argparse.Namespace) -> int:
         options = {"epochs": demo.epochs} if name in ("finetune", "scratch-init") else {}
         print(f"\n[{name}] fitting ...", flush=True)
         start = time.perf_counter()
-        clf = TextClassifier(strategy=name, seed=demo.seed, progress=sys.stderr.isatty(), **options).fit(train)
+        clf = TextClassifier(strategy=name, seed=demo.seed, progress=True, **options).fit(train)
         fit_seconds = time.perf_counter() - start
         metrics = clf.evaluate(test.texts, test.labels)
         rows.append({"strategy": name, "accuracy": metrics["accuracy"], "macro_f1": metrics["macro_f1"],
