@@ -61,7 +61,7 @@ def table(rows: list[dict[str, Any]], columns: list[str] | None = None) -> str:
 _COUNT_NAMES = {"n", "rows", "support", "steps", "epochs", "seeds", "count", "trainable", "params", "parameters",
                 "classes", "pairs", "lines", "tokens", "variants"}
 _COUNT_SUFFIXES = ("_rows", "_params", "_parameters", "_pairs", "_steps", "_epochs", "_count", "_lines", "_tokens",
-                   "_classes", "_n")
+                   "_classes", "_chars", "_n")
 
 
 def column_kind(column: str) -> str:
