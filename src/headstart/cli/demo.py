@@ -49,7 +49,7 @@ def fit_one(name: str, train, test, seed: int, epochs: int, output: str = "") ->
 
     options = {"epochs": epochs} if name in ("finetune", "scratch-init") else {}
     start = time.perf_counter()
-    clf = TextClassifier(strategy=name, seed=seed, progress=sys.stderr.isatty(), **options).fit(train)
+    clf = TextClassifier(strategy=name, seed=seed, progress=True, **options).fit(train)
     fit_seconds = time.perf_counter() - start
     predicted = clf.predict(test.texts)
     correct = np.array([p == t for p, t in zip(predicted, test.labels)], dtype=float)

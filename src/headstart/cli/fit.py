@@ -137,7 +137,7 @@ def run(args: argparse.Namespace) -> int:
         train = Examples(texts=[], labels=[], source="--labels")
     valid = read_labelled(fit_args.valid, cols, pre, task=train.task, quiet=True) if fit_args.valid else None
     clf = TextClassifier(backbone=fit_args.backbone, strategy=fit_args.strategy, task=train.task, seed=fit_args.seed,
-                         progress=not fit_args.quiet and sys.stderr.isatty() and is_main_process(), **options)
+                         progress=not fit_args.quiet and is_main_process(), **options)
     main_process = is_main_process()  # under torchrun/accelerate launch only rank 0 prints and saves
     if main_process:
         print(f"fitting '{fit_args.strategy}' on {len(train):,} rows of {fit_args.data} "

@@ -10,13 +10,13 @@ from pathlib import Path
 from typing import Iterator
 
 import pandas as pd
-from tqdm.auto import tqdm
 
 from ..config import Options, opt
 from ..data.readers import FORMATS, read_frame, require_columns
 from ..errors import DataError, expected
 from ..generation import cli as generation
 from ..generation.model import is_generation_folder
+from ..progress import bar as progress_bar
 from .args import add_dataclass_args, parse_into
 
 
@@ -85,7 +85,7 @@ def run(args: argparse.Namespace) -> int:
     done, columns = prepare_resume(out, tmp) if pa.resume else (0, None)
     if not pa.resume:
         tmp.unlink(missing_ok=True)
-    bar = tqdm(total=count_rows(pa.data), unit="row", desc="predicting", disable=pa.quiet, initial=done)
+    bar = progress_bar(count_rows(pa.data), "predicting", "row", enabled=not pa.quiet, initial=done)
     rows, seen = done, 0
     try:
         with open(tmp, "a" if done else "w", encoding="utf-8", newline="") as fh:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import sys
 from dataclasses import dataclass
 
 from ..backbones import DEFAULT_BACKBONE
@@ -39,7 +38,7 @@ def run(args: argparse.Namespace) -> int:
     lines = read_corpus(a.corpus)
     ref = resolve_backbone(a.backbone)
     print(f"pretrain: continuing {ref.name} ({ref.kind}) on {len(lines):,} lines of {a.corpus}", flush=True)
-    report = continue_pretraining(ref, lines, a.output, config, progress=not a.quiet and sys.stderr.isatty())
+    report = continue_pretraining(ref, lines, a.output, config, progress=not a.quiet)
     rows = [{"when": when, **scores} for when, scores in (("before", report.before), ("after", report.after))]
     print(table(rows, ["when", *report.before]))
     for note in report.notes:

@@ -16,6 +16,7 @@ from ..io import read_json, write_json
 from .calibration import calibration_summary
 
 CALIBRATION_FRACTION = 0.2
+MISCLASSIFIED_PER_CLASS = 3
 
 
 def fit_final(train: Examples, test: Examples, spec: Any, recommendation: dict[str, Any], folder: Path,
@@ -30,7 +31,7 @@ def fit_final(train: Examples, test: Examples, spec: Any, recommendation: dict[s
     path = folder / FINAL_JSON
     if path.exists() and (folder / "model").exists():
         previous = read_json(path)
-        if previous.get("key") == key:
+        if previous.get("key") == key and "misclassified" in previous:  # older results lack the examples
             log(f"final model: reusing {folder / 'model'} ({strategy}@{size})")
             return previous
     sample = sample_per_class(train, None if size == "all" else int(size), seed)
@@ -47,11 +48,28 @@ def fit_final(train: Examples, test: Examples, spec: Any, recommendation: dict[s
     calibration = calibration_summary(raw, y_test, clf.temperature_)
     clf.save(folder / "model")
     confidence = calibration["reliability_after"]["mean_confidence"]
+    calibrated = raw ** (1.0 / clf.temperature_)  # softmax(log p / T), without a second pass over the test set
+    calibrated /= calibrated.sum(axis=1, keepdims=True)
     result = {"key": key, "strategy": strategy, "size": size, "seed": seed, "n_fit": len(fit_part),
               "n_calibration": len(calib_part), "calibrated_on_training_rows": calib_part is sample,
               "model": str(folder / "model"), "metrics": metrics, "calibration": calibration,
-              "mean_confidence": confidence, "classes": clf.classes_}
+              "mean_confidence": confidence, "classes": clf.classes_,
+              "misclassified": misclassified(test.texts, y_test, calibrated, clf.classes_)}
     write_json(path, result)
     log(f"final model: {strategy}@{size} saved to {folder / 'model'}; temperature {clf.temperature_:.3f}, "
         f"test ECE {calibration['ece_before']:.4f} -> {calibration['ece_after']:.4f}")
     return result
+
+
+def misclassified(texts: list[str], y: np.ndarray, proba: np.ndarray, classes: list[Any],
+                  per_class: int = MISCLASSIFIED_PER_CLASS) -> list[dict[str, Any]]:
+    """Up to `per_class` wrong test predictions per true class, the most confident first (the errors most
+    worth reading: likely label noise, or what the model has not learnt)."""
+    pred = proba.argmax(axis=1)
+    rows = []
+    for k, name in enumerate(classes):
+        wrong = np.flatnonzero((y == k) & (pred != k))
+        for i in wrong[np.argsort(-proba[wrong, pred[wrong]], kind="stable")][:per_class]:
+            rows.append({"true": name, "predicted": classes[pred[i]], "confidence": float(proba[i, pred[i]]),
+                         "text": texts[i]})
+    return rows

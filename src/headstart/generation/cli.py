@@ -9,7 +9,6 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -92,7 +91,7 @@ def run_fit(args: argparse.Namespace, fit_args: Any, base: dict[str, Any]) -> in
     train = read_pairs(fit_args.data, src_col, tgt_col)
     valid = read_pairs(fit_args.valid, src_col, tgt_col) if fit_args.valid else None
     model = Seq2SeqModel(task=task, backbone=backbone, strategy=strategy, seed=fit_args.seed,
-                         progress=not fit_args.quiet and sys.stderr.isatty(), **options)
+                         progress=not fit_args.quiet, **options)
     print(f"fitting '{strategy}' ({task}) on {len(train):,} pairs of {fit_args.data}", flush=True)
     model.fit(train, sources_valid=valid)
     model.save(fit_args.output)
@@ -114,7 +113,7 @@ def run_evaluate(args: argparse.Namespace, model_dir: str, data: str, as_json: b
     from .model import Seq2SeqModel
 
     model = Seq2SeqModel.load(model_dir)
-    model.progress = sys.stderr.isatty() and not as_json
+    model.progress = not as_json
     pairs = read_pairs(data, *columns(args, model.task))
     metrics = model.evaluate(pairs, return_outputs=True, **_decoding(args))
     outputs = metrics.pop("outputs")

@@ -89,13 +89,14 @@ def train(model, train_examples: list[dict], valid_examples: list[dict] | None, 
             optimizer.step()
             scheduler.step()
             step += 1
+            bar.set_postfix(loss=float(loss.item()))
             bar.update(1)
-            bar.set_postfix(loss=f"{loss.item():.3f}")
             out_of_time = config.max_seconds > 0 and time.perf_counter() - started >= config.max_seconds
             if valid_examples and (step % eval_every == 0 or out_of_time):
                 vloss = validation_loss(model, valid_examples, pad_id, config.batch_size, device, loss_fn)
                 history.append({"step": step, "epoch": epoch + 1, "train_loss": float(loss.item()),
                                 "valid_loss": vloss, "seconds": time.perf_counter() - started})
+                bar.log(epoch=epoch + 1, valid_loss=vloss, train_loss=float(loss.item()))
                 if vloss < best_loss:
                     best_loss, best_step, stale = vloss, step, 0
                     best_state = {k: v.detach().cpu().clone() for k, v in _trainable_state(model).items()}

@@ -164,6 +164,7 @@ class Contrastive:
             torch.nn.utils.clip_grad_norm_(self.model_.parameters(), 1.0)
             optimizer.step()
             scheduler.step()
+            progress.set_postfix(loss=float(loss.item()))
             progress.update(1)
             if step % 50 == 0 or step == steps - 1:
                 history.append({"step": step, "loss": float(loss.item())})

@@ -67,6 +67,11 @@ def score_outputs(outputs: np.ndarray, y: np.ndarray, task: str) -> float:
     return float((outputs.argmax(1) == y).mean())
 
 
+def score_name(task: str) -> str:
+    """What `score_outputs` measures for a task (for progress lines)."""
+    return {"regression": "neg_mse", "multilabel": "micro_f1"}.get(task, "accuracy")
+
+
 def predict_outputs(model, tokenizer, texts: Sequence[str], task: str, max_length: int, device: str,
                     batch_size: int = 64) -> np.ndarray:
     """Probabilities (or values) for texts, computed in length-sorted batches, returned in input order."""
@@ -175,8 +180,8 @@ def train_classifier(model, tokenizer, train: Target, valid: Target | None, cfg:
             optimizer.step()
             scheduler.step()
             state.step += 1
+            bar.set_postfix(loss=float(loss.item()))
             bar.update(1)
-            bar.set_postfix(loss=f"{loss.item():.4f}")
             _fire(callbacks, "on_step_end", state, loss=float(loss.item()))
             if valid is not None and (state.step % eval_every == 0 or state.step == state.total_steps):
                 score = score_outputs(predict_outputs(model, tokenizer, valid.texts, valid.task, cfg.max_length,
@@ -184,6 +189,7 @@ def train_classifier(model, tokenizer, train: Target, valid: Target | None, cfg:
                 state.history.append({"step": state.step, "epoch": epoch + 1, "valid_score": score,
                                       "train_loss": float(loss.item()),
                                       "seconds": time.perf_counter() - started})
+                bar.log(epoch=epoch + 1, **{f"valid_{score_name(valid.task)}": score}, train_loss=float(loss.item()))
                 _fire(callbacks, "on_evaluate", state, score=score)
                 if score > state.best_score:
                     state.best_score, state.best_step, evals_without_gain = score, state.step, 0

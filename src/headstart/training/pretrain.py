@@ -208,8 +208,8 @@ def _train(model, ids: list[list[int]], collator, config: PretrainConfig, device
         optimizer.step()
         scheduler.step()
         step += 1
+        bar.set_postfix(loss=float(loss.item()))
         bar.update(1)
-        bar.set_postfix(loss=f"{loss.item():.3f}")
     bar.close()
     model.eval()
     return step

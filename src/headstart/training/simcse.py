@@ -81,8 +81,8 @@ def train_simcse(model, tokenizer, lines: Sequence[str], config, device: str, rn
             optimizer.step()
             scheduler.step()
             step += 1
+            bar.set_postfix(loss=float(loss.item()))
             bar.update(1)
-            bar.set_postfix(loss=f"{loss.item():.3f}")
             if step >= total:
                 break
     bar.close()
