@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shlex
 import sys
 import textwrap
 from pathlib import Path
@@ -63,7 +64,7 @@ def test_equal_sides_are_interleaved_and_recorded(script, tmp_path, capsys):
     assert len(row["sides"]["also_two"]["runs_s"]) == 3
     assert row["sides"]["two_steps"]["peak_rss_mb"] > 0
     assert row["loaded"] == (row["load_before"][0] > sidebyside.LOADED_ABOVE)
-    assert "bench" in row["command"] or "pytest" in row["command"]
+    assert row["command"] == shlex.join([sys.executable, *sys.argv]), "the exact command that ran it"
 
 
 def test_threads_must_agree_too():
