@@ -8,6 +8,7 @@ equal on all sides before a ratio is printed. The thread count differs by design
 
     python benchmarks/contention.py                              # full: 3 repeats x 4 sides, about 35 min
     python benchmarks/contention.py --policies auto              # only the new settings, about 10 min
+    python benchmarks/contention.py --sides none:quiet,auto:quiet,auto:contended   # both targets, about 15 min
     python benchmarks/contention.py --rows 200 --repeats 1 --policies auto   # a smoke run
     python benchmarks/contention.py --spin-count 100000          # try another spin for the auto policy
 
@@ -78,6 +79,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--load-threads", type=int, default=2, help="threads of the competing PyTorch job")
     parser.add_argument("--spin-count", type=int, default=0,
                         help="GOMP_SPINCOUNT for the auto policy instead of headstart.threads.SPIN_COUNT (to tune it)")
+    parser.add_argument("--sides", default="", help="only these policy:condition sides, e.g. "
+                        "none:quiet,auto:quiet,auto:contended (skips the slowest, none:contended); default: all")
     parser.add_argument("--results-dir", default=str(sidebyside.RESULTS_DIR), help="'' to keep no row")
     args = parser.parse_args(argv)
     policies = [p for p in args.policies.split(",") if p]
@@ -89,13 +92,19 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"expected no OpenMP settings in the environment (they would decide for both policies); "
                      f"got {mine}; unset them and run again")
     sides = [f"{p}:{c}" for p in policies for c in ("quiet", "contended")]
+    if args.sides:
+        wanted = [s for s in args.sides.split(",") if s]
+        if not set(wanted) <= set(sides):
+            parser.error(f"expected --sides from {sides}; got {sorted(set(wanted) - set(sides))}")
+        sides = [s for s in sides if s in wanted]
     policy_env = {p: dict(POLICY_ENV[p]) for p in policies}
     if args.spin_count and "auto" in policy_env:
         policy_env["auto"]["GOMP_SPINCOUNT"] = str(args.spin_count)
     config = {"rows": args.rows, "strategies": [s for s in args.strategies.split(",") if s], "epochs": args.epochs,
               "seed": args.seed}
-    ratios = [(f"{p}:contended", f"{p}:quiet") for p in policies]
-    if {"none", "auto"} <= set(policies):
+    ratios = [(f"{p}:contended", f"{p}:quiet") for p in policies
+              if {f"{p}:contended", f"{p}:quiet"} <= set(sides)]
+    if {"none:quiet", "auto:quiet"} <= set(sides):
         ratios.append(("auto:quiet", "none:quiet"))
     load = lambda: sidebyside.competing_load(args.load_threads)  # noqa: E731
     row = sidebyside.compare(
