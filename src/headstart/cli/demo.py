@@ -6,8 +6,10 @@ import argparse
 import sys
 import time
 from dataclasses import dataclass
+from pathlib import Path
 
 from ..config import opt
+from ..io import check_output_folder
 from ..resources import DEMO_TEST, DEMO_TRAIN
 from .args import add_dataclass_args, parse_into
 from .common import table
@@ -20,6 +22,7 @@ class DemoArgs:
     epochs: int = opt(2, "epochs for the trained strategies")
     seed: int = opt(0, "random seed")
     output: str = opt("", "also save each model under this folder (one sub-folder per strategy)", aliases=("-o",))
+    overwrite: bool = opt(False, "replace existing headstart model folders under --output")
 
 
 def add_arguments(parser: argparse.ArgumentParser, argv: list[str]) -> None:
@@ -31,6 +34,10 @@ def run(args: argparse.Namespace) -> int:
     from ..data import read_examples, sample_per_class
 
     demo = parse_into(args, DemoArgs)
+    names = [s.strip() for s in demo.strategies.split(",") if s.strip()]
+    if demo.output:  # every sub-folder is checked before the first strategy trains
+        for name in names:
+            check_output_folder(Path(demo.output) / name, demo.overwrite, "model")
     train = read_examples(DEMO_TRAIN)
     if demo.train_rows < len(train):
         train = sample_per_class(train, demo.train_rows // 2, demo.seed)
@@ -38,7 +45,7 @@ def run(args: argparse.Namespace) -> int:
     print(f"headstart demo: SST-2 sentiment, {len(train):,} training and {len(test):,} test sentences "
           f"(sample shipped with the package; see resources/demo/PROVENANCE.txt)", flush=True)
     rows = []
-    for name in [s.strip() for s in demo.strategies.split(",") if s.strip()]:
+    for name in names:
         options = {"epochs": demo.epochs} if name in ("finetune", "scratch-init") else {}
         print(f"\n[{name}] fitting ...", flush=True)
         start = time.perf_counter()
