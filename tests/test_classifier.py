@@ -135,3 +135,85 @@ def test_multilabel_and_regression_predictions(small_data):
     with pytest.raises(ModelError, match="regression"):
         reg.predict_proba(["x"])
     assert np.isfinite(reg.score(test.text.tolist(), [float(len(t)) for t in test.text]))
+
+
+def _edit_metadata(folder, **changes):
+    path = folder / "headstart.json"
+    meta = json.loads(path.read_text())
+    for key, change in changes.items():
+        meta[key] = change(meta[key]) if callable(change) else change
+    path.write_text(json.dumps(meta))
+
+
+@pytest.mark.parametrize("changes", [
+    {"classes": lambda c: c[::-1]},  # the reported case: every prediction inverted, loaded with exit 0
+    {"temperature": 5.0},
+    {"threshold": 0.9},
+    {"task": "multilabel"},
+    {"strategy": "probe"},
+    {"config": lambda c: {**c, "C": 100.0}},
+])
+def test_edited_metadata_is_refused_like_edited_weights(fitted, tmp_path, changes):
+    fitted.save(tmp_path / "m")
+    _edit_metadata(tmp_path / "m", **changes)
+    with pytest.raises(ModelError, match="edited metadata"):
+        TextClassifier.load(tmp_path / "m")
+
+
+def test_edited_metadata_exits_2_in_the_cli(fitted, tmp_path, small_data, capsys):
+    from headstart.cli import main
+
+    fitted.save(tmp_path / "m")
+    _edit_metadata(tmp_path / "m", classes=lambda c: c[::-1])
+    small_data[1].to_csv(tmp_path / "test.csv", index=False)
+    assert main(["evaluate", str(tmp_path / "m"), str(tmp_path / "test.csv")]) == 2
+    assert "edited metadata" in capsys.readouterr().err
+
+
+def test_fields_outside_the_digest_may_change_and_a_calibrated_model_round_trips(fitted, tmp_path, small_data):
+    train, test = small_data
+    fitted.calibrate(train.text[150:].tolist(), train.label[150:].tolist())  # temperature set before save
+    try:
+        fitted.save(tmp_path / "m")
+    finally:
+        fitted.temperature_ = 1.0
+    _edit_metadata(tmp_path / "m", metrics={"note": "edited by hand"})
+    loaded = TextClassifier.load(tmp_path / "m")
+    assert loaded.temperature_ != 1.0 and loaded.metrics_ == {"note": "edited by hand"}
+
+
+def test_a_model_saved_without_a_digest_loads_with_a_warning(fitted, tmp_path, small_data):
+    from headstart.io import UncheckedMetadataWarning
+
+    fitted.save(tmp_path / "m")
+    path = tmp_path / "m" / "headstart.json"
+    meta = json.loads(path.read_text())
+    del meta["metadata_digest"]  # as written by headstart before the digest existed
+    path.write_text(json.dumps(meta))
+    with pytest.warns(UncheckedMetadataWarning, match="no metadata digest"):
+        loaded = TextClassifier.load(tmp_path / "m")
+    texts = small_data[1].text.tolist()
+    assert loaded.predict(texts) == fitted.predict(texts)
+
+
+def test_save_refuses_a_folder_it_did_not_write(fitted, tmp_path):
+    from headstart import ConfigError
+
+    (tmp_path / "d").mkdir()
+    (tmp_path / "d" / "notes.txt").write_text("mine")
+    with pytest.raises(ConfigError, match="did not write"):
+        fitted.save(tmp_path / "d")
+    assert (tmp_path / "d" / "notes.txt").read_text() == "mine"
+
+
+def test_saved_model_files_honour_the_umask(fitted, tmp_path):
+    import os
+    import stat
+
+    old = os.umask(0o022)
+    try:
+        fitted.save(tmp_path / "m")
+    finally:
+        os.umask(old)
+    modes = {p.name: stat.S_IMODE(p.stat().st_mode) for p in [tmp_path / "m", *(tmp_path / "m").rglob("*")]}
+    assert modes.pop("m") == 0o755 and modes and set(modes.values()) == {0o644}, modes

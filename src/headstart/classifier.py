@@ -21,12 +21,15 @@ from .data.examples import Examples, check_trainable, from_lists
 from .data.split import label_counts, stratified_split
 from .errors import ConfigError, DataError, ModelError, NotFittedModelError, expected
 from .evaluation.metrics import PRIMARY_METRIC, classification_metrics, multilabel_metrics, regression_metrics
-from .io import METADATA_FILE, atomic_folder, folder_digest, read_json, write_json
+from .io import METADATA_FILE, atomic_folder, folder_digest, read_json, seal_metadata, verify_metadata, write_json
 from .progress import progress_enabled
 from .seeding import set_seed
 from .strategies import Target, get_strategy
 
 FORMAT_VERSION = 1
+# headstart.json fields that change predictions: covered by its recorded digest, so an edit is refused at load
+SEALED_FIELDS = ("format_version", "task", "strategy", "classes", "threshold", "temperature", "config", "backbone",
+                 "files")
 AUGMENT_OPTIONS = ("augment", "augment_output", "augment_lm")  # preprocessing, not strategy options
 
 
@@ -139,7 +142,7 @@ class TextClassifier(BaseEstimator):
             self.data_["augmented_rows"] = len(self.augmented_)
         self.metrics_: dict[str, Any] = {}
         if valid is not None:
-            self.metrics_["valid"] = self._summary(self.evaluate(valid.texts, valid.labels))
+            self.metrics_["valid"] = self._summary(self.evaluate(valid))
         cv = getattr(self.strategy_, "cv_", None)  # strategies without a validation split may cross-validate
         if valid is None and cv is not None:
             self.metrics_["cv"] = {**self._summary(self._metrics(train.labels, self.encode(train), cv.scores)),
@@ -262,11 +265,23 @@ class TextClassifier(BaseEstimator):
         """Accuracy (classification), micro-F1 (multilabel) or R² (regression)."""
         return float(self.evaluate(X, y)[PRIMARY_METRIC[self.task_]])
 
-    def evaluate(self, X: Sequence[str], y: Sequence[Any]) -> dict[str, Any]:
-        """Every metric of the task, plus the per-class table and confusion matrix."""
+    def evaluate(self, X: Sequence[str] | Examples, y: Sequence[Any] | None = None) -> dict[str, Any]:
+        """Every metric of the task, plus the per-class table and confusion matrix.
+
+        `X` may be an `Examples` with labels (then `y` is omitted): errors then name its file.
+        """
         self._check_fitted()
-        examples = from_lists(self._texts(X), y, self.task_)
-        return self._metrics(examples.labels, self.encode(examples), self.decision_scores(examples.texts))
+        if isinstance(X, Examples) and y is None:
+            if X.labels is None:
+                raise DataError(expected("labelled data to evaluate on", f"no labels in {X.source}",
+                                         "Name the label column (--label-col)."))
+            examples = from_lists(X.texts, X.labels, self.task_)
+            examples.source = X.source
+        else:
+            examples = from_lists(self._texts(X), y, self.task_)
+        target = self.encode(examples)
+        scores = self.decision_scores(examples.texts)
+        return self._metrics(examples.labels, target, scores)
 
     def _metrics(self, labels: Sequence[Any] | None, target: Target, scores: np.ndarray) -> dict[str, Any]:
         if self.task_ == "regression":
@@ -304,19 +319,20 @@ class TextClassifier(BaseEstimator):
         self._check_fitted()
         folder = Path(folder)
         meta = self.metadata()
-        with atomic_folder(folder) as tmp:
+        with atomic_folder(folder, kind="model") as tmp:
             self.strategy_.save(tmp)
             if getattr(self, "augmented_", None):
                 from .augment import write_rows
 
                 write_rows(self.augmented_, tmp / "augmented.csv")
             meta["files"] = folder_digest(tmp)
-            write_json(tmp / METADATA_FILE, meta)
+            write_json(tmp / METADATA_FILE, seal_metadata(meta, SEALED_FIELDS))
         return folder
 
     @classmethod
     def load(cls, folder: str | Path, verify: bool = True) -> "TextClassifier":
-        """Load a saved model; with `verify`, every file is checked against the hashes in its metadata."""
+        """Load a saved model; with `verify`, every file is checked against the hashes in its metadata and the
+        metadata fields that change predictions against their recorded digest."""
         folder = Path(folder)
         meta_path = folder / METADATA_FILE
         if not meta_path.exists():
@@ -327,6 +343,8 @@ class TextClassifier(BaseEstimator):
         if meta.get("format_version", 0) > FORMAT_VERSION:
             raise ModelError(expected(f"model format {FORMAT_VERSION} or older", f"format {meta['format_version']}",
                                       "Upgrade headstart to load this model."))
+        if verify:
+            verify_metadata(meta, SEALED_FIELDS, meta_path)
         if verify and "files" in meta:
             actual = folder_digest(folder)
             changed = sorted(k for k, v in meta["files"].items() if actual.get(k) != v)

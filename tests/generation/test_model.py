@@ -204,3 +204,16 @@ def test_batched_generation_matches_one_by_one(fixture, request):
     model = _fit(request.getfixturevalue(fixture), epochs=1)
     mixed = [SOURCES[0], "the film is good and the day is bad", SOURCES[3]]
     assert model.predict(mixed, generation_batch_size=3) == model.predict(mixed, generation_batch_size=1)
+
+
+@pytest.mark.parametrize("field,value", [("task", "summarize"), ("strategy", "full"),
+                                         ("prompt", {"template": "Say: {source}"})])
+def test_edited_metadata_is_refused(tiny_decoder, tmp_path, field, value):
+    model = Seq2SeqModel(backbone=tiny_decoder, strategy="zero-shot", progress=False, **FAST).fit(SOURCES, TARGETS)
+    model.save(tmp_path / "zs")
+    path = tmp_path / "zs" / "headstart.json"
+    meta = json.loads(path.read_text())
+    meta[field] = {**meta[field], **value} if isinstance(value, dict) else value
+    path.write_text(json.dumps(meta))
+    with pytest.raises(ModelError, match="edited metadata"):
+        Seq2SeqModel.load(tmp_path / "zs")

@@ -52,6 +52,26 @@ def test_tampered_export_is_refused(exported, tmp_path):
         OnnxClassifier(copy)
 
 
+@pytest.mark.parametrize("field,change", [("classes", lambda c: c[::-1]), ("threshold", lambda t: 0.9),
+                                          ("task", lambda t: "multilabel")])
+def test_edited_export_metadata_is_refused(exported, tmp_path, field, change):
+    import shutil
+
+    copy = tmp_path / "copy"
+    shutil.copytree(exported, copy)
+    meta = json.loads((copy / "headstart-onnx.json").read_text())
+    meta[field] = change(meta[field])
+    (copy / "headstart-onnx.json").write_text(json.dumps(meta))
+    with pytest.raises(ModelError, match="edited metadata"):
+        OnnxClassifier(copy)
+
+
+def test_export_onto_an_existing_export_needs_overwrite(tiny_model, exported, capsys):
+    before = (exported / "model.onnx").read_bytes()
+    assert main(["export", str(tiny_model), "--onnx", "--parity-texts", "4"]) == 2
+    assert "--overwrite" in capsys.readouterr().err and (exported / "model.onnx").read_bytes() == before
+
+
 def test_cli_refuses_tfidf_and_missing_format(tmp_path, small_data, capsys):
     train = tmp_path / "train.csv"
     small_data[0].to_csv(train, index=False)

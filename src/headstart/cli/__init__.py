@@ -16,6 +16,7 @@ from .. import threads
 from ..errors import HeadstartError
 
 EXIT_USER_ERROR = 2
+EXIT_BROKEN_PIPE = 128 + 13  # what a shell reports for a tool killed by SIGPIPE (`... | head`)
 
 
 def _commands() -> list[tuple]:
@@ -75,13 +76,30 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"headstart {args.command}: error: {plan.error}", file=sys.stderr)
         return EXIT_USER_ERROR
     try:
-        return int(args._run(args) or 0)
+        code = int(args._run(args) or 0)
+        sys.stdout.flush()  # a closed pipe shows here, not at interpreter exit where it would print a traceback
+        return code
+    except BrokenPipeError:
+        _silence_stdout()
+        return EXIT_BROKEN_PIPE
     except HeadstartError as exc:
         print(f"headstart {args.command}: error: {exc}", file=sys.stderr)
         return EXIT_USER_ERROR
     except KeyboardInterrupt:
         print(f"headstart {args.command}: interrupted; nothing partial was kept.", file=sys.stderr)
         return 130
+
+
+def _silence_stdout() -> None:
+    """The reader of our output went away (`| head`): stop writing, as Unix tools do, without a traceback.
+
+    Python's docs ("Note on SIGPIPE"): point stdout at devnull so the flush at exit does not fail again.
+    """
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError, AttributeError):  # stdout is not a real file (tests capture it)
+        pass
 
 
 def run() -> None:  # console-script entry

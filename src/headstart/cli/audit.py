@@ -6,6 +6,7 @@ import argparse
 from dataclasses import dataclass
 
 from ..config import Options, opt
+from ..io import check_output_folder
 from .args import add_dataclass_args, parse_into
 
 
@@ -15,6 +16,7 @@ class AuditArgs(Options):
     test: str = opt("", "test file checked for leakage (rows also in the training data)")
     model: str = opt("", "a model folder from `headstart fit`: its backbone, max_length and (if cheap) strategy are used")
     output: str = opt("audit", "folder for audit.json (and, with --fix, the cleaned copy and changes.csv)", aliases=("-o",))
+    overwrite: bool = opt(False, "replace an existing headstart audit folder at --output")
     text_col: str = opt("text", "column holding the text")
     label_col: str = opt("label", "column holding the label")
     json: bool = opt(False, "print audit.json instead of the table")
@@ -36,6 +38,7 @@ def run(args: argparse.Namespace) -> int:
 
     a = parse_into(args, AuditArgs)
     config = parse_into(args, AuditConfig)
+    check_output_folder(a.output, a.overwrite, "audit")  # before any check runs
     audit = audit_data(a.data, a.test or None, a.model or None, config, a.text_col, a.label_col, progress=not a.quiet)
     written = write_audit(audit, a.output, config)
     if a.json:

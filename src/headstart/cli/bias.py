@@ -19,6 +19,7 @@ class BiasArgs(Options):
     terms: str = opt("", "JSON term list extending the shipped one (same shape as resources/terms/identity_terms.json)")
     positive_label: str = opt("", "positive class of a binary model (default: toxic/spam/positive if present, else the second class)")
     output: str = opt("bias", "folder for bias.json and bias.md", aliases=("-o",))
+    overwrite: bool = opt(False, "replace an existing headstart bias report in --output")
     text_col: str = opt("text", "column holding the text")
     label_col: str = opt("label", "column holding the label")
     flip_threshold: float = opt(0.05, "flag the model when this share of counterfactuals flips the prediction",
@@ -43,10 +44,11 @@ def run(args: argparse.Namespace) -> int:
     from ..audit.terms import load_terms
     from ..classifier import TextClassifier
     from ..data.readers import read_frame, require_columns
-    from ..io import atomic_write_text, write_json
+    from ..io import atomic_write_text, check_output_folder, write_json
     from .common import table
 
     b = parse_into(args, BiasArgs)
+    check_output_folder(b.output, b.overwrite, "bias")  # before the model runs
     terms = load_terms(b.terms or None)
     frame = read_frame(b.data)
     require_columns(frame, [b.text_col] + ([b.groups] if b.groups else []), b.data)

@@ -4,11 +4,14 @@ transfer gain, forecasts and a recommendation. Resumable; stops cleanly at a tim
 from __future__ import annotations
 
 import argparse
+import shutil
 from dataclasses import dataclass
+from pathlib import Path
 
 from ..backbones import DEFAULT_BACKBONE
 from ..config import Options, load_config_file, opt
 from ..errors import ConfigError, expected
+from ..io import check_output_folder
 from ..strategies import strategy_names
 from .args import add_dataclass_args, parse_into
 from .common import ColumnArgs, read_labelled
@@ -20,6 +23,8 @@ class CompareArgs(Options):
     test: str = opt("", "labelled test file every cell is scored on (required)")
     output: str = opt("runs/compare", "folder for cells.jsonl, results.json, results.csv and the final model",
                       aliases=("-o",))
+    overwrite: bool = opt(False, "start afresh: discard the cells, results and model of an earlier comparison in "
+                                 "--output (default: resume it)")
     strategies: str = opt("", "comma list of strategies (default: every registered one for the task)")
     sizes: str = opt("8,16,32,64,256,all", "labelled examples per class, comma list; 'all' is the whole file")
     seeds: int = opt(5, "samples (and seeds) per strategy and size", min=1)
@@ -45,6 +50,7 @@ def run(args: argparse.Namespace) -> int:
     if not ca.data or not ca.test:
         raise ConfigError(expected("a training file and --test FILE", f"data={ca.data!r}, test={ca.test!r}",
                                    "Usage: headstart compare DATA --test TEST -o FOLDER"))
+    check_output_folder(ca.output, ca.overwrite, "compare")  # its own folder is resumed; others are refused
     options = load_config_file(ca.options) if ca.options else {}
     if not all(isinstance(v, dict) for v in options.values()):
         raise ConfigError(expected("{strategy: {option: value}} in --options", repr(options)[:80],
@@ -59,6 +65,8 @@ def run(args: argparse.Namespace) -> int:
         raise ConfigError(expected("--seeds of 1 or more", str(spec.seeds), "Pass e.g. --seeds 5."))
     for note in grid_notes(spec):
         print(f"note: {note}", flush=True)
+    if ca.overwrite:
+        discard_comparison(ca.output)
     results = run_comparison(train, test, spec, ca.output, log=lambda m: print(m, flush=True))
     print()
     print(format_results(results))
@@ -78,6 +86,20 @@ def grid_notes(spec) -> list[str]:
         notes.append(f"{len(spec.sizes)} size(s): no forecast, which needs {MIN_FORECAST_SIZES} or more "
                      "(e.g. --sizes 8,32,all)")
     return notes
+
+
+def discard_comparison(folder: str) -> None:
+    """Remove what `compare` wrote in `folder` (and only that), for --overwrite."""
+    from ..evaluation.compare import CELLS_FILE, FINAL_JSON, RESULTS_CSV, RESULTS_JSON
+    from ..io import folder_kind
+
+    path = Path(folder)
+    if not path.is_dir() or folder_kind(path) != "compare":
+        return
+    for name in (CELLS_FILE, RESULTS_JSON, RESULTS_CSV, FINAL_JSON, "report.html", "model_card.md"):
+        (path / name).unlink(missing_ok=True)
+    if (path / "model").is_dir() and folder_kind(path / "model") == "model":
+        shutil.rmtree(path / "model")
 
 
 COMMAND = ("compare", "learning curves of strategies x sizes x seeds on one test set: transfer gain, forecast, "

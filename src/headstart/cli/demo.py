@@ -7,12 +7,14 @@ import math
 import sys
 import time
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from ..backbones import DEFAULT_BACKBONE
 from ..config import Options, opt
+from ..io import check_output_folder
 from ..resources import DEMO_TEST, DEMO_TRAIN
 from .args import add_dataclass_args, parse_into
 from .common import table
@@ -27,6 +29,7 @@ class DemoArgs(Options):
                                  "where transfer matters most (0: skip; probe reuses its cached embeddings)", min=0)
     seed: int = opt(0, "random seed", min=0)
     output: str = opt("", "also save each model under this folder (one sub-folder per strategy)", aliases=("-o",))
+    overwrite: bool = opt(False, "replace existing headstart model folders under --output")
 
 
 def add_arguments(parser: argparse.ArgumentParser, argv: list[str]) -> None:
@@ -111,17 +114,22 @@ def run(args: argparse.Namespace) -> int:
 
     demo = parse_into(args, DemoArgs)
     demo_started = time.perf_counter()
+    names = [s.strip() for s in demo.strategies.split(",") if s.strip()]
+    if demo.output:  # every sub-folder is checked before the first strategy trains
+        for name in names:
+            check_output_folder(Path(demo.output) / name, demo.overwrite, "model")
+            if name in ("scratch-tfidf", "probe") and demo.few_per_class > 0:
+                check_output_folder(Path(demo.output) / f"few-{demo.few_per_class}" / name, demo.overwrite, "model")
     train = read_examples(DEMO_TRAIN)
     if demo.train_rows < len(train):
         train = sample_per_class(train, demo.train_rows // 2, demo.seed)
     test = read_examples(DEMO_TEST)
     print(f"headstart demo: SST-2 sentiment, {len(train):,} training and {len(test):,} test sentences "
           f"(sample shipped with the package; see resources/demo/PROVENANCE.txt)", flush=True)
-    strategies = [s.strip() for s in demo.strategies.split(",") if s.strip()]
-    fitted = run_fits(train, test, strategies, demo.seed, demo.epochs, demo.output)
+    fitted = run_fits(train, test, names, demo.seed, demo.epochs, demo.output)
     print("\n" + table(_vs_scratch(fitted)), flush=True)
     claims = [transfer_sentence(fitted, len(train), len(test), f"All {len(train):,} labels")]
-    few_names = [s for s in ("scratch-tfidf", "probe") if s in strategies]
+    few_names = [s for s in ("scratch-tfidf", "probe") if s in names]
     if demo.few_per_class > 0 and len(few_names) == 2 and demo.few_per_class * 2 < len(train):
         few = sample_per_class(train, demo.few_per_class, demo.seed)
         label = f" @ {demo.few_per_class}/class"

@@ -38,7 +38,7 @@ def run(args: argparse.Namespace) -> int:
     clf = TextClassifier.load(ev.model)
     cols = parse_into(args, ColumnArgs)
     data = read_labelled(ev.data, cols, task=clf.task_)
-    metrics = clf.evaluate(data.texts, data.labels)
+    metrics = clf.evaluate(data)  # an Examples: an unseen label is reported with the file's name
     if ev.output:
         write_json(ev.output, metrics)
     if ev.json:

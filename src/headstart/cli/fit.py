@@ -11,6 +11,7 @@ from typing import Any
 from ..backbones import DEFAULT_BACKBONE, pickle_allowed
 from ..config import Options, build_config, load_config_file, opt
 from ..errors import ConfigError, HeadstartError, expected
+from ..io import check_output_folder
 from ..strategies import get_strategy, strategy_names
 from ..generation import cli as generation
 from ..training.distributed import is_main_process
@@ -22,6 +23,7 @@ from .common import ColumnArgs, PreprocessArgs, read_labelled, table
 class FitArgs(Options):
     data: str = opt(None, "training data: .csv, .tsv, .jsonl or .parquet", positional=True)
     output: str = opt("runs/model", "folder to write the model to (replaced atomically)", aliases=("-o",))
+    overwrite: bool = opt(False, "replace an existing headstart model folder at --output")
     strategy: str = opt("probe", "how to transfer; see the list below")
     backbone: str = opt(DEFAULT_BACKBONE, "pre-trained model: a name from `headstart models`, a folder or a hub id")
     valid: str = opt("", "validation file (default: a stratified split of the training data)")
@@ -115,6 +117,7 @@ def run(args: argparse.Namespace) -> int:
 
     base: dict[str, Any] = load_config_file(args.config) if getattr(args, "config", "") else {}
     fit_args = parse_into(args, FitArgs, {k: v for k, v in base.items() if k in {f.name for f in dataclasses.fields(FitArgs)}})
+    check_output_folder(fit_args.output, fit_args.overwrite, "model")  # before anything trains
     if getattr(args, "task", None) in generation.TASKS:
         if not fit_args.data:
             raise ConfigError(expected("a training data file", "none", "Usage: headstart fit DATA --task ... -o FOLDER"))

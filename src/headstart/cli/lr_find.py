@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,6 +17,7 @@ from .common import ColumnArgs, read_labelled
 class LrFindArgs(Options):
     data: str = opt(None, "training data: .csv, .tsv, .jsonl or .parquet", positional=True)
     output: str = opt("runs/lr-find", "folder for lr_find.png and lr_find.json", aliases=("-o",))
+    overwrite: bool = opt(False, "replace an existing headstart lr-find result in --output")
     backbone: str = opt(DEFAULT_BACKBONE, "pre-trained model: a name from `headstart models`, a folder or a hub id")
     steps: int = opt(100, "steps of the test (the rate rises geometrically over them)", min=2)
     start_lr: float = opt(1e-7, "learning rate of the first step", gt=0)
@@ -37,7 +36,7 @@ def add_arguments(parser: argparse.ArgumentParser, argv: list[str]) -> None:
 def run(args: argparse.Namespace) -> int:
     from ..backbones import resolve_backbone
     from ..classifier import TextClassifier
-    from ..io import write_json
+    from ..io import atomic_file, check_output_folder, write_json
     from ..seeding import pick_device, set_seed
     from ..training.lr_find import lr_range_test, plot
     from ..training.seqcls import pretrained_classifier
@@ -45,6 +44,7 @@ def run(args: argparse.Namespace) -> int:
     a = parse_into(args, LrFindArgs)
     if not a.data:
         raise ConfigError(expected("a training data file", "none", "Usage: headstart lr-find DATA -o FOLDER"))
+    check_output_folder(a.output, a.overwrite, "lr-find")  # before the test runs
     examples = read_labelled(a.data, parse_into(args, ColumnArgs))
     # Label encoding is TextClassifier's; borrow it rather than duplicating it.
     encoder = TextClassifier(task=examples.task)
@@ -59,15 +59,8 @@ def run(args: argparse.Namespace) -> int:
                            steps=a.steps, batch_size=a.batch_size, max_length=a.max_length, seed=a.seed,
                            device=classifier.device)
     out = Path(a.output)
-    out.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".lr_find.", suffix=".png", dir=out)
-    os.close(fd)
-    try:
-        plot(result, tmp, f"lr-find: {ref.name} on {Path(a.data).name}")
-        os.replace(tmp, out / "lr_find.png")
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+    with atomic_file(out / "lr_find.png") as tmp:
+        plot(result, str(tmp), f"lr-find: {ref.name} on {Path(a.data).name}")
     write_json(out / "lr_find.json", {"backbone": ref.name, "data": a.data, **result.to_dict()})
     if result.stopped_early:
         print(f"the loss diverged after {len(result.lrs)} steps (at lr {result.lrs[-1]:.2e}); the test stopped there")

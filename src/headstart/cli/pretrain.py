@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from ..backbones import DEFAULT_BACKBONE
 from ..config import Options, opt
 from ..errors import ConfigError, expected
+from ..io import check_output_folder
 from ..training.pretrain import PretrainConfig
 from .args import add_dataclass_args, parse_into
 from .common import table
@@ -18,6 +19,7 @@ class PretrainArgs(Options):
     corpus: str = opt(None, "UTF-8 text file, one unlabelled text per line", positional=True)
     output: str = opt("backbones/adapted", "folder for the adapted backbone (replaced atomically); pass it to "
                                            "any strategy as --backbone", aliases=("-o",))
+    overwrite: bool = opt(False, "replace an existing headstart pretrain backbone folder at --output")
     backbone: str = opt(DEFAULT_BACKBONE, "backbone to continue from: a name from `headstart models` or a folder")
     quiet: bool = opt(False, "no progress bars")
 
@@ -35,6 +37,7 @@ def run(args: argparse.Namespace) -> int:
     if not a.corpus:
         raise ConfigError(expected("a text file", "none", "Usage: headstart pretrain corpus.txt -o backbones/mine"))
     config = parse_into(args, PretrainConfig)
+    check_output_folder(a.output, a.overwrite, "backbone")  # before anything trains
     lines = read_corpus(a.corpus)
     ref = resolve_backbone(a.backbone)
     print(f"pretrain: continuing {ref.name} ({ref.kind}) on {len(lines):,} lines of {a.corpus}", flush=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import codecs
 import json
 import os
 from pathlib import Path
@@ -37,8 +38,12 @@ def read_frame(path: str | os.PathLike) -> pd.DataFrame:
             # strict utf-8 so that mojibake is reported instead of silently trained on
             frame = pd.read_csv(path, sep="," if fmt == "csv" else "\t", dtype=str, keep_default_na=False,
                                 encoding="utf-8", encoding_errors="strict")
-    except UnicodeDecodeError as exc:
-        raise DataError(expected("UTF-8 text", f"bytes that are not UTF-8 at byte {exc.start} of {path}",
+    except UnicodeDecodeError:
+        # the exception's offset is relative to whatever chunk the parser decoded: find the byte in the file
+        offset, line, byte = first_non_utf8(path)
+        where = (f"a byte that is not UTF-8 (0x{byte:02x}) at byte offset {offset}, line {line} of {path}"
+                 if offset >= 0 else f"bytes that are not UTF-8 in {path}")
+        raise DataError(expected("UTF-8 text", where,
                                  "Re-save the file as UTF-8 (e.g. iconv -f latin1 -t utf-8).")) from None
     except pd.errors.EmptyDataError:
         raise DataError(expected("a file with a header and rows", f"no columns in {path}", "Check the file.")) from None
@@ -50,18 +55,56 @@ def read_frame(path: str | os.PathLike) -> pd.DataFrame:
     return frame
 
 
+def first_non_utf8(path: str | os.PathLike, chunk_size: int = 1 << 20) -> tuple[int, int, int]:
+    """(byte offset in the file, 1-based line, the byte) of the first byte that is not valid UTF-8.
+
+    Streams the file, so a bad byte deep in a large file costs one pass and constant memory. (-1, 0, 0)
+    when the whole file decodes.
+    """
+    decoder = codecs.getincrementaldecoder("utf-8")("strict")
+    fed = 0  # bytes given to the decoder so far
+    lines = 1
+    with open(path, "rb") as fh:
+        while True:
+            chunk = fh.read(chunk_size)
+            pending = decoder.getstate()[0]  # an incomplete sequence carried over from the previous chunk
+            try:
+                decoder.decode(chunk, final=not chunk)
+            except UnicodeDecodeError as exc:
+                data = pending + chunk
+                start = fed - len(pending) + exc.start
+                return start, lines + data[:exc.start].count(b"\n"), data[exc.start]
+            if not chunk:
+                return -1, 0, 0
+            fed += len(chunk)
+            lines += chunk.count(b"\n")
+
+
 def _read_jsonl(path: Path) -> pd.DataFrame:
     rows = []
-    with open(path, encoding="utf-8", errors="strict") as fh:
+    # utf-8-sig: a byte-order mark (Windows editors write one) is skipped, as the CSV reader does
+    with open(path, encoding="utf-8-sig", errors="strict") as fh:
         for number, line in enumerate(fh, 1):
             if not line.strip():
                 continue
             try:
-                rows.append(json.loads(line))
+                row = json.loads(line)
             except json.JSONDecodeError as exc:
                 raise DataError(expected("one JSON object per line", f"invalid JSON on line {number} of {path} ({exc.msg})",
                                          "Fix or remove that line.")) from None
+            except RecursionError:
+                raise DataError(expected("one JSON object per line", f"JSON nested too deeply on line {number} of "
+                                         f"{path}", "Fix or remove that line.")) from None
+            if not isinstance(row, dict):
+                raise DataError(expected("one JSON object per line ({\"text\": ..., \"label\": ...})",
+                                         f"a JSON {_json_kind(row)} on line {number} of {path}",
+                                         "Write each row as an object keyed by column name.")) from None
+            rows.append(row)
     return pd.DataFrame(rows)
+
+
+def _json_kind(value: Any) -> str:
+    return {list: "array", str: "string", bool: "boolean", type(None): "null"}.get(type(value), "number")
 
 
 def require_columns(frame: pd.DataFrame, columns: list[str], path: str) -> None:

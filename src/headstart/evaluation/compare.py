@@ -242,7 +242,7 @@ def run_cell(cell: Cell, train: Examples, test: Examples, spec: CompareSpec, met
                          progress=False, **options)
     clf.fit(sample)
     fit_seconds = clock() - start
-    metrics = clf.evaluate(test.texts, test.labels)
+    metrics = clf.evaluate(test)
     headline = {k: v for k, v in metrics.items() if not isinstance(v, dict)}
     n_classes = max(len(sample.classes()), 1)
     return {"key": cell.key, "strategy": cell.strategy, "size": cell.size, "seed": cell.seed, "setup": cell.setup,

@@ -43,7 +43,7 @@ def fit_final(train: Examples, test: Examples, spec: Any, recommendation: dict[s
     clf.fit(fit_part, X_valid=calib_part)
     raw = clf.predict_proba(test.texts)
     clf.calibrate(calib_part)
-    metrics = clf.evaluate(test.texts, test.labels)
+    metrics = clf.evaluate(test)
     y_test = np.array([clf.classes_.index(label) for label in (test.labels or [])])
     calibration = calibration_summary(raw, y_test, clf.temperature_)
     clf.save(folder / "model")

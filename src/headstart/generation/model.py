@@ -20,7 +20,7 @@ from .. import __version__, params
 from ..backbones import BackboneRef, backbone_record, resolve_backbone
 from ..config import build_config
 from ..errors import ConfigError, DataError, ModelError, NotFittedModelError, expected
-from ..io import METADATA_FILE, atomic_folder, folder_digest, read_json, write_json
+from ..io import METADATA_FILE, atomic_folder, folder_digest, read_json, seal_metadata, verify_metadata, write_json
 from ..progress import progress_enabled
 from ..seeding import pick_device, set_seed
 from .backends import Backend, build_backend, count_parameters, finish_training, load_backend, save_backend
@@ -33,6 +33,9 @@ from .trainer import train
 
 FORMAT_VERSION = 1
 KIND = "generation"
+# headstart.json fields that change outputs: covered by its recorded digest, so an edit is refused at load
+SEALED_FIELDS = ("format_version", "kind", "task", "strategy", "architecture", "prompt", "backbone", "config",
+                 "files")
 
 
 class Seq2SeqModel(BaseEstimator):
@@ -207,10 +210,10 @@ class Seq2SeqModel(BaseEstimator):
         headstart.json with file hashes."""
         folder = Path(folder)
         meta = self.metadata()
-        with atomic_folder(folder) as tmp:
+        with atomic_folder(folder, kind="model") as tmp:
             save_backend(self.backend_, tmp, merge=self.config_.merge)
             meta["files"] = folder_digest(tmp)
-            write_json(tmp / METADATA_FILE, meta)
+            write_json(tmp / METADATA_FILE, seal_metadata(meta, SEALED_FIELDS))
         return folder
 
     @classmethod
@@ -221,6 +224,8 @@ class Seq2SeqModel(BaseEstimator):
             raise ModelError(expected("a generation model folder", f"a '{meta.get('task')}' model at {folder}",
                                       "Load it with TextClassifier.load, or pass a folder fitted with --task "
                                       "translate/summarize."))
+        if verify:
+            verify_metadata(meta, SEALED_FIELDS, folder / METADATA_FILE)
         if verify and "files" in meta:
             actual = folder_digest(folder)
             changed = sorted(k for k, v in meta["files"].items() if actual.get(k) != v)

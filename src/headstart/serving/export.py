@@ -18,13 +18,15 @@ import numpy as np
 from .. import __version__
 from ..embeddings import masked_mean
 from ..errors import DataError, ModelError, expected
-from ..io import METADATA_FILE, atomic_folder, folder_digest, read_json, write_json
+from ..io import METADATA_FILE, atomic_folder, folder_digest, read_json, seal_metadata, verify_metadata, write_json
 from ..resources import DEMO_TEST
 
 ONNX_METADATA = "headstart-onnx.json"
 FP32_FILE = "model.onnx"
 INT8_FILE = "model.int8.onnx"
 EXPORTABLE = ("finetune", "scratch-init", "probe")
+# headstart-onnx.json fields that change predictions: covered by its recorded digest, refused at load if edited
+SEALED_FIELDS = ("format", "task", "classes", "threshold", "max_length", "files", "files_int8")
 
 
 @dataclass
@@ -162,7 +164,7 @@ def export_onnx(model_dir: str | Path, output: str | Path | None = None, *, int8
     output = Path(output) if output else model_dir / "onnx"
     module, tokenizer, max_length = _torch_module(clf)
     texts, _ = parity_texts(test, parity_limit)
-    with atomic_folder(output) as tmp:
+    with atomic_folder(output, kind="onnx") as tmp:
         _export_graph(module, tokenizer, tmp / FP32_FILE, opset)
         tokenizer.save_pretrained(tmp)
         meta = {"format": "headstart-onnx", "version": __version__, "task": clf.task_, "classes": clf.classes_,
@@ -193,7 +195,7 @@ def export_onnx(model_dir: str | Path, output: str | Path | None = None, *, int8
             report.accuracy = _accuracies(clf, onnx_clf, tmp if int8 else None, test, accuracy_limit)
         meta["parity"] = asdict(report)
         meta["files"] = folder_digest(tmp, skip=(ONNX_METADATA,))
-        write_json(tmp / ONNX_METADATA, meta)
+        write_json(tmp / ONNX_METADATA, seal_metadata(meta, SEALED_FIELDS))
     return report
 
 
@@ -231,6 +233,7 @@ class OnnxClassifier:
                                       "Run `headstart export MODEL --onnx` first."))
         self.metadata_ = read_json(meta_path)
         if verify:
+            verify_metadata(self.metadata_, SEALED_FIELDS, meta_path)
             _verify(self.folder, self.metadata_.get("files", {}))
         file = INT8_FILE if int8 else FP32_FILE
         if not (self.folder / file).exists():

@@ -155,7 +155,7 @@ def _save(model, tokenizer, ref: BackboneRef, report: PretrainReport, output: st
           start: float) -> PretrainReport:
     report.seconds = time.perf_counter() - start
     model.eval()
-    with atomic_folder(output) as tmp:
+    with atomic_folder(output, kind="backbone") as tmp:
         model.save_pretrained(tmp, safe_serialization=True)
         tokenizer.save_pretrained(tmp)
         write_json(tmp / "pretrain_report.json", {"source_backbone": ref.name, **report.__dict__,
