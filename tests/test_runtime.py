@@ -156,6 +156,17 @@ def test_saved_models_record_and_reuse_their_runtime(strategy, tiny_backbone, sm
     np.testing.assert_allclose(loaded.predict_proba(test.text.tolist()[:20]), before, atol=1e-4)
 
 
+def test_a_probe_fitted_with_int8_features_still_exports_to_onnx(tiny_backbone, small_data, tmp_path):
+    from headstart.serving.export import OnnxClassifier, export_onnx
+
+    train, test = small_data
+    clf = TextClassifier(backbone=tiny_backbone, strategy="probe", runtime="onnx-int8", max_length=64, progress=False)
+    clf.fit(train.text.tolist()[:60], train.label.tolist()[:60]).save(tmp_path / "m")
+    report = export_onnx(tmp_path / "m")  # parity against the PyTorch features the exported graph computes
+    assert report.max_abs_diff <= report.tolerance
+    assert OnnxClassifier(tmp_path / "m" / "onnx").predict(test.text.tolist()[:5])
+
+
 def test_loaded_auto_model_keeps_the_runtime_it_was_fitted_with(tiny_backbone, small_data, tmp_path, monkeypatch):
     train, _ = small_data
     monkeypatch.setattr(rt, "DEFAULT_RUNTIME", "onnx")

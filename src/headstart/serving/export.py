@@ -152,6 +152,17 @@ def quantize_int8(source: Path, target: Path) -> None:
         root.setLevel(level)
 
 
+def _compare_with_torch_features(clf) -> None:
+    """A probe fitted with an ONNX embedding runtime (headstart.runtime) scores through that runtime; the
+    exported graph holds the PyTorch encoder, so the parity reference must embed with PyTorch too."""
+    import dataclasses
+
+    strategy = clf.strategy_
+    if getattr(strategy, "runtime_", None) not in (None, "torch"):
+        strategy.config_ = dataclasses.replace(strategy.config_, runtime="torch")
+        strategy.runtime_ = "torch"
+
+
 def parity_texts(test: str | None, limit: int) -> tuple[list[str], list[Any] | None]:
     """Texts (and labels, when the file has them) for the parity check: --test or the shipped demo sample."""
     from ..data.readers import read_frame
@@ -178,6 +189,7 @@ def export_onnx(model_dir: str | Path, output: str | Path | None = None, *, int8
 
     model_dir = Path(model_dir)
     clf = TextClassifier.load(model_dir)
+    _compare_with_torch_features(clf)
     output = Path(output) if output else model_dir / "onnx"
     module, tokenizer, max_length = _torch_module(clf)
     texts, _ = parity_texts(test, parity_limit)

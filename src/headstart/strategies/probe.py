@@ -26,7 +26,7 @@ class ProbeConfig:
     max_length: int = opt(256, "tokens embedded per text")
     batch_size: int = opt(64, "texts embedded per forward pass")
     class_weight: Literal["none", "balanced"] = opt("none", "'balanced' weights classes by inverse frequency")
-    cache: bool = opt(True, "reuse embeddings cached on disk (keyed by backbone and text)")
+    cache: bool = opt(True, "reuse embeddings cached on disk (keyed by backbone, runtime and text)")
     device: str = opt("auto", "'auto', 'cpu' or 'cuda' for embedding")
     runtime: RuntimeName = opt("auto", RUNTIME_HELP)
 
