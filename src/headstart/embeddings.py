@@ -1,7 +1,8 @@
 """Mean-pooled sentence embeddings from a backbone, cached on disk.
 
-The cache is keyed by (backbone fingerprint, max_length, normalisation) and text hash, so a second
-run, another strategy or another cell of a comparison reuses what was computed. Safe to delete.
+The cache is keyed by (backbone fingerprint, runtime, max_length, normalisation) and text hash, so a second
+run, another strategy or another cell of a comparison reuses what was computed, and vectors of different
+runtimes (torch, onnx, onnx-int8: `headstart.runtime`) never mix. Safe to delete.
 """
 
 from __future__ import annotations
@@ -15,8 +16,9 @@ import numpy as np
 
 from .backbones import BackboneRef, cache_root, load_model, load_tokenizer
 from .progress import bar as progress_bar
+from .runtime import OnnxSession, onnx_model, resolve_runtime
 
-_ENCODERS: dict[tuple[str, str], "Encoder"] = {}
+_ENCODERS: dict[tuple[str, str, str], "Encoder"] = {}
 
 
 def masked_mean(hidden, attention_mask):
@@ -36,37 +38,30 @@ def pooled(model, batch: dict):
 
 
 class Encoder:
-    """A loaded backbone that turns texts into mean-pooled vectors (PyTorch or ONNX Runtime)."""
+    """A loaded backbone that turns texts into mean-pooled vectors with one runtime (see `headstart.runtime`):
+    PyTorch, or ONNX Runtime over the cached export (or over the file of a backbone shipped as ONNX)."""
 
-    def __init__(self, ref: BackboneRef, device: str = "cpu") -> None:
+    def __init__(self, ref: BackboneRef, device: str = "cpu", runtime: str = "torch") -> None:
         self.ref = ref
         self.device = device
+        self.runtime = runtime
         self.tokenizer = load_tokenizer(ref)
-        if ref.fmt == "onnx":
-            import onnxruntime as ort
-
-            self.session = ort.InferenceSession(str(ref.path), providers=["CPUExecutionProvider"])
-            self.onnx_inputs = {i.name for i in self.session.get_inputs()}
-            # exported sentence encoders name outputs arbitrarily; the token states are the rank-3 one
-            ranked = [o.name for o in self.session.get_outputs() if len(o.shape) == 3]
-            self.onnx_output = ranked[0] if ranked else self.session.get_outputs()[0].name
+        if runtime != "torch":
+            self.session: OnnxSession | None = OnnxSession(onnx_model(ref, runtime))
             self.model = None
         else:
             import torch
 
+            self.session = None
             self.model = load_model(ref).to(device).eval()
             self.torch = torch
 
     def encode_batch(self, texts: list[str], max_length: int) -> np.ndarray:
+        """Mean-pooled, unnormalised vectors (n, d) of one batch."""
         batch = self.tokenizer(texts, padding=True, truncation=True, max_length=max_length,
-                               return_tensors="np" if self.model is None else "pt")
-        if self.model is None:
-            feeds = {k: v.astype(np.int64) for k, v in batch.items() if k in self.onnx_inputs}
-            if "token_type_ids" in self.onnx_inputs and "token_type_ids" not in feeds:
-                feeds["token_type_ids"] = np.zeros_like(feeds["input_ids"])
-            hidden = self.session.run([self.onnx_output], feeds)[0]
-            mask = batch["attention_mask"][..., None].astype(np.float32)
-            return (hidden * mask).sum(1) / np.clip(mask.sum(1), 1e-9, None)
+                               return_tensors="np" if self.session is not None else "pt")
+        if self.session is not None:
+            return self.session.run(batch)
         torch = self.torch
         with torch.inference_mode():
             batch = {k: v.to(self.device) for k, v in batch.items()}
@@ -74,11 +69,14 @@ class Encoder:
             return masked_mean(hidden, batch["attention_mask"]).float().cpu().numpy()
 
 
-def get_encoder(ref: BackboneRef, device: str = "cpu") -> Encoder:
-    """Load once per process: the probe, audits and few-shot strategies share one encoder."""
-    key = (str(ref.path), device)
+def get_encoder(ref: BackboneRef, device: str = "cpu", runtime: str = "torch") -> Encoder:
+    """Load once per process: the probe, audits and few-shot strategies share one encoder per runtime.
+    `runtime` is a concrete one ("torch", "onnx", "onnx-int8"); `resolve_runtime` turns "auto" into one."""
+    if runtime == "torch" and ref.fmt == "onnx":
+        runtime = "onnx"  # a backbone shipped as ONNX has nothing else
+    key = (str(ref.path), device if runtime == "torch" else "cpu", runtime)
     if key not in _ENCODERS:
-        _ENCODERS[key] = Encoder(ref, device)
+        _ENCODERS[key] = Encoder(ref, key[1], runtime)
     return _ENCODERS[key]
 
 
@@ -108,6 +106,11 @@ class EmbeddingCache:
         self.conn.close()
 
 
+def cache_name(ref: BackboneRef, runtime: str, max_length: int, normalize: bool) -> str:
+    """The embedding cache file of one configuration: one per backbone fingerprint, runtime, length and norm."""
+    return f"{ref.fingerprint()}-{runtime}-len{max_length}-{'norm' if normalize else 'raw'}.sqlite"
+
+
 def text_key(text: str) -> str:
     return hashlib.sha1(text.encode("utf-8")).hexdigest()
 
@@ -122,22 +125,27 @@ def embed(
     cache: bool = True,
     device: str = "cpu",
     progress: bool | None = None,
+    runtime: str = "auto",
 ) -> np.ndarray:
-    """Embed texts (n, d) float32. Texts are encoded sorted by length so batches carry little padding."""
+    """Embed texts (n, d) float32. Texts are encoded sorted by length so batches carry little padding.
+
+    `runtime`: "torch", "onnx", "onnx-int8" (honoured or refused) or "auto" (`DEFAULT_RUNTIME` with a fallback
+    to torch); see `headstart.runtime`.
+    """
     texts = list(texts)
     keys = [text_key(t) for t in texts]
+    runtime = resolve_runtime(ref, runtime, device)
     store = None
     known: dict[str, np.ndarray] = {}
     if cache:
-        name = f"{ref.fingerprint()}-len{max_length}-{'norm' if normalize else 'raw'}.sqlite"
-        store = EmbeddingCache(cache_root() / "embeddings" / name)
+        store = EmbeddingCache(cache_root() / "embeddings" / cache_name(ref, runtime, max_length, normalize))
         known = store.get_many(sorted(set(keys)))
     todo_keys: dict[str, str] = {}
     for key, text in zip(keys, texts):
         if key not in known and key not in todo_keys:
             todo_keys[key] = text
     if todo_keys:
-        encoder = get_encoder(ref, device)
+        encoder = get_encoder(ref, device, runtime)
         pending = list(todo_keys.items())
         lengths = [len(t) for _, t in pending]
         order = np.argsort(lengths)[::-1]  # longest first: memory peaks early, not at the end

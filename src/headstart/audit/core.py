@@ -18,6 +18,7 @@ from ..data.readers import read_frame
 from ..embeddings import embed
 from ..errors import ConfigError, expected
 from ..io import atomic_write_text, write_json
+from ..runtime import RUNTIME_HELP, RuntimeName, resolve_runtime
 from ..progress import progress_enabled
 from . import labels as label_checks
 from . import quality
@@ -53,6 +54,7 @@ class AuditConfig(Options):
     drop_near_duplicates: bool = opt(False, "with --fix, also drop near duplicates (keeps the first of each group)")
     seed: int = opt(0, "seed of the cross-validation folds", min=0)
     batch_size: int = opt(64, "texts embedded per forward pass", min=1)
+    runtime: RuntimeName = opt("auto", RUNTIME_HELP)
 
 
 def _model_context(model: str | None) -> tuple[Any, dict[str, Any]]:
@@ -91,14 +93,17 @@ def audit_data(data: str, test: str | None = None, model: str | None = None, con
         min(int(getattr(tokenizer, "model_max_length", 512) or 512), 512, positions or 512)
     embed_length = min(256, positions or 256)  # 256 = the probe's default, so their caches are shared
 
+    # resolved (and exported) before any check runs, so a refused --runtime stops the audit at once
+    runtime = resolve_runtime(ref, config.runtime) if ref.kind == "encoder" else None
     with progress_enabled(progress):
         t = time.perf_counter()
         vectors = test_vectors = None
-        if ref.kind == "encoder":
-            vectors = embed(ref, train.texts, batch_size=config.batch_size, max_length=embed_length, progress=progress)
+        if runtime is not None:
+            vectors = embed(ref, train.texts, batch_size=config.batch_size, max_length=embed_length, progress=progress,
+                            runtime=runtime)
             if test_examples is not None:
                 test_vectors = embed(ref, test_examples.texts, batch_size=config.batch_size, max_length=embed_length,
-                                     progress=progress)
+                                     progress=progress, runtime=runtime)
         timings["embeddings"] = time.perf_counter() - t
 
         t = time.perf_counter()
@@ -140,7 +145,8 @@ def audit_data(data: str, test: str | None = None, model: str | None = None, con
                  "classes": train.classes() if unusable is None else [],
                  "label_counts": _counts(labels) if unusable is None else {}},
         "test": {"path": str(test), "rows": len(test_examples)} if test_examples is not None else None,
-        "model": model or None, "backbone": {"name": ref.name, "fingerprint": ref.fingerprint()},
+        "model": model or None, "backbone": {"name": ref.name, "fingerprint": ref.fingerprint(),
+                                                 "runtime": runtime},
         "label_error_method": method, "config": dataclasses.asdict(config),
         "summary": {"problems": sum(c["severity"] == "problem" for c in checks),
                     "warnings": sum(c["severity"] == "warning" for c in checks),
@@ -191,7 +197,7 @@ def _predictor(config: AuditConfig, clf: Any, meta: dict[str, Any], texts: list[
     encoder = ref.name
     if vectors is None:  # a decoder backbone: embed with the default encoder instead
         vectors, encoder = embed(resolve_backbone(DEFAULT_BACKBONE), texts, batch_size=config.batch_size,
-                                 max_length=256), DEFAULT_BACKBONE
+                                 max_length=256, runtime=config.runtime), DEFAULT_BACKBONE
     if config.label_method == "logistic":
         return (lambda y, classes: label_checks.logistic_fit_predict(vectors, y, len(classes)),
                 f"{_folds(config)}-fold logistic regression on {encoder} embeddings")

@@ -14,6 +14,7 @@ from ..config import MIN_TOKENS, Options, opt
 from ..embeddings import embed
 from ..evaluation.crossval import CV_HELP, CrossValidation, out_of_fold
 from ..heads import DenseHead, fit_head
+from ..runtime import RUNTIME_HELP, RuntimeName, load_record, save_record, strategy_runtime
 from ..seeding import pick_device
 from .registry import FitReport, Target, register
 
@@ -27,9 +28,10 @@ class ProbeConfig(Options):
     max_length: int = opt(256, "tokens embedded per text", min=MIN_TOKENS)
     batch_size: int = opt(64, "texts embedded per forward pass", min=1)
     class_weight: Literal["none", "balanced"] = opt("none", "'balanced' weights classes by inverse frequency")
-    cache: bool = opt(True, "reuse embeddings cached on disk (keyed by backbone and text)")
+    cache: bool = opt(True, "reuse embeddings cached on disk (keyed by backbone, runtime and text)")
     device: str = opt("auto", "'auto', 'cpu' or 'cuda' for embedding")
     cv_folds: int = opt(5, CV_HELP, min=2, off=0)
+    runtime: RuntimeName = opt("auto", RUNTIME_HELP)
 
 
 @register
@@ -44,12 +46,14 @@ class Probe:
         self.head_: DenseHead | None = None
         self.config_: ProbeConfig = ProbeConfig()
         self.cv_: CrossValidation | None = None  # out-of-fold scores of the last fit (not saved)
+        self.runtime_: str | None = None  # the embedding runtime fitted with (saved in runtime.json)
 
     def fit(self, backbone: BackboneRef | None, train: Target, valid: Target | None, config: ProbeConfig,
             seed: int) -> FitReport:
         assert backbone is not None
         start = time.perf_counter()
         self.backbone_, self.config_ = backbone, config
+        self.runtime_ = strategy_runtime(backbone, config)
         x = self._embed(train.texts, progress=None)
         def fit(rows: np.ndarray) -> DenseHead:
             return fit_head(x[rows], train.y[rows], train.task, config.head, config.C, config.hidden,
@@ -61,13 +65,14 @@ class Probe:
                                train.task, config.cv_folds, seed, "the head refitted per fold on frozen embeddings"
                                ) if valid is None and config.cv_folds else None
         return FitReport(fit_seconds=time.perf_counter() - start, trainable_parameters=self.trainable_parameters(),
-                         total_parameters=self.trainable_parameters())
+                         total_parameters=self.trainable_parameters(), notes=[f"embedding runtime {self.runtime_}"])
 
     def _embed(self, texts: Sequence[str], progress: bool | None = False) -> np.ndarray:
         assert self.backbone_ is not None
         c = self.config_
         return embed(self.backbone_, texts, batch_size=c.batch_size, max_length=c.max_length, cache=c.cache,
-                     device=pick_device(c.device), progress=progress)
+                     device=pick_device(c.device), progress=progress,
+                     runtime=strategy_runtime(self.backbone_, c, self.runtime_))
 
     def predict_proba(self, texts: Sequence[str]) -> np.ndarray:
         assert self.head_ is not None, "fit first"
@@ -86,6 +91,7 @@ class Probe:
         load_model(self.backbone_).save_pretrained(folder, safe_serialization=True)
         load_tokenizer(self.backbone_).save_pretrained(folder)
         self.head_.save(folder / "head.safetensors")
+        save_record(folder, self.config_.runtime, self.runtime_ or "torch")
 
     @classmethod
     def load(cls, folder: Path, config: ProbeConfig, task: str) -> "Probe":
@@ -93,4 +99,5 @@ class Probe:
         obj.config_ = config
         obj.backbone_ = resolve_backbone(folder)
         obj.head_ = DenseHead.load(folder / "head.safetensors")
+        obj.runtime_ = load_record(folder)
         return obj

@@ -20,6 +20,7 @@ from ..config import MIN_TOKENS, Options, opt
 from ..embeddings import embed
 from ..errors import DataError, expected
 from ..evaluation.crossval import CV_HELP, CrossValidation, out_of_fold
+from ..runtime import RUNTIME_HELP, RuntimeName, load_record, save_record, strategy_runtime
 from ..seeding import pick_device
 from .registry import FitReport, Target, register
 
@@ -35,6 +36,7 @@ class PrototypeConfig(Options):
     cache: bool = opt(True, "reuse embeddings cached on disk")
     device: str = opt("auto", "'auto', 'cpu' or 'cuda' for embedding")
     cv_folds: int = opt(5, CV_HELP.replace("fits of the head", "prototype builds"), min=2, off=0)
+    runtime: RuntimeName = opt("auto", RUNTIME_HELP)
 
 
 def prototypes(x: np.ndarray, y: np.ndarray, n_classes: int) -> np.ndarray:
@@ -89,16 +91,18 @@ class Prototype:
         self.temperature_ = 0.05
         self.config_ = PrototypeConfig()
         self.cv_: CrossValidation | None = None  # out-of-fold scores of the last fit (not saved)
+        self.runtime_: str | None = None  # the embedding runtime fitted with (saved in runtime.json)
 
     def fit(self, backbone: BackboneRef | None, train: Target, valid: Target | None, config: PrototypeConfig,
             seed: int) -> FitReport:
         assert backbone is not None
         start = time.perf_counter()
         self.backbone_, self.config_ = backbone, config
+        self.runtime_ = strategy_runtime(backbone, config)
         x = self._embed(train.texts)
         k = len(train.classes)
         self.prototypes_ = prototypes(x, train.y, k)
-        notes = []
+        notes = [f"embedding runtime {self.runtime_}"]
         if config.temperature > 0:
             self.temperature_ = config.temperature
         else:
@@ -120,7 +124,8 @@ class Prototype:
         assert self.backbone_ is not None
         c = self.config_
         return embed(self.backbone_, texts, batch_size=c.batch_size, max_length=c.max_length, cache=c.cache,
-                     device=pick_device(c.device), progress=False)
+                     device=pick_device(c.device), progress=False,
+                     runtime=strategy_runtime(self.backbone_, c, self.runtime_))
 
     def predict_proba(self, texts: Sequence[str]) -> np.ndarray:
         assert self.prototypes_ is not None, "fit first"
@@ -149,6 +154,7 @@ class Prototype:
         save_file({"prototypes": np.ascontiguousarray(self.prototypes_, dtype=np.float32)},
                   str(folder / "prototypes.safetensors"))
         (folder / "prototype.json").write_text(json.dumps({"temperature": self.temperature_}) + "\n")
+        save_record(folder, self.config_.runtime, self.runtime_ or "torch")
 
     @classmethod
     def load(cls, folder: Path, config: PrototypeConfig, task: str) -> "Prototype":
@@ -159,4 +165,5 @@ class Prototype:
         obj.backbone_ = resolve_backbone(folder)
         obj.prototypes_ = load_file(str(folder / "prototypes.safetensors"))["prototypes"]
         obj.temperature_ = float(json.loads((folder / "prototype.json").read_text())["temperature"])
+        obj.runtime_ = load_record(folder)
         return obj

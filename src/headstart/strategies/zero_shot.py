@@ -25,6 +25,7 @@ from ..config import MIN_TOKENS, Options, opt
 from ..embeddings import embed
 from ..errors import ConfigError, DataError, expected
 from ..instruct_lm import DEFAULT_LM, chat_prompt, load_lm, score_continuations
+from ..runtime import RUNTIME_HELP, RuntimeName, load_record, save_record, strategy_runtime
 from ..seeding import pick_device
 from .prototype import softmax
 from .registry import FitReport, Target, register
@@ -49,6 +50,7 @@ class ZeroShotConfig(Options):
     batch_size: int = opt(32, "texts (embedding) or prompt-label pairs (lm) per forward pass", min=1)
     cache: bool = opt(True, "reuse embeddings cached on disk")
     device: str = opt("auto", "'auto', 'cpu' or 'cuda'")
+    runtime: RuntimeName = opt("auto", RUNTIME_HELP + " (embedding variant)")
 
 
 def read_label_descriptions(path: str | Path) -> dict[str, str]:
@@ -98,6 +100,7 @@ class ZeroShot:
         self.label_vectors_: np.ndarray | None = None
         self.calibration_: np.ndarray | None = None
         self.lm_fingerprint_ = ""
+        self.runtime_: str | None = None  # the embedding runtime fitted with (saved in runtime.json)
 
     def fit(self, backbone: BackboneRef | None, train: Target, valid: Target | None, config: ZeroShotConfig,
             seed: int) -> FitReport:
@@ -110,7 +113,9 @@ class ZeroShot:
         notes = [f"zero-shot variant '{config.variant}': labelled rows (if any) gave the label set only"]
         if config.variant == "embedding":
             assert backbone is not None
+            self.runtime_ = strategy_runtime(backbone, config)
             self.label_vectors_ = self._embed([config.template.format(label=d) for d in self.descriptions_])
+            notes.append(f"embedding runtime {self.runtime_}")
         else:
             ref = resolve_backbone(config.lm)
             self.lm_fingerprint_ = ref.fingerprint()
@@ -124,7 +129,8 @@ class ZeroShot:
         assert self.backbone_ is not None
         c = self.config_
         return embed(self.backbone_, texts, batch_size=c.batch_size, max_length=c.max_length, cache=c.cache,
-                     device=pick_device(c.device), progress=False)
+                     device=pick_device(c.device), progress=False,
+                     runtime=strategy_runtime(self.backbone_, c, self.runtime_))
 
     def _lm_scores(self, texts: Sequence[str], calibrated: bool = True) -> np.ndarray:
         c = self.config_
@@ -157,6 +163,7 @@ class ZeroShot:
             load_model(self.backbone_).save_pretrained(folder, safe_serialization=True)
             load_tokenizer(self.backbone_).save_pretrained(folder)
             save_file({"labels": np.ascontiguousarray(self.label_vectors_)}, str(folder / "label_vectors.safetensors"))
+            save_record(folder, self.config_.runtime, self.runtime_ or "torch")
         else:
             # the LM is referenced (it ships in an installed package), with a fingerprint checked at load
             meta.update(lm=self.config_.lm, lm_fingerprint=self.lm_fingerprint_,
@@ -176,6 +183,7 @@ class ZeroShot:
         if meta["variant"] == "embedding":
             obj.backbone_ = resolve_backbone(folder)
             obj.label_vectors_ = load_file(str(folder / "label_vectors.safetensors"))["labels"]
+            obj.runtime_ = load_record(folder)
         else:
             ref = resolve_backbone(meta["lm"])
             if ref.fingerprint() != meta["lm_fingerprint"]:
