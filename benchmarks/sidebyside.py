@@ -240,8 +240,11 @@ def run_child(script: str, side: str, config: dict, env: dict[str, str] | None =
 
 #: the competing job of issue 22: a PyTorch training loop on `threads` threads, with PyTorch's default OpenMP
 #: settings (none of headstart's), printing one line once it runs
+# The load stops by itself when its parent is gone (a killed benchmark must not leave it spinning, which
+# would load every later measurement) and after an hour at most.
 LOAD_CODE = """
-import sys, torch
+import os, sys, time, torch
+parent, deadline = os.getppid(), time.monotonic() + 3600
 torch.set_num_threads({threads})
 model = torch.nn.Sequential(torch.nn.Linear(256, 1024), torch.nn.ReLU(), torch.nn.Linear(1024, 256))
 opt = torch.optim.SGD(model.parameters(), lr=1e-3)
@@ -251,6 +254,8 @@ for step in range(10**12):
     opt.zero_grad(); loss.backward(); opt.step()
     if step == 5:
         print("load running", flush=True)
+    if step % 50 == 0 and (os.getppid() != parent or time.monotonic() > deadline):
+        break
 """
 THREAD_ENV = ("OMP_NUM_THREADS", "OMP_WAIT_POLICY", "GOMP_SPINCOUNT", "KMP_BLOCKTIME", "MKL_NUM_THREADS",
               "HEADSTART_THREADS", "HEADSTART_THREADS_SET")
