@@ -191,7 +191,9 @@ def create_app(predictor: Predictor, metadata: dict[str, Any], limits: ServeLimi
     async def warm_up() -> None:
         # The first model call pays for lazy initialisation (seconds for PyTorch): pay it before /health says ok.
         try:
-            for texts in (WARMUP_TEXTS, WARMUP_TEXTS[:1]):
+            # a full micro-batch too: its buffers are then allocated before the baseline memory is read
+            full = [" ".join(WARMUP_TEXTS * 4)] * limits.max_batch
+            for texts in (WARMUP_TEXTS, WARMUP_TEXTS[:1], full):
                 await asyncio.to_thread(predictor.decision_scores, texts)
         except Exception as exc:
             warm["error"] = type(exc).__name__
