@@ -142,14 +142,8 @@ def count_training(model: Any, rows: int, max_length: int, padding: str, **extra
     work.info["padded_tokens"] = 0
 
     def on_forward(module: Any, args: tuple, kwargs: dict) -> None:
-        if not module.training:
-            return  # validation / prediction passes are not training work
-        ids = _input_ids(args, kwargs)
-        if ids is None:
-            return
-        work.examples += int(ids.shape[0])
-        work.longest_batch = max(work.longest_batch, int(ids.shape[1]))
-        work.info["padded_tokens"] += int(ids.numel())
+        if module.training:  # validation / prediction passes are not training work
+            _count_batch(work, args, kwargs)
 
     def on_step(*_: Any) -> None:
         work.steps += 1
@@ -163,6 +157,17 @@ def count_training(model: Any, rows: int, max_length: int, padding: str, **extra
         work.epochs = work.examples / rows if rows else 0.0
 
 
+def _count_batch(work: Work, args: tuple, kwargs: dict) -> bool:
+    """Add one forward call's rows, width and padded tokens to `work`; False when it had no input ids."""
+    ids = _input_ids(args, kwargs)
+    if ids is None:
+        return False
+    work.examples += int(ids.shape[0])
+    work.longest_batch = max(work.longest_batch, int(ids.shape[1]))
+    work.info["padded_tokens"] += int(ids.numel())
+    return True
+
+
 @contextlib.contextmanager
 def count_inference(model: Any, rows: int, max_length: int, padding: str, **extra: Any) -> Iterator[Work]:
     """Count the rows and batch widths an encoder's forward calls see (any mode)."""
@@ -171,13 +176,8 @@ def count_inference(model: Any, rows: int, max_length: int, padding: str, **extr
     work.info["batches"] = 0
 
     def on_forward(module: Any, args: tuple, kwargs: dict) -> None:
-        ids = _input_ids(args, kwargs)
-        if ids is None:
-            return
-        work.examples += int(ids.shape[0])
-        work.longest_batch = max(work.longest_batch, int(ids.shape[1]))
-        work.info["padded_tokens"] += int(ids.numel())
-        work.info["batches"] += 1
+        if _count_batch(work, args, kwargs):
+            work.info["batches"] += 1
 
     hook = model.register_forward_pre_hook(on_forward, with_kwargs=True)
     try:
