@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, Protocol, Sequence
 
@@ -45,7 +46,11 @@ class ServeLimits(Options):
 
 
 class MicroBatcher:
-    """Group concurrent prediction requests into batches and run them in one worker thread."""
+    """Group concurrent prediction requests into batches and run them in one worker thread.
+
+    The model runs on one dedicated thread (`run_model`), never on asyncio's shared pool: every new thread
+    gets its own malloc arena, so model calls spread over the pool's threads grew the server's memory with
+    each thread that first ran a batch, after the warm-up had run on another one."""
 
     def __init__(self, predictor: Predictor, max_batch: int, max_wait_ms: float, max_queue: int,
                  on_batch: Any = None) -> None:
@@ -55,8 +60,15 @@ class MicroBatcher:
         self.queue: asyncio.Queue = asyncio.Queue(maxsize=max_queue)
         self.on_batch = on_batch
         self._task: asyncio.Task | None = None
+        self._model_thread: ThreadPoolExecutor | None = None
+
+    async def run_model(self, texts: Sequence[str]) -> np.ndarray:
+        """`predictor.decision_scores(texts)` on the model thread."""
+        return await asyncio.get_running_loop().run_in_executor(
+            self._model_thread, self.predictor.decision_scores, texts)
 
     def start(self) -> None:
+        self._model_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="headstart-model")
         self._task = asyncio.get_running_loop().create_task(self._run())
 
     async def stop(self) -> None:
@@ -66,6 +78,8 @@ class MicroBatcher:
                 await self._task
             except asyncio.CancelledError:
                 pass
+        if self._model_thread is not None:
+            self._model_thread.shutdown(wait=False, cancel_futures=True)
 
     async def submit(self, texts: list[str]) -> np.ndarray:
         """Scores for `texts`; raises asyncio.QueueFull when the server is overloaded."""
@@ -99,7 +113,7 @@ class MicroBatcher:
             return
         texts = [t for batch, _ in items for t in batch]
         try:
-            scores = await asyncio.to_thread(self.predictor.decision_scores, texts)
+            scores = await self.run_model(texts)
         except Exception as exc:  # a model failure fails requests, never the server
             if len(items) == 1:
                 if not items[0][1].done():
@@ -194,7 +208,7 @@ def create_app(predictor: Predictor, metadata: dict[str, Any], limits: ServeLimi
             # a full micro-batch too: its buffers are then allocated before the baseline memory is read
             full = [" ".join(WARMUP_TEXTS * 4)] * limits.max_batch
             for texts in (WARMUP_TEXTS, WARMUP_TEXTS[:1], full):
-                await asyncio.to_thread(predictor.decision_scores, texts)
+                await batcher.run_model(texts)
         except Exception as exc:
             warm["error"] = type(exc).__name__
             log.error("warm-up failed (%s: %s); /health answers 503", type(exc).__name__, exc)
