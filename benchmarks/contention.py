@@ -25,6 +25,7 @@ import tempfile
 
 import headstart  # noqa: F401  first: its import decides the thread settings, before anything loads torch
 import sidebyside
+from headstart.cli.demo import DemoArgs
 
 TARGET_CONTENDED = 2.3
 TARGET_QUIET = 1.05
@@ -71,9 +72,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--policies", default="none,auto", help="thread policies to compare: none (PyTorch's "
                                                                 "defaults, as before), auto (headstart.threads)")
-    parser.add_argument("--rows", type=int, default=2000, help="training rows (the demo uses 2,000)")
+    parser.add_argument("--rows", type=int, default=DemoArgs.train_rows, help="training rows (the demo's default)")
     parser.add_argument("--strategies", default="scratch-tfidf,probe,finetune")
-    parser.add_argument("--epochs", type=int, default=2)
+    parser.add_argument("--epochs", type=int, default=DemoArgs.epochs, help="epochs (the demo's default)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--load-threads", type=int, default=2, help="threads of the competing PyTorch job")
