@@ -20,11 +20,11 @@ from .config import build_config
 from .data.examples import Examples, check_trainable, from_lists
 from .data.split import label_counts, stratified_split
 from .errors import ConfigError, DataError, ModelError, NotFittedModelError, expected
-from .evaluation.metrics import PRIMARY_METRIC, classification_metrics, multilabel_metrics, regression_metrics
 from .io import METADATA_FILE, atomic_folder, folder_digest, read_json, seal_metadata, verify_metadata, write_json
 from .progress import progress_enabled
 from .seeding import set_seed
 from .strategies import Target, get_strategy
+from .tasks import AUTO, CLASSIFICATION, CLASSIFIER_TASK_NAMES, LabelTask, label_task
 
 FORMAT_VERSION = 1
 # headstart.json fields that change predictions: covered by its recorded digest, so an edit is refused at load
@@ -40,15 +40,16 @@ class TextClassifier(BaseEstimator):
     ----------
     backbone: a name from `headstart models`, a local Hugging Face folder, or a hub id (online).
     strategy: a registered strategy name (`headstart fit --help` lists them).
-    task: 'auto' (classification, or multilabel when labels are lists), 'classification', 'multilabel'
-        or 'regression'.
+    task: 'auto' (classification, or multilabel when labels are lists) or a task of `headstart.tasks`
+        (classification, multilabel, regression).
     seed: seeds sampling, splits and initialisation; the same seed gives the same model on one machine.
     threshold: decision threshold of multilabel predictions.
     **options: the strategy's options (its config dataclass fields), e.g. epochs=3, lr=1e-4, valid_fraction=0.2
         (the share held out for early stopping when no validation set is given).
     """
 
-    def __init__(self, backbone: str = DEFAULT_BACKBONE, strategy: str = "probe", task: str = "auto", seed: int = 0,
+    def __init__(self, backbone: str = DEFAULT_BACKBONE, strategy: str = CLASSIFICATION.default_strategy,
+                 task: str = AUTO, seed: int = 0,
                  threshold: float = 0.5, progress: bool = True, **options: Any) -> None:
         self.backbone = backbone
         self.strategy = strategy
@@ -81,12 +82,13 @@ class TextClassifier(BaseEstimator):
     def __sklearn_tags__(self) -> Tags:
         """Text in; a classifier or, for task='regression', a regressor (is_classifier, cv choice, scorers)."""
         tags = params.text_tags(super().__sklearn_tags__())
-        if self.task == "regression":
+        task = label_task(self.task) if self.task in CLASSIFIER_TASK_NAMES else None  # None: 'auto' (or a typo)
+        if task is not None and not task.has_classes:
             tags.estimator_type, tags.regressor_tags = "regressor", RegressorTags()
         else:
             # labels are lists of names for multilabel ('auto' reads them as such when they are lists)
             tags.estimator_type = "classifier"
-            tags.classifier_tags = ClassifierTags(multi_label=self.task in ("auto", "multilabel"))
+            tags.classifier_tags = ClassifierTags(multi_label=self.task == AUTO or bool(task and task.multi_label))
         return tags
 
     def __sklearn_is_fitted__(self) -> bool:
@@ -103,10 +105,10 @@ class TextClassifier(BaseEstimator):
         # strategies that need no examples (zero-shot) may get only label names, through their `labels` option
         label_names = list(getattr(config, "labels", None) or [])
         if not getattr(strategy_cls, "needs_examples", True) and label_names and not len(X):
-            train = Examples(texts=[], labels=[], task="classification")
+            train = Examples(texts=[], labels=[], task=CLASSIFICATION.name)
         else:
             train = X if isinstance(X, Examples) else from_lists(X, y, self.task)
-            if isinstance(X, Examples) and self.task != "auto" and train.task != self.task:
+            if isinstance(X, Examples) and self.task != AUTO and train.task != self.task:
                 raise DataError(expected(f"data for task '{self.task}'", f"data read as '{train.task}'",
                                          "Read the file with the same --task."))
             check_trainable(train)
@@ -137,7 +139,7 @@ class TextClassifier(BaseEstimator):
                                                   self.encode(valid) if valid is not None else None, config, self.seed)
         self.data_ = {"source": train.source, "fingerprint": train.fingerprint(), "n_train": len(train),
                       "n_valid": len(valid) if valid is not None else 0,
-                      "label_counts": label_counts(train.labels) if train.task != "regression" else {}}
+                      "label_counts": label_counts(train.labels) if self._task.has_classes else {}}
         if augment_options.get("augment"):
             self.data_["augmented_rows"] = len(self.augmented_)
         self.metrics_: dict[str, Any] = {}
@@ -165,22 +167,13 @@ class TextClassifier(BaseEstimator):
     def encode(self, examples: Examples) -> Target:
         """Labels to the arrays strategies train on; unknown labels are an error that names them."""
         assert examples.labels is not None
-        if self.task_ == "regression":
-            y = np.asarray(examples.labels, dtype=np.float32)
-        else:
-            index = {c: i for i, c in enumerate(self.classes_)}
-            flat = examples.labels if self.task_ == "classification" else [c for row in examples.labels for c in row]
-            unknown = sorted({str(c) for c in flat if c not in index})
-            if unknown:
-                raise DataError(expected(f"labels the model knows ({_short(self.classes_)})",
-                                         f"unseen label(s) {_short(unknown)} in {examples.source}",
-                                         "Evaluate on data with the training label set, or retrain with these labels."))
-            if self.task_ == "classification":
-                y = np.asarray([index[c] for c in examples.labels], dtype=np.int64)
-            else:
-                y = np.zeros((len(examples), len(self.classes_)), dtype=np.float32)
-                for i, row in enumerate(examples.labels):
-                    y[i, [index[c] for c in row]] = 1.0
+        known = set(self.classes_)
+        unknown = sorted({str(c) for label in examples.labels for c in self._task.row_classes(label) if c not in known})
+        if unknown:
+            raise DataError(expected(f"labels the model knows ({_short(self.classes_)})",
+                                     f"unseen label(s) {_short(unknown)} in {examples.source}",
+                                     "Evaluate on data with the training label set, or retrain with these labels."))
+        y = self._task.encode(examples.labels, self.classes_)
         return Target(list(examples.texts), y, self.task_, list(self.classes_))
 
     def add_class(self, name: str, examples: Sequence[str]) -> "TextClassifier":
@@ -200,6 +193,11 @@ class TextClassifier(BaseEstimator):
         return self
 
     # -- prediction --------------------------------------------------------------------------------
+    @property
+    def _task(self) -> LabelTask:
+        """The fitted task (`task_` holds its name, as headstart.json does)."""
+        return label_task(self.task_)
+
     def _check_fitted(self) -> None:
         if not self.__sklearn_is_fitted__():
             raise NotFittedModelError(expected("a fitted TextClassifier", "an unfitted one",
@@ -215,11 +213,10 @@ class TextClassifier(BaseEstimator):
         self._check_fitted()
         texts = self._texts(X)
         if not texts:
-            width = 0 if self.task_ == "regression" else len(self.classes_)
-            return np.zeros((0, width) if width else (0,), dtype=np.float32)
+            return self._task.empty_scores(self.classes_)
         scores = np.asarray(self.strategy_.predict_proba(texts))
         temperature = getattr(self, "temperature_", 1.0)
-        if self.task_ == "classification" and temperature != 1.0:
+        if self._task.single_label and temperature != 1.0:
             from .evaluation.calibration import apply_temperature
 
             scores = apply_temperature(scores, temperature)
@@ -234,7 +231,7 @@ class TextClassifier(BaseEstimator):
         from .evaluation.calibration import fit_temperature
 
         self._check_fitted()
-        if self.task_ != "classification":
+        if not self._task.single_label:
             raise ModelError(expected("a classification model", f"a {self.task_} model",
                                       "Temperature scaling applies to single-label class probabilities."))
         examples = X if isinstance(X, Examples) else from_lists(self._texts(X), y, self.task_)
@@ -246,7 +243,7 @@ class TextClassifier(BaseEstimator):
     def predict_proba(self, X: Sequence[str]) -> np.ndarray:
         """Class probabilities, columns in the order of `classes_`."""
         self._check_fitted()
-        if self.task_ == "regression":
+        if not self._task.has_classes:
             raise ModelError(expected("a classification model", "a regression model", "Use predict() for values."))
         return self.decision_scores(X)
 
@@ -255,15 +252,12 @@ class TextClassifier(BaseEstimator):
         return self.scores_to_labels(scores)
 
     def scores_to_labels(self, scores: np.ndarray) -> list[Any]:
-        if self.task_ == "regression":
-            return [float(v) for v in np.ravel(scores)]
-        if self.task_ == "multilabel":
-            return [[c for c, on in zip(self.classes_, row >= self.threshold) if on] for row in scores]
-        return [self.classes_[i] for i in scores.argmax(axis=1)]
+        """Scores to labels: the best class, the classes over `threshold` (multilabel), or the value (regression)."""
+        return self._task.decode(scores, self.classes_, self.threshold)
 
     def score(self, X: Sequence[str], y: Sequence[Any]) -> float:
         """Accuracy (classification), micro-F1 (multilabel) or R² (regression)."""
-        return float(self.evaluate(X, y)[PRIMARY_METRIC[self.task_]])
+        return float(self.evaluate(X, y)[self._task.primary_metric])
 
     def evaluate(self, X: Sequence[str] | Examples, y: Sequence[Any] | None = None) -> dict[str, Any]:
         """Every metric of the task, plus the per-class table and confusion matrix.
@@ -284,11 +278,7 @@ class TextClassifier(BaseEstimator):
         return self._metrics(examples.labels, target, scores)
 
     def _metrics(self, labels: Sequence[Any] | None, target: Target, scores: np.ndarray) -> dict[str, Any]:
-        if self.task_ == "regression":
-            return regression_metrics(target.y, np.ravel(scores))
-        if self.task_ == "multilabel":
-            return multilabel_metrics(target.y.astype(int), (scores >= self.threshold).astype(int), self.classes_)
-        return classification_metrics(list(labels or []), self.scores_to_labels(scores), self.classes_)
+        return self._task.evaluate(list(labels or []), target.y, scores, self.classes_, self.threshold)
 
     @staticmethod
     def _summary(metrics: dict[str, Any]) -> dict[str, Any]:

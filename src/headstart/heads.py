@@ -12,6 +12,8 @@ from typing import Literal
 
 import numpy as np
 
+from .tasks import label_task
+
 Output = Literal["softmax", "sigmoid", "identity"]
 
 
@@ -68,19 +70,21 @@ class DenseHead:
 
 def fit_head(x: np.ndarray, y: np.ndarray, task: str, kind: str = "logistic", c: float = 10.0,
              hidden: int = 256, class_weight: str | None = None, seed: int = 0, max_iter: int = 2000) -> DenseHead:
-    """Fit a logistic/ridge (kind='logistic') or one-hidden-layer MLP head and export its weights."""
+    """Fit a logistic/ridge (kind='logistic') or one-hidden-layer MLP head and export its weights; the task's
+    output activation says which: a regressor (identity), one classifier per class (sigmoid) or one over all."""
     from sklearn.linear_model import LogisticRegression, Ridge
     from sklearn.neural_network import MLPClassifier, MLPRegressor
 
     cw = "balanced" if class_weight == "balanced" else None
-    if task == "regression":
+    output = label_task(task).output
+    if output == "identity":
         if kind == "mlp":
             model = MLPRegressor((hidden,), alpha=1.0 / c, max_iter=max_iter, random_state=seed, early_stopping=True)
             model.fit(x, y)
             return DenseHead([w.T for w in model.coefs_], list(model.intercepts_), "identity")
         ridge = Ridge(alpha=1.0 / c).fit(x, y)
         return DenseHead([ridge.coef_.reshape(1, -1)], [np.atleast_1d(ridge.intercept_)], "identity")
-    if task == "multilabel":
+    if output == "sigmoid":
         if kind == "mlp":
             model = MLPClassifier((hidden,), alpha=1.0 / c, max_iter=max_iter, random_state=seed).fit(x, y)
             return DenseHead([w.T for w in model.coefs_], list(model.intercepts_), "sigmoid")

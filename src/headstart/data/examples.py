@@ -4,14 +4,12 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass, field
-from typing import Any, Literal, Sequence
+from typing import Any, Sequence
 
 import numpy as np
 
 from ..errors import DataError, expected
-
-Task = Literal["classification", "multilabel", "regression"]
-TASKS: tuple[str, ...] = ("classification", "multilabel", "regression")
+from ..tasks import AUTO, CLASSIFICATION, infer_task, label_task
 
 
 @dataclass
@@ -24,7 +22,7 @@ class Examples:
 
     texts: list[str]
     labels: list[Any] | None = None
-    task: Task = "classification"
+    task: str = CLASSIFICATION.name  # a name in the task registry (headstart.tasks)
     source: str = "<memory>"
     extra: dict[str, list[Any]] = field(default_factory=dict)
 
@@ -43,11 +41,7 @@ class Examples:
 
     def classes(self) -> list[str]:
         """Sorted distinct class names (flattened for multilabel)."""
-        if self.labels is None or self.task == "regression":
-            return []
-        if self.task == "multilabel":
-            return sorted({c for row in self.labels for c in row})
-        return sorted(set(self.labels))
+        return [] if self.labels is None else label_task(self.task).classes(self.labels)
 
     def fingerprint(self) -> str:
         """A short hash of texts and labels: recorded with a model so users know what it saw."""
@@ -75,42 +69,13 @@ def from_lists(texts: Sequence[str], labels: Sequence[Any] | None, task: str = "
                      f" ({len(bad)} non-strings in all)", "Convert texts with str() or drop those rows.")
         )
     if labels is None:
-        return Examples(texts=texts, labels=None, task="classification" if task == "auto" else task)
+        return Examples(texts=texts, labels=None, task=CLASSIFICATION.name if task == AUTO else task)
     labels = list(labels)
     if len(labels) != len(texts):
         raise DataError(expected(f"{len(texts)} labels, one per text", f"{len(labels)} labels",
                                  "Pass texts and labels of the same length."))
-    resolved = infer_task(labels) if task == "auto" else task
-    if resolved not in TASKS:
-        raise DataError(expected(f"task one of {', '.join(TASKS)}", repr(task), "Choose a supported task."))
-    if resolved == "regression":
-        try:
-            labels = [float(v) for v in labels]
-        except (TypeError, ValueError) as exc:
-            raise DataError(expected("numeric labels for regression", f"a non-number ({exc})",
-                                     "Fix the label column or use task='classification'.")) from None
-    elif resolved == "multilabel":
-        labels = [sorted({str(c) for c in (row if isinstance(row, (list, tuple, set)) else [row])}) for row in labels]
-    else:
-        labels = [_label_name(v) for v in labels]
-    return Examples(texts=texts, labels=labels, task=resolved)  # type: ignore[arg-type]
-
-
-def infer_task(labels: Sequence[Any]) -> str:
-    """Lists per row mean multilabel; everything else is classification unless asked otherwise.
-
-    Regression is never guessed: integer class ids look numeric too.
-    """
-    if labels and all(isinstance(v, (list, tuple, set)) for v in labels):
-        return "multilabel"
-    return "classification"
-
-
-def _label_name(value: Any) -> str:
-    """Class names are strings; 1.0 and 1 both become '1' so numeric ids round-trip through CSV."""
-    if isinstance(value, (float, np.floating)) and float(value).is_integer():
-        return str(int(value))
-    return str(value)
+    resolved = infer_task(labels) if task == AUTO else label_task(task)
+    return Examples(texts=texts, labels=resolved.parse_labels(labels), task=resolved.name)
 
 
 def is_empty_text(text: str) -> bool:
@@ -139,7 +104,7 @@ def check_trainable(train: Examples, min_per_class: int = 1) -> None:
             expected("non-empty texts", f"{len(empty)} empty texts (first at row {empty[0] + 1}) in {train.source}",
                      "Drop them (--drop-empty) or fill them in.")
         )
-    if train.task == "regression":
+    if not label_task(train.task).has_classes:
         values = np.asarray(train.labels, dtype=float)
         if not np.all(np.isfinite(values)):
             raise DataError(expected("finite numeric labels", "NaN or infinite values", "Clean the label column."))

@@ -17,6 +17,7 @@ import unicodedata
 from dataclasses import dataclass, field, replace
 from typing import Any, Callable, Iterable, NamedTuple, TypeVar
 
+from ..tasks import label_task
 from .examples import Examples, is_empty_text
 
 T = TypeVar("T")
@@ -138,9 +139,11 @@ def summarize(examples: Examples) -> dict[str, Any]:
         lambda acc, r: (acc[0] + 1, acc[1] + len(r.text), max(acc[2], len(r.text)), min(acc[3], len(r.text))),
         (0, 0, 0, 10**9), rows)
 
+    task = label_task(examples.task)
+
     def count_labels(acc: dict[str, int], r: Row) -> dict[str, int]:
         for label in (r.label if isinstance(r.label, list) else [r.label]):
-            if label is not None and examples.task != "regression":
+            if label is not None and task.has_classes:
                 acc[str(label)] = acc.get(str(label), 0) + 1
         return acc
 

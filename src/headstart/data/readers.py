@@ -11,6 +11,7 @@ from typing import Any
 import pandas as pd
 
 from ..errors import DataError, expected
+from ..tasks import AUTO, label_task
 from .examples import Examples, from_lists
 
 FORMATS = {".csv": "csv", ".tsv": "tsv", ".txt": "tsv", ".jsonl": "jsonl", ".json": "jsonl", ".parquet": "parquet"}
@@ -138,12 +139,12 @@ def read_examples(
             raise DataError(expected(f"a label on every row of column '{label_col}'",
                                      f"{len(missing)} rows without one (first: data row {missing[0] + 1}) in {path}",
                                      "Fill or drop those rows."))
-        if task == "multilabel":
+        if task != AUTO and label_task(task).multi_label:
             sep = label_sep or "|"
             raw = [[p.strip() for p in str(v).split(sep) if p.strip()] for v in raw]
         labels = raw
     examples = from_lists(texts, labels, task=task) if labels is not None else Examples(texts=texts)
-    if task not in ("auto",) and labels is None:
+    if task != AUTO and labels is None:
         examples.task = task  # type: ignore[assignment]
     examples.source = str(path)
     return examples

@@ -6,15 +6,14 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from ..tasks import label_task
 from .examples import Examples
 
 
 def _strata(examples: Examples) -> list[Any]:
-    if examples.labels is None or examples.task == "regression":
+    if examples.labels is None:
         return [0] * len(examples)
-    if examples.task == "multilabel":
-        return ["|".join(row[:1]) for row in examples.labels]  # first label: a usable approximation
-    return list(examples.labels)
+    return label_task(examples.task).strata(examples.labels)  # multilabel: the first label, a usable approximation
 
 
 def stratified_split(examples: Examples, fraction: float, seed: int) -> tuple[Examples, Examples]:

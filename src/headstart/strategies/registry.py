@@ -15,6 +15,7 @@ import numpy as np
 
 from ..backbones import BackboneRef
 from ..errors import ConfigError, expected
+from ..tasks import label_task
 
 
 @dataclass
@@ -32,7 +33,7 @@ class Target:
 
     @property
     def n_outputs(self) -> int:
-        return 1 if self.task == "regression" else len(self.classes)
+        return label_task(self.task).n_outputs(self.classes)
 
     def subset(self, index: Sequence[int] | np.ndarray) -> "Target":
         idx = np.asarray(index, dtype=int)

@@ -19,6 +19,7 @@ import numpy as np
 from ..config import TrainConfig
 from ..progress import bar as progress_bar
 from ..strategies.registry import Target
+from ..tasks import label_task
 from .batching import length_grouped_batches, pad_batch, sorted_batches
 from .optim import adamw
 from .schedules import make_scheduler
@@ -46,37 +47,12 @@ def tokenize(tokenizer, texts: Sequence[str], max_length: int) -> list[list[int]
     return tokenizer(list(texts), truncation=True, max_length=max_length, add_special_tokens=True)["input_ids"]
 
 
-def compute_loss(logits, y, task: str, class_weights=None):
-    import torch.nn.functional as F
-
-    if task == "regression":
-        return F.mse_loss(logits.squeeze(-1), y)
-    if task == "multilabel":
-        return F.binary_cross_entropy_with_logits(logits, y)
-    return F.cross_entropy(logits, y, weight=class_weights)
-
-
-def score_outputs(outputs: np.ndarray, y: np.ndarray, task: str) -> float:
-    """Higher is better: accuracy, micro-F1 (multilabel) or negative MSE (regression)."""
-    if task == "regression":
-        return -float(np.mean((outputs - y) ** 2))
-    if task == "multilabel":
-        pred = outputs >= 0.5
-        tp = float((pred & (y > 0.5)).sum())
-        return 2 * tp / max(1.0, float(pred.sum() + (y > 0.5).sum()))
-    return float((outputs.argmax(1) == y).mean())
-
-
-def score_name(task: str) -> str:
-    """What `score_outputs` measures for a task (for progress lines)."""
-    return {"regression": "neg_mse", "multilabel": "micro_f1"}.get(task, "accuracy")
-
-
 def predict_outputs(model, tokenizer, texts: Sequence[str], task: str, max_length: int, device: str,
                     batch_size: int = 64) -> np.ndarray:
     """Probabilities (or values) for texts, computed in length-sorted batches, returned in input order."""
     import torch
 
+    activate = label_task(task).activate
     was_training = model.training
     model.eval()
     ids = tokenize(tokenizer, texts, max_length)
@@ -84,13 +60,7 @@ def predict_outputs(model, tokenizer, texts: Sequence[str], task: str, max_lengt
     with torch.inference_mode():
         for batch in sorted_batches([len(t) for t in ids], batch_size):
             input_ids, mask = pad_batch([ids[i] for i in batch], tokenizer.pad_token_id or 0, device)
-            logits = model(input_ids=input_ids, attention_mask=mask).logits.float()
-            if task == "classification":
-                probs = torch.softmax(logits, -1)
-            elif task == "multilabel":
-                probs = torch.sigmoid(logits)
-            else:
-                probs = logits.squeeze(-1)
+            probs = activate(model(input_ids=input_ids, attention_mask=mask).logits.float())
             for i, row in zip(batch, probs.cpu().numpy()):
                 out[i] = row
     model.train(was_training)
@@ -146,7 +116,8 @@ def train_classifier(model, tokenizer, train: Target, valid: Target | None, cfg:
     rng = np.random.default_rng(seed)
     ids = tokenize(tokenizer, train.texts, cfg.max_length)
     lengths = [len(t) for t in ids]
-    y_all = torch.as_tensor(train.y, dtype=torch.long if train.task == "classification" else torch.float32)
+    task = label_task(train.task)
+    y_all = task.target_tensor(train.y)
     class_weights = _class_weights(train) if cfg.class_weight == "balanced" else None
     class_weights = class_weights.to(device) if class_weights is not None else None
 
@@ -170,7 +141,7 @@ def train_classifier(model, tokenizer, train: Target, valid: Target | None, cfg:
             batch = dist.shard(batch)  # every rank draws the same batches (same seed) and takes its share
             input_ids, mask = pad_batch([ids[i] for i in batch], tokenizer.pad_token_id or 0, device)
             logits = forward(input_ids=input_ids, attention_mask=mask).logits
-            loss = compute_loss(logits.float(), y_all[batch].to(device), train.task, class_weights)
+            loss = task.loss(logits.float(), y_all[batch].to(device), class_weights)
             for penalty in penalties:
                 loss = loss + penalty()
             optimizer.zero_grad(set_to_none=True)
@@ -184,12 +155,12 @@ def train_classifier(model, tokenizer, train: Target, valid: Target | None, cfg:
             bar.update(1)
             _fire(callbacks, "on_step_end", state, loss=float(loss.item()))
             if valid is not None and (state.step % eval_every == 0 or state.step == state.total_steps):
-                score = score_outputs(predict_outputs(model, tokenizer, valid.texts, valid.task, cfg.max_length,
-                                                      device), valid.y, valid.task)
+                score = task.validation_score(predict_outputs(model, tokenizer, valid.texts, valid.task,
+                                                              cfg.max_length, device), valid.y)
                 state.history.append({"step": state.step, "epoch": epoch + 1, "valid_score": score,
                                       "train_loss": float(loss.item()),
                                       "seconds": time.perf_counter() - started})
-                bar.log(epoch=epoch + 1, **{f"valid_{score_name(valid.task)}": score}, train_loss=float(loss.item()))
+                bar.log(epoch=epoch + 1, **{f"valid_{task.score_name}": score}, train_loss=float(loss.item()))
                 _fire(callbacks, "on_evaluate", state, score=score)
                 if score > state.best_score:
                     state.best_score, state.best_step, evals_without_gain = score, state.step, 0
@@ -228,7 +199,7 @@ def default_param_groups(model, lr: float, weight_decay: float) -> list[dict[str
 def _class_weights(train: Target):
     import torch
 
-    if train.task != "classification":
+    if not label_task(train.task).single_label:
         return None
     counts = np.bincount(train.y, minlength=len(train.classes)).astype(float)
     weights = len(train.y) / (len(train.classes) * np.clip(counts, 1, None))

@@ -14,7 +14,8 @@ import numpy as np
 from ..errors import DataError, expected
 from ..strategies.registry import Target
 from .batching import length_grouped_batches, pad_batch
-from .loop import compute_loss, tokenize
+from ..tasks import label_task
+from .loop import tokenize
 from .optim import adamw
 
 
@@ -51,7 +52,8 @@ def lr_range_test(model, tokenizer, train: Target, *, start_lr: float = 1e-7, en
     model.to(device).train()
     ids = tokenize(tokenizer, train.texts, max_length)
     lengths = [len(t) for t in ids]
-    y_all = torch.as_tensor(train.y, dtype=torch.long if train.task == "classification" else torch.float32)
+    task = label_task(train.task)
+    y_all = task.target_tensor(train.y)
     params = [p for p in model.parameters() if p.requires_grad]
     optimizer = adamw(params, lr=start_lr, weight_decay=weight_decay)
     factor = (end_lr / start_lr) ** (1.0 / max(1, steps - 1))
@@ -67,7 +69,7 @@ def lr_range_test(model, tokenizer, train: Target, *, start_lr: float = 1e-7, en
             group["lr"] = lr
         input_ids, mask = pad_batch([ids[i] for i in batch], tokenizer.pad_token_id or 0, device)
         logits = model(input_ids=input_ids, attention_mask=mask).logits
-        loss = compute_loss(logits.float(), y_all[batch].to(device), train.task)
+        loss = task.loss(logits.float(), y_all[batch].to(device))
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()

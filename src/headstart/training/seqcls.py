@@ -14,10 +14,8 @@ import numpy as np
 
 from ..backbones import BackboneRef, hf_folder, load_model, load_tokenizer
 from ..strategies.registry import Target
+from ..tasks import label_task
 from .loop import predict_outputs
-
-PROBLEM_TYPES = {"classification": "single_label_classification", "multilabel": "multi_label_classification",
-                 "regression": "regression"}
 
 
 @dataclass
@@ -43,9 +41,10 @@ class SequenceClassifier:
 
 
 def label_kwargs(train: Target) -> dict[str, Any]:
-    if train.task == "regression":
-        return {"num_labels": 1, "problem_type": PROBLEM_TYPES["regression"]}
-    return {"num_labels": len(train.classes), "problem_type": PROBLEM_TYPES[train.task],
+    task = label_task(train.task)
+    if not task.has_classes:
+        return {"num_labels": 1, "problem_type": task.problem_type}
+    return {"num_labels": len(train.classes), "problem_type": task.problem_type,
             "id2label": dict(enumerate(train.classes)), "label2id": {c: i for i, c in enumerate(train.classes)}}
 
 
