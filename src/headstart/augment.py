@@ -21,6 +21,7 @@ from .embeddings import embed
 from .errors import ConfigError, expected
 from .instruct_lm import DEFAULT_LM
 from .io import atomic_write_text
+from .tasks import label_task
 
 
 def word_dropout(text: str, rng: np.random.Generator, p: float = 0.15) -> str:
@@ -84,7 +85,7 @@ def augment_examples(train: Examples, augment: int, *, backbone: str = DEFAULT_B
     augment = int(augment)
     if augment < 0:
         raise ConfigError(expected("augment >= 0", str(augment), "Pass the number of new examples per class."))
-    if train.task != "classification" or not train.labels:
+    if not label_task(train.task).single_label or not train.labels:
         raise ConfigError(expected("labelled classification data to augment", f"task '{train.task}'",
                                    "Use augmentation with single-label classification."))
     rng = np.random.default_rng(seed)

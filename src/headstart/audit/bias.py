@@ -13,6 +13,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from ..errors import DataError, expected
+from ..tasks import label_task
 from .terms import TermList
 
 POSITIVE_NAMES = ("toxic", "spam", "positive", "pos", "yes", "true", "1", "hateful", "offensive", "abusive")
@@ -236,7 +237,7 @@ def run_bias(clf: Any, texts: list[str], labels: list[str] | None, terms: TermLi
              gap_threshold: float = 0.1, min_group_size: int = 10, max_per_text: int = 10, max_texts: int = 2000,
              seed: int = 0) -> dict[str, Any]:
     """The whole bias audit of a fitted `TextClassifier` on texts (labels optional) as a JSON-ready dict."""
-    if clf.task_ != "classification":
+    if not label_task(clf.task_).single_label:
         raise DataError(expected("a single-label classification model", f"a {clf.task_} model",
                                  "`headstart bias` audits classifiers."))
     classes = list(clf.classes_)

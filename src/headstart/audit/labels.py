@@ -8,6 +8,7 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
+from ..tasks import label_task
 from .quality import _clip, make_check, skipped_check
 
 FitPredict = Callable[[list[int], list[int]], np.ndarray]  # (train rows, held-out rows) -> probabilities
@@ -134,7 +135,7 @@ def check_labels_usable(labels: Sequence[Any] | None, task: str) -> str | None:
     """Why label-based checks cannot run (None when they can)."""
     if labels is None:
         return "the data has no label column"
-    if task != "classification":
+    if not label_task(task).single_label:
         return f"label checks need single-label classification (the data reads as {task})"
     return None
 

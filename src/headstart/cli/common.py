@@ -10,14 +10,17 @@ from ..config import Options, opt
 from ..data import read_examples
 from ..data.examples import Examples
 from ..data.pipeline import from_flags
+from ..tasks import AUTO, CLASSIFICATION, CLASSIFIER_TASK_NAMES
+
+TaskChoice = Literal[(AUTO, *CLASSIFIER_TASK_NAMES)]  # type: ignore[valid-type]  # --task: 'auto' or a registry task
 
 
 @dataclass
 class ColumnArgs(Options):
-    text_col: str = opt("text", "column holding the text")
-    label_col: str = opt("label", "column holding the label(s)")
-    task: Literal["auto", "classification", "multilabel", "regression"] = opt(
-        "auto", "the task; regression is never guessed, multilabel splits cells on --label-sep")
+    text_col: str = opt(CLASSIFICATION.columns[0], "column holding the text")
+    label_col: str = opt(CLASSIFICATION.columns[1], "column holding the label(s)")
+    task: TaskChoice = opt(
+        AUTO, "the task; regression is never guessed, multilabel splits cells on --label-sep")
     label_sep: str = opt("|", "separator between labels in one cell, for --task multilabel")
 
 

@@ -13,6 +13,7 @@ from ..config import Options, build_config, load_config_file, opt
 from ..errors import ConfigError, HeadstartError, expected
 from ..io import check_output_folder
 from ..strategies import get_strategy, strategy_names
+from ..tasks import CLASSIFICATION, GENERATION_TASK_NAMES, is_generation
 from ..generation import cli as generation
 from ..training.distributed import is_main_process
 from .args import add_dataclass_args, collect, parse_into
@@ -24,7 +25,7 @@ class FitArgs(Options):
     data: str = opt(None, "training data: .csv, .tsv, .jsonl or .parquet", positional=True)
     output: str = opt("runs/model", "folder to write the model to (replaced atomically)", aliases=("-o",))
     overwrite: bool = opt(False, "replace an existing headstart model folder at --output")
-    strategy: str = opt("probe", "how to transfer; see the list below")
+    strategy: str = opt(CLASSIFICATION.default_strategy, "how to transfer; see the list below")
     backbone: str = opt(DEFAULT_BACKBONE, "pre-trained model: a name from `headstart models`, a folder or a hub id")
     valid: str = opt("", "validation file (default: a stratified split of the training data)")
     seed: int = opt(0, "random seed: same seed, same model on the same machine", min=0)
@@ -96,7 +97,7 @@ def _refuse_other_strategies_options(parser: argparse.ArgumentParser, strategy: 
 def add_arguments(parser: argparse.ArgumentParser, argv: list[str]) -> None:
     add_dataclass_args(parser, FitArgs)
     if generation.wants_generation(argv):  # --task translate|summarize: pairs, not labels
-        parser.add_argument("--task", choices=generation.TASKS, required=True, help="the generation task (then --strategy is one of full, lora, zero-shot, scratch "
+        parser.add_argument("--task", choices=GENERATION_TASK_NAMES, required=True, help="the generation task (then --strategy is one of full, lora, zero-shot, scratch "
                             "with default lora, and --backbone defaults to SmolLM2-135M-Instruct)")
         generation.add_fit_arguments(parser)
         return
@@ -118,7 +119,7 @@ def run(args: argparse.Namespace) -> int:
     base: dict[str, Any] = load_config_file(args.config) if getattr(args, "config", "") else {}
     fit_args = parse_into(args, FitArgs, {k: v for k, v in base.items() if k in {f.name for f in dataclasses.fields(FitArgs)}})
     check_output_folder(fit_args.output, fit_args.overwrite, "model")  # before anything trains
-    if getattr(args, "task", None) in generation.TASKS:
+    if is_generation(getattr(args, "task", None)):
         if not fit_args.data:
             raise ConfigError(expected("a training data file", "none", "Usage: headstart fit DATA --task ... -o FOLDER"))
         return generation.run_fit(args, fit_args, base)

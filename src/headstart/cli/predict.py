@@ -17,6 +17,7 @@ from ..errors import DataError, expected
 from ..generation import cli as generation
 from ..generation.model import is_generation_folder
 from ..progress import bar as progress_bar
+from ..tasks import label_task
 from .args import add_dataclass_args, parse_into
 
 
@@ -170,15 +171,16 @@ def predictions_frame(clf, chunk: pd.DataFrame, texts: list[str], abstain_below:
                       abstain_label: str = "abstain") -> pd.DataFrame:
     scores = clf.decision_scores(texts)
     labels = clf.scores_to_labels(scores)
-    if abstain_below > 0 and clf.task_ == "classification" and len(scores):
+    task = label_task(clf.task_)
+    if abstain_below > 0 and task.single_label and len(scores):
         # low-confidence rows go to a human instead of being guessed (calibrated models make this meaningful)
         labels = [abstain_label if s.max() < abstain_below else label for s, label in zip(scores, labels)]
     result = chunk.reset_index(drop=True).copy()
-    if clf.task_ == "multilabel":
+    if task.multi_label:
         result["prediction"] = ["|".join(row) for row in labels]
     else:
         result["prediction"] = labels
-    if clf.task_ != "regression":
+    if task.has_classes:
         for j, cls in enumerate(clf.classes_):
             result[f"prob_{cls}"] = scores[:, j].round(6)
     return result

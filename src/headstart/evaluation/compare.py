@@ -32,15 +32,13 @@ from ..data.split import sample_per_class
 from ..errors import ConfigError, DataError, expected
 from ..io import atomic_write_text, read_json, write_json
 from ..strategies import get_strategy, strategies_for
+from ..tasks import label_task
 from .curves import forecasts, learning_curves, paired_comparisons, recommend, size_order, transfer_gain
 
 CELLS_FILE = "cells.jsonl"
 RESULTS_JSON = "results.json"
 RESULTS_CSV = "results.csv"
 FINAL_JSON = "final.json"
-HIGHER_IS_BETTER = {"classification": ("accuracy", "macro_f1"),
-                    "multilabel": ("micro_f1", "macro_f1", "subset_accuracy"),
-                    "regression": ("r2", "pearson", "spearman")}
 _CELL_OVERHEAD = 50  # examples' worth of fixed cost per cell (model load, evaluation), for cost estimates
 
 
@@ -125,9 +123,8 @@ def sample_size(train: Examples, size: str) -> int:
     if size == "all":
         return len(train)
     counts: dict[str, int] = {}
-    for label in (train.labels or []):
-        key = str(label[:1] if isinstance(label, list) else label) if train.task != "regression" else "0"
-        counts[key] = counts.get(key, 0) + 1
+    for key in label_task(train.task).strata(train.labels or []):
+        counts[str(key)] = counts.get(str(key), 0) + 1
     return sum(min(int(size), c) for c in counts.values())
 
 
@@ -256,16 +253,15 @@ def run_comparison(train: Examples, test: Examples, spec: CompareSpec, output: s
                    log: Callable[[str], None] = print, clock: Callable[[], float] = time.monotonic,
                    on_cell: Callable[[dict[str, Any]], None] | None = None) -> dict[str, Any]:
     """Run (or resume) the grid in `output`, write results.json / results.csv and return the results."""
-    from ..evaluation.metrics import PRIMARY_METRIC
-
     if test.labels is None:
         raise DataError(expected("a labelled test set", f"no labels in {test.source}", "Give --test a labelled file."))
     folder = Path(output)
     folder.mkdir(parents=True, exist_ok=True)
     strategies = resolve_strategies(spec.strategies, train.task)
-    metric = PRIMARY_METRIC[train.task] if spec.metric == "auto" else spec.metric
-    if metric not in HIGHER_IS_BETTER[train.task]:
-        raise ConfigError(expected(f"a {train.task} metric among {', '.join(HIGHER_IS_BETTER[train.task])}",
+    task = label_task(train.task)
+    metric = task.primary_metric if spec.metric == "auto" else spec.metric
+    if metric not in task.metrics:
+        raise ConfigError(expected(f"a {task.name} metric among {', '.join(task.metrics)}",
                                    repr(metric), "Fix --metric."))
     cells = plan(train, test, spec, strategies)
     wanted = {c.key for c in cells}
@@ -291,7 +287,7 @@ def run_comparison(train: Examples, test: Examples, spec: CompareSpec, output: s
             + ". Rerun with a larger --budget to finish them; finished cells are kept.")
     finished = sorted(done.values(), key=lambda c: (c["strategy"], size_order(c["size"]), c["seed"]))
     results = analyse(finished, train, test, spec, strategies, metric, skipped)
-    if spec.final and results["recommendation"] and train.task == "classification":
+    if spec.final and results["recommendation"] and task.single_label:
         from .final import fit_final
 
         results["final"] = fit_final(train, test, spec, results["recommendation"], folder, log)
@@ -336,7 +332,7 @@ def analyse(cells: list[dict[str, Any]], train: Examples, test: Examples, spec: 
         "data": {"train": {**summarize(train), "source": train.source, "fingerprint": train.fingerprint()},
                  "test": {**summarize(test), "source": test.source, "fingerprint": test.fingerprint()}},
         "cells": cells, "curves": curves, "paired": paired_comparisons(cells),
-        "other_metrics": {m: learning_curves(cells, m) for m in HIGHER_IS_BETTER[train.task]
+        "other_metrics": {m: learning_curves(cells, m) for m in label_task(train.task).metrics
                           if m != metric and all(m in c["metrics"] for c in cells)},
         "transfer_gain": transfer_gain(curves, baselines) if baselines else [],
         "forecast": forecasts(cells, upper), "recommendation": recommend(curves), "skipped": skipped,

@@ -11,6 +11,8 @@ from typing import Callable
 
 import numpy as np
 
+from ..tasks import label_task
+
 CV_HELP = ("when no validation set is given, estimate held-out scores by k-fold cross-validation on the "
            "training rows (k more fits of the head; fewer folds when a class is smaller than k; 0: off)")
 
@@ -29,7 +31,8 @@ def fold_splits(y: np.ndarray, task: str, folds: int, seed: int) -> list[tuple[n
     [] when fewer than two folds are possible (a class with one row, or fewer than two rows)."""
     from sklearn.model_selection import KFold, StratifiedKFold
 
-    if task == "classification":
+    stratified = label_task(task).single_label
+    if stratified:
         present = np.bincount(y)[np.bincount(y) > 0] if len(y) else np.zeros(0, dtype=int)
         k = min(folds, int(present.min())) if len(present) else 0
         splitter = StratifiedKFold(n_splits=k, shuffle=True, random_state=seed) if k >= 2 else None
@@ -38,7 +41,7 @@ def fold_splits(y: np.ndarray, task: str, folds: int, seed: int) -> list[tuple[n
         splitter = KFold(n_splits=k, shuffle=True, random_state=seed) if k >= 2 else None
     if splitter is None:
         return []
-    return list(splitter.split(np.zeros(len(y)), y if task == "classification" else None))
+    return list(splitter.split(np.zeros(len(y)), y if stratified else None))
 
 
 def out_of_fold(fit_score: Callable[[np.ndarray, np.ndarray], np.ndarray], y: np.ndarray, task: str, folds: int,

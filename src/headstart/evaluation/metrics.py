@@ -81,5 +81,3 @@ def regression_metrics(y_true: np.ndarray, y_pred: np.ndarray) -> dict[str, Any]
         "n": int(len(y_true)),
     }
 
-
-PRIMARY_METRIC = {"classification": "accuracy", "multilabel": "micro_f1", "regression": "r2"}

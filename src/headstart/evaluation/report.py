@@ -15,6 +15,7 @@ from typing import Any, Sequence
 from .. import __version__
 from ..cli.common import format_value
 from ..io import atomic_write_text, read_json
+from ..tasks import label_task
 from .answers import curve_table, spread_caption
 from .compare import FINAL_JSON, RESULTS_JSON, load_results
 from .curves import MIN_FORECAST_SIZES
@@ -66,7 +67,7 @@ def one_seed(results: dict[str, Any]) -> bool:
 def majority_baseline(results: dict[str, Any]) -> tuple[str, float] | None:
     """The class most frequent in training and the score that always predicting it gets on the test set
     (accuracy or macro-F1 over the training classes), or None where that is not defined."""
-    if results["task"] != "classification" or results["metric"] not in ("accuracy", "macro_f1"):
+    if not label_task(results["task"]).single_label or results["metric"] not in ("accuracy", "macro_f1"):
         return None
     train, test = results["data"]["train"]["labels"], results["data"]["test"]["labels"]
     if not train or not sum(test.values()):

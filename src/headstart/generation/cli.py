@@ -17,7 +17,8 @@ from ..config import Options, build_config, opt
 from ..errors import ConfigError, DataError, expected
 from ..io import atomic_write_text, write_json
 from .config import DEFAULT_GENERATION_BACKBONE, STRATEGIES, GenerationConfig
-from .data import DEFAULT_COLUMNS, TASKS, read_pairs
+from ..tasks import CLASSIFICATION, generation_task, is_generation
+from .data import read_pairs
 
 
 @dataclass
@@ -39,7 +40,7 @@ def wants_generation(argv: list[str]) -> bool:
     for i, token in enumerate(argv):
         value = argv[i + 1] if token == "--task" and i + 1 < len(argv) else (
             token.split("=", 1)[1] if token.startswith("--task=") else None)
-        if value in TASKS:
+        if is_generation(value):
             return True
     return False
 
@@ -68,7 +69,7 @@ def check_decoding(args: argparse.Namespace) -> None:
 
 
 def columns(args: argparse.Namespace, task: str) -> tuple[str, str]:
-    src, tgt = DEFAULT_COLUMNS[task]
+    src, tgt = generation_task(task).columns
     return getattr(args, "source_col", "") or src, getattr(args, "target_col", "") or tgt
 
 
@@ -79,7 +80,10 @@ def run_fit(args: argparse.Namespace, fit_args: Any, base: dict[str, Any]) -> in
     from .model import Seq2SeqModel
 
     task = args.task
-    strategy = fit_args.strategy if fit_args.strategy != "probe" else "lora"  # probe is the classification default
+    # an unchanged --strategy is the classification default: a generation task has its own
+    strategy = fit_args.strategy
+    if strategy == CLASSIFICATION.default_strategy:
+        strategy = generation_task(task).default_strategy
     if strategy not in STRATEGIES:
         raise ConfigError(expected(f"a generation strategy ({', '.join(STRATEGIES)})", repr(strategy),
                                    "Pick one with --strategy."))
@@ -143,7 +147,8 @@ def run_predict(args: argparse.Namespace, pa: Any) -> int:
 
     model = Seq2SeqModel.load(pa.model)
     model.progress = not pa.quiet
-    src_col = getattr(args, "source_col", "") or (pa.text_col if pa.text_col != "text" else DEFAULT_COLUMNS[model.task][0])
+    src_col = getattr(args, "source_col", "") or (
+        pa.text_col if pa.text_col != CLASSIFICATION.columns[0] else generation_task(model.task).columns[0])
     pairs = read_pairs(pa.data, src_col, None, require_targets=False)
     out = Path(pa.output)
     if out.suffix not in (".csv", ".jsonl"):

@@ -11,9 +11,6 @@ from typing import Any, Sequence
 from ..data.readers import read_frame, require_columns
 from ..errors import DataError, expected
 
-TASKS = ("translate", "summarize")
-DEFAULT_COLUMNS = {"translate": ("source", "target"), "summarize": ("document", "summary")}
-
 
 class TruncationWarning(Warning):
     """Some inputs were longer than the model's limit and were cut (not a UserWarning: the CLI shows it)."""
@@ -37,14 +34,6 @@ class Pairs:
             h.update(s.encode())
             h.update(b"\x00" + (self.targets[i].encode() if self.targets else b"") + b"\x01")
         return h.hexdigest()[:16]
-
-
-def check_task(task: str) -> str:
-    if task not in TASKS:
-        from ..errors import ConfigError
-
-        raise ConfigError(expected(f"a generation task ({', '.join(TASKS)})", repr(task), "Pick one of them."))
-    return task
 
 
 def read_pairs(path: str | os.PathLike, source_col: str = "source", target_col: str | None = "target",

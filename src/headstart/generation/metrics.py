@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
-PRIMARY_METRIC = {"translate": "bleu", "summarize": "rougeL"}
+from ..tasks import generation_task
 
 
 def translation_metrics(hypotheses: Sequence[str], references: Sequence[str]) -> dict[str, float]:
@@ -28,14 +28,14 @@ def summarization_metrics(hypotheses: Sequence[str], references: Sequence[str]) 
     return {k: 100.0 * v / n for k, v in sums.items()}
 
 
+FAMILIES: dict[str, Callable[[Sequence[str], Sequence[str]], dict[str, float]]] = {
+    "translation": translation_metrics, "summarization": summarization_metrics}
+
+
 def generation_metrics(task: str, hypotheses: Sequence[str], references: Sequence[str]) -> dict[str, Any]:
-    """Every metric of the task plus `n`; both tasks also get the other family for comparison."""
+    """Every metric of the task plus `n`; every task also gets the other families, after its own, for comparison."""
     metrics: dict[str, Any] = {}
-    if task == "translate":
-        metrics.update(translation_metrics(hypotheses, references))
-        metrics.update(summarization_metrics(hypotheses, references))
-    else:
-        metrics.update(summarization_metrics(hypotheses, references))
-        metrics.update(translation_metrics(hypotheses, references))
+    for family in generation_task(task).metric_families:
+        metrics.update(FAMILIES[family](hypotheses, references))
     metrics["n"] = len(references)
     return metrics

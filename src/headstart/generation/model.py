@@ -23,12 +23,13 @@ from ..errors import ConfigError, DataError, ModelError, NotFittedModelError, ex
 from ..io import METADATA_FILE, atomic_folder, folder_digest, read_json, seal_metadata, verify_metadata, write_json
 from ..progress import progress_enabled
 from ..seeding import pick_device, set_seed
+from ..tasks import TRANSLATE, generation_task, is_generation
 from .backends import Backend, build_backend, count_parameters, finish_training, load_backend, save_backend
 from .config import DEFAULT_GENERATION_BACKBONE, STRATEGIES, GenerationConfig
-from .data import TASKS, Pairs, check_task, from_lists
+from .data import Pairs, from_lists
 from .decoding import GenerationStats, generate
 from .encoding import Prompter, source_inputs, training_examples
-from .metrics import PRIMARY_METRIC, generation_metrics
+from .metrics import generation_metrics
 from .trainer import train
 
 FORMAT_VERSION = 1
@@ -51,7 +52,8 @@ class Seq2SeqModel(BaseEstimator):
     **options: fields of `GenerationConfig` (epochs, lr, max_seconds, num_beams, prompt_template, ...).
     """
 
-    def __init__(self, task: str = "translate", backbone: str = DEFAULT_GENERATION_BACKBONE, strategy: str = "lora",
+    def __init__(self, task: str = TRANSLATE.name, backbone: str = DEFAULT_GENERATION_BACKBONE,
+                 strategy: str = TRANSLATE.default_strategy,
                  seed: int = 0, progress: bool = True, **options: Any) -> None:
         self.task = task
         self.backbone = backbone
@@ -92,7 +94,7 @@ class Seq2SeqModel(BaseEstimator):
             sources_valid: Sequence[str] | Pairs | None = None,
             targets_valid: Sequence[str] | None = None) -> "Seq2SeqModel":
         """Train on parallel texts (zero-shot only loads the model). Validation drives early stopping."""
-        check_task(self.task)
+        generation_task(self.task)  # a ConfigError naming the generation tasks otherwise
         if self.strategy not in STRATEGIES:
             raise ConfigError(expected(f"a generation strategy ({', '.join(STRATEGIES)})", repr(self.strategy),
                                        "Pick one of them."))
@@ -168,7 +170,7 @@ class Seq2SeqModel(BaseEstimator):
 
     def score(self, sources: Sequence[str], targets: Sequence[str]) -> float:
         """BLEU (translate) or ROUGE-L (summarize), on a 0-100 scale."""
-        return float(self.evaluate(sources, targets)[PRIMARY_METRIC[self.task_]])
+        return float(self.evaluate(sources, targets)[generation_task(self.task_).primary_metric])
 
     def evaluate(self, sources: Sequence[str] | Pairs, targets: Sequence[str] | None = None,
                  return_outputs: bool = False, **decoding: Any) -> dict[str, Any]:
@@ -261,6 +263,6 @@ def is_generation_folder(folder: str | Path) -> bool:
     """True when `folder` holds a model saved by `Seq2SeqModel` (the CLI dispatches on this)."""
     path = Path(folder) / METADATA_FILE
     try:
-        return path.exists() and read_json(path).get("task") in TASKS
+        return path.exists() and is_generation(read_json(path).get("task"))
     except (OSError, ValueError):
         return False

@@ -4,21 +4,13 @@ instruct models when their tokenizer has one. The target follows the prompt dire
 from __future__ import annotations
 
 from ..errors import ConfigError, expected
-
-DEFAULT_TEMPLATES = {
-    "translate": "Translate {source_lang} to {target_lang}:\n{source}\n{target_lang}:",
-    "summarize": "Write the subject line of this email:\n{source}\nSubject:",
-}
-# In chat form the trailing cue ("German:") is dropped: the assistant turn already says "answer now".
-CHAT_TEMPLATES = {
-    "translate": "Translate this {source_lang} text to {target_lang}. Reply with the translation only.\n\n{source}",
-    "summarize": "Write the subject line of this email. Reply with the subject line only.\n\n{source}",
-}
+from ..tasks import generation_task
 
 
 def resolve_template(task: str, template: str, chat: bool) -> str:
     """The user's template, or the task's default (chat or plain). It must contain {source}."""
-    chosen = template or (CHAT_TEMPLATES if chat else DEFAULT_TEMPLATES)[task]
+    default = generation_task(task)
+    chosen = template or (default.chat_prompt if chat else default.prompt)
     if "{source}" not in chosen:
         raise ConfigError(expected("a prompt template containing {source}", repr(chosen),
                                    "Add {source} where the input text goes."))

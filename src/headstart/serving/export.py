@@ -20,6 +20,7 @@ from ..embeddings import masked_mean
 from ..errors import DataError, ModelError, expected
 from ..io import METADATA_FILE, atomic_folder, folder_digest, read_json, seal_metadata, verify_metadata, write_json
 from ..resources import DEMO_TEST
+from ..tasks import label_task
 
 ONNX_METADATA = "headstart-onnx.json"
 FP32_FILE = "model.onnx"
@@ -63,18 +64,11 @@ def _torch_module(clf) -> tuple[Any, Any, int]:
 
     strategy = clf.strategy_
     name = clf.metadata_.get("strategy") if hasattr(clf, "metadata_") else clf.strategy
-    task = clf.task_
+    activate = label_task(clf.task_).activate
     if name not in EXPORTABLE:
         raise ModelError(expected(f"a transformer model ({', '.join(EXPORTABLE)})", f"a '{name}' model",
                                   "ONNX export covers transformer classifiers; scikit-learn models (scratch-tfidf) "
                                   "are already small and fast — serve them without --onnx."))
-
-    def finish(logits):
-        if task == "classification":
-            return torch.softmax(logits.float(), -1)
-        if task == "multilabel":
-            return torch.sigmoid(logits.float())
-        return logits.float().squeeze(-1)
 
     if name == "probe":
         from ..backbones import load_model, load_tokenizer
@@ -116,7 +110,7 @@ def _torch_module(clf) -> tuple[Any, Any, int]:
             self.model = model
 
         def forward(self, input_ids, attention_mask):
-            return finish(self.model(input_ids=input_ids, attention_mask=attention_mask).logits)
+            return activate(self.model(input_ids=input_ids, attention_mask=attention_mask).logits.float())
 
     return SeqGraph().eval(), seq.tokenizer, seq.max_length
 
@@ -216,7 +210,7 @@ def export_onnx(model_dir: str | Path, output: str | Path | None = None, *, int8
             q = OnnxClassifier(tmp, int8=True, verify=False)
             q_scores = q.decision_scores(texts)
             report.int8_max_abs_diff = float(np.max(np.abs(q_scores - reference))) if texts else 0.0
-            if clf.task_ == "classification" and texts:
+            if label_task(clf.task_).single_label and texts:
                 report.int8_label_agreement = float(np.mean(q_scores.argmax(1) == reference.argmax(1)))
         if test:
             report.accuracy = _accuracies(clf, onnx_clf, tmp if int8 else None, test, accuracy_limit)
@@ -228,7 +222,7 @@ def export_onnx(model_dir: str | Path, output: str | Path | None = None, *, int8
 
 def _accuracies(clf, onnx_clf, int8_folder: Path | None, test: str, limit: int) -> dict[str, float]:
     texts, labels = parity_texts(test, limit)
-    if labels is None or clf.task_ != "classification":
+    if labels is None or not label_task(clf.task_).single_label:
         return {}
     labels = [str(v) for v in labels]
     result = {"pytorch": _accuracy(clf.predict(texts), labels), "onnx": _accuracy(onnx_clf.predict(texts), labels)}
@@ -287,8 +281,7 @@ class OnnxClassifier:
             raise DataError(expected("a list of texts", "a single string", "Wrap it in a list: [text]."))
         texts = [str(t) for t in texts]
         if not texts:
-            width = 0 if self.task_ == "regression" else len(self.classes_)
-            return np.zeros((0, width) if width else (0,), dtype=np.float32)
+            return label_task(self.task_).empty_scores(self.classes_)
         # Sorting by length keeps padding (and so wasted compute) low inside each batch.
         order = np.argsort([len(t) for t in texts], kind="stable")
         out: list[np.ndarray | None] = [None] * len(texts)
@@ -303,16 +296,13 @@ class OnnxClassifier:
         return np.stack(out).astype(np.float32)
 
     def predict_proba(self, texts: Sequence[str]) -> np.ndarray:
-        if self.task_ == "regression":
+        if not label_task(self.task_).has_classes:
             raise ModelError(expected("a classification model", "a regression model", "Use predict() for values."))
         return self.decision_scores(texts)
 
     def scores_to_labels(self, scores: np.ndarray) -> list[Any]:
-        if self.task_ == "regression":
-            return [float(v) for v in np.ravel(scores)]
-        if self.task_ == "multilabel":
-            return [[c for c, on in zip(self.classes_, row >= self.threshold) if on] for row in scores]
-        return [self.classes_[i] for i in scores.argmax(axis=1)]
+        """The shared decoding of the task (the same as `TextClassifier.scores_to_labels`)."""
+        return label_task(self.task_).decode(scores, self.classes_, self.threshold)
 
     def predict(self, texts: Sequence[str]) -> list[Any]:
         return self.scores_to_labels(self.decision_scores(texts))

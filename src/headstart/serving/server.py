@@ -22,6 +22,7 @@ from .. import __version__
 from ..config import Options, opt
 from ..data.examples import is_empty_text, unencodable_at
 from ..errors import HeadstartError
+from ..tasks import label_task
 
 log = logging.getLogger("headstart.serving")
 
@@ -262,7 +263,7 @@ def create_app(predictor: Predictor, metadata: dict[str, Any], limits: ServeLimi
         out = []
         for label, row in zip(labels, scores):
             prediction = {"label": label}
-            if predictor.task_ != "regression":
+            if label_task(predictor.task_).has_classes:
                 prediction["scores"] = {c: round(float(p), 6) for c, p in zip(classes, row)}
             out.append(prediction)
         return {"predictions": out}

@@ -14,6 +14,7 @@ from typing import ClassVar, Sequence
 from ..backbones import BackboneRef
 from ..config import TrainConfig, opt
 from ..seeding import pick_device
+from ..tasks import CLASSIFIER_TASK_NAMES
 from ..training.param_groups import layer_map, set_trainable
 from ..training.regularise import AnchorOptions
 from ..training.seqcls import SequenceClassifier, classifier_backed, pretrained_classifier
@@ -39,7 +40,7 @@ class BitFit:
     name: ClassVar[str] = "bitfit"
     config_cls: ClassVar[type] = BitFitConfig
     needs_backbone: ClassVar[bool] = True
-    tasks: ClassVar[tuple[str, ...]] = ("classification", "multilabel", "regression")
+    tasks: ClassVar[tuple[str, ...]] = CLASSIFIER_TASK_NAMES
 
     def __init__(self) -> None:
         self.classifier_: SequenceClassifier | None = None

@@ -23,6 +23,7 @@ from ..embeddings import pooled
 from ..heads import DenseHead, fit_head
 from ..progress import bar
 from ..seeding import pick_device
+from ..tasks import CLASSIFICATION
 from ..training.optim import adamw
 from ..training.schedules import make_scheduler
 from .registry import FitReport, Target, register
@@ -129,7 +130,7 @@ class Contrastive:
     name: ClassVar[str] = "contrastive"
     config_cls: ClassVar[type] = ContrastiveConfig
     needs_backbone: ClassVar[bool] = True
-    tasks: ClassVar[tuple[str, ...]] = ("classification",)
+    tasks: ClassVar[tuple[str, ...]] = (CLASSIFICATION.name,)
 
     def __init__(self) -> None:
         self.model_ = None

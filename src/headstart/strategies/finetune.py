@@ -10,6 +10,7 @@ from typing import ClassVar, Sequence
 from ..backbones import BackboneRef
 from ..config import TrainConfig
 from ..seeding import pick_device
+from ..tasks import CLASSIFIER_TASK_NAMES
 from ..training.loop import describe_run, train_classifier
 from ..training.param_groups import layerwise_param_groups
 from ..training.regularise import AnchorOptions, backbone_names, l2sp_penalty, snapshot, wise_interpolate
@@ -28,7 +29,7 @@ class Finetune:
     name: ClassVar[str] = "finetune"
     config_cls: ClassVar[type] = FinetuneConfig
     needs_backbone: ClassVar[bool] = True
-    tasks: ClassVar[tuple[str, ...]] = ("classification", "multilabel", "regression")
+    tasks: ClassVar[tuple[str, ...]] = CLASSIFIER_TASK_NAMES
 
     def __init__(self) -> None:
         self.classifier_: SequenceClassifier | None = None

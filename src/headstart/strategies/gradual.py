@@ -15,6 +15,7 @@ from typing import ClassVar, Sequence
 from ..backbones import BackboneRef
 from ..config import AUTO_EPOCHS_HELP, TrainConfig, opt
 from ..seeding import pick_device
+from ..tasks import CLASSIFIER_TASK_NAMES
 from ..training.param_groups import LayerMap, layer_map, layerwise_param_groups, set_trainable, top_k_names
 from ..training.regularise import AnchorOptions
 from ..training.seqcls import SequenceClassifier, classifier_backed, pretrained_classifier
@@ -50,7 +51,7 @@ class Gradual:
     name: ClassVar[str] = "gradual"
     config_cls: ClassVar[type] = GradualConfig
     needs_backbone: ClassVar[bool] = True
-    tasks: ClassVar[tuple[str, ...]] = ("classification", "multilabel", "regression")
+    tasks: ClassVar[tuple[str, ...]] = CLASSIFIER_TASK_NAMES
 
     def __init__(self) -> None:
         self.classifier_: SequenceClassifier | None = None

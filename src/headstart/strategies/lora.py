@@ -23,6 +23,7 @@ from ..config import TrainConfig, opt
 from ..errors import ConfigError, expected
 from ..io import read_json, write_json
 from ..seeding import pick_device
+from ..tasks import CLASSIFIER_TASK_NAMES
 from ..training.seqcls import SequenceClassifier, label_kwargs, load_classifier, pretrained_classifier
 from .finetune import run_training
 from .registry import FitReport, Target, register
@@ -93,7 +94,7 @@ class Lora:
     name: ClassVar[str] = "lora"
     config_cls: ClassVar[type] = LoraConfig
     needs_backbone: ClassVar[bool] = True
-    tasks: ClassVar[tuple[str, ...]] = ("classification", "multilabel", "regression")
+    tasks: ClassVar[tuple[str, ...]] = CLASSIFIER_TASK_NAMES
 
     def __init__(self) -> None:
         self.classifier_: SequenceClassifier | None = None

@@ -16,6 +16,7 @@ from ..evaluation.crossval import CV_HELP, CrossValidation, out_of_fold
 from ..heads import DenseHead, fit_head
 from ..runtime import RUNTIME_HELP, RuntimeName, load_record, save_record, strategy_runtime
 from ..seeding import pick_device
+from ..tasks import CLASSIFIER_TASK_NAMES
 from .registry import FitReport, Target, register
 
 
@@ -39,7 +40,7 @@ class Probe:
     name: ClassVar[str] = "probe"
     config_cls: ClassVar[type] = ProbeConfig
     needs_backbone: ClassVar[bool] = True
-    tasks: ClassVar[tuple[str, ...]] = ("classification", "multilabel", "regression")
+    tasks: ClassVar[tuple[str, ...]] = CLASSIFIER_TASK_NAMES
 
     def __init__(self) -> None:
         self.backbone_: BackboneRef | None = None

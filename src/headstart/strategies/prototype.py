@@ -22,6 +22,7 @@ from ..errors import DataError, expected
 from ..evaluation.crossval import CV_HELP, CrossValidation, out_of_fold
 from ..runtime import RUNTIME_HELP, RuntimeName, load_record, save_record, strategy_runtime
 from ..seeding import pick_device
+from ..tasks import CLASSIFICATION
 from .registry import FitReport, Target, register
 
 
@@ -83,7 +84,7 @@ class Prototype:
     name: ClassVar[str] = "prototype"
     config_cls: ClassVar[type] = PrototypeConfig
     needs_backbone: ClassVar[bool] = True
-    tasks: ClassVar[tuple[str, ...]] = ("classification",)
+    tasks: ClassVar[tuple[str, ...]] = (CLASSIFICATION.name,)
 
     def __init__(self) -> None:
         self.backbone_: BackboneRef | None = None

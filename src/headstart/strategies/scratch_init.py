@@ -10,6 +10,7 @@ from typing import ClassVar, Sequence
 from ..backbones import BackboneRef
 from ..config import AUTO_EPOCHS_HELP, TrainConfig, opt
 from ..seeding import pick_device
+from ..tasks import CLASSIFIER_TASK_NAMES
 from ..training.seqcls import SequenceClassifier, classifier_backed, random_classifier
 from .finetune import run_training
 from .registry import FitReport, Target, register
@@ -30,7 +31,7 @@ class ScratchInit:
     name: ClassVar[str] = "scratch-init"
     config_cls: ClassVar[type] = ScratchInitConfig
     needs_backbone: ClassVar[bool] = True
-    tasks: ClassVar[tuple[str, ...]] = ("classification", "multilabel", "regression")
+    tasks: ClassVar[tuple[str, ...]] = CLASSIFIER_TASK_NAMES
 
     def __init__(self) -> None:
         self.classifier_: SequenceClassifier | None = None

@@ -15,6 +15,7 @@ from ..config import Options, opt
 from ..errors import DataError, expected
 from ..evaluation.crossval import CV_HELP, CrossValidation, out_of_fold
 from ..heads import DenseHead, fit_head
+from ..tasks import CLASSIFIER_TASK_NAMES
 from .registry import FitReport, Target, register
 
 
@@ -33,7 +34,7 @@ class ScratchTfidf:
     name: ClassVar[str] = "scratch-tfidf"
     config_cls: ClassVar[type] = TfidfConfig
     needs_backbone: ClassVar[bool] = False
-    tasks: ClassVar[tuple[str, ...]] = ("classification", "multilabel", "regression")
+    tasks: ClassVar[tuple[str, ...]] = CLASSIFIER_TASK_NAMES
 
     def __init__(self) -> None:
         self.vectorizer_ = None

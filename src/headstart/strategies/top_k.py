@@ -15,6 +15,7 @@ from typing import ClassVar, Sequence
 from ..backbones import BackboneRef
 from ..config import TrainConfig, opt
 from ..seeding import pick_device
+from ..tasks import CLASSIFIER_TASK_NAMES
 from ..training.param_groups import layer_map, set_trainable, top_k_names
 from ..training.regularise import AnchorOptions
 from ..training.seqcls import SequenceClassifier, classifier_backed, pretrained_classifier
@@ -52,7 +53,7 @@ class TopK:
     name: ClassVar[str] = "top-k"
     config_cls: ClassVar[type] = TopKConfig
     needs_backbone: ClassVar[bool] = True
-    tasks: ClassVar[tuple[str, ...]] = ("classification", "multilabel", "regression")
+    tasks: ClassVar[tuple[str, ...]] = CLASSIFIER_TASK_NAMES
 
     def __init__(self) -> None:
         self.classifier_: SequenceClassifier | None = None
@@ -70,7 +71,7 @@ class HeadOnly:
     name: ClassVar[str] = "head-only"
     config_cls: ClassVar[type] = HeadOnlyConfig
     needs_backbone: ClassVar[bool] = True
-    tasks: ClassVar[tuple[str, ...]] = ("classification", "multilabel", "regression")
+    tasks: ClassVar[tuple[str, ...]] = CLASSIFIER_TASK_NAMES
 
     def __init__(self) -> None:
         self.classifier_: SequenceClassifier | None = None

@@ -27,6 +27,7 @@ from ..errors import ConfigError, DataError, expected
 from ..instruct_lm import DEFAULT_LM, chat_prompt, load_lm, score_continuations
 from ..runtime import RUNTIME_HELP, RuntimeName, load_record, save_record, strategy_runtime
 from ..seeding import pick_device
+from ..tasks import CLASSIFICATION
 from .prototype import softmax
 from .registry import FitReport, Target, register
 
@@ -91,7 +92,7 @@ class ZeroShot:
     config_cls: ClassVar[type] = ZeroShotConfig
     needs_backbone: ClassVar[bool] = True
     needs_examples: ClassVar[bool] = False  # fit takes the label set only
-    tasks: ClassVar[tuple[str, ...]] = ("classification",)
+    tasks: ClassVar[tuple[str, ...]] = (CLASSIFICATION.name,)
 
     def __init__(self) -> None:
         self.backbone_: BackboneRef | None = None
