@@ -1,10 +1,6 @@
-"""The task registry: one object per task, owning what differs between tasks.
-
-A task knows its loss, output activation, score->label decoding, metrics, the Hugging Face
-`problem_type`, its data columns and its default strategy. Code elsewhere asks the task
-(`get_task(name).decode(...)`) instead of comparing task names; the name stays the string
-that data, headstart.json and the CLI carry. Adding a task is one object here.
-"""
+"""The task registry: one object per task, owning its loss, output activation, score->label decoding, metrics,
+Hugging Face `problem_type`, data columns and default strategy. Code asks the task (`label_task(name).decode(...)`)
+rather than comparing names; the name stays the string that data, headstart.json and the CLI carry."""
 
 from __future__ import annotations
 
@@ -20,47 +16,40 @@ AUTO = "auto"  # not a task: "let the labels decide" (lists of labels read as mu
 
 
 class Task(Protocol):
-    """What every task declares."""
+    """What every task declares; `LabelTask` and `GenerationTask` add what their estimator needs."""
 
     name: str
     generation: bool  # pairs of texts in, text out (Seq2SeqModel) rather than labels (TextClassifier)
     default_strategy: str
     primary_metric: str  # what `score` returns and `compare` ranks by unless told otherwise
-    metrics: tuple[str, ...]  # the metrics `compare` can rank by (higher is better)
     columns: tuple[str, str]  # default (input, target) columns of a data file
 
 
 @dataclass(frozen=True)
 class LabelTask:
-    """A task of `TextClassifier`: texts in, class names, lists of class names or numbers out.
-
-    What differs between them is data, not code: how a row's scores turn into its label(s) follows
-    from `output` (softmax: one class, sigmoid: each class on or off, identity: the value itself).
-    """
+    """A task of `TextClassifier`: texts in, class names, lists of them or numbers out. What differs is data:
+    the rest follows from `output` (softmax: one class, sigmoid: each class on or off, identity: the value)."""
 
     name: str
     output: str  # the head's output activation: "softmax", "sigmoid" or "identity" (heads.Output)
     problem_type: str  # the Hugging Face config's problem_type
     primary_metric: str
-    metrics: tuple[str, ...]
+    metrics: tuple[str, ...]  # the metrics `compare` can rank by (higher is better)
     score_name: str  # what `validation_score` measures, for progress lines
     columns: tuple[str, str] = ("text", "label")
     default_strategy: str = "probe"
     generation: bool = False
 
     @property
-    def has_classes(self) -> bool:
-        """False for regression: no class names, one output column, no per-class counts."""
+    def has_classes(self) -> bool:  # False for regression: no class names, one output, no label counts
         return self.output != "identity"
 
     @property
-    def single_label(self) -> bool:
-        """One class per row: probabilities that sum to one (calibration, abstaining, class weights, bias audits)."""
+    def single_label(self) -> bool:  # one class per row: calibration, abstaining, class weights, bias audits
         return self.output == "softmax"
 
     @property
-    def multi_label(self) -> bool:
-        """Any number of classes per row, each decided by the threshold."""
+    def multi_label(self) -> bool:  # any number of classes per row, each decided by the threshold
         return self.output == "sigmoid"
 
     # -- labels ------------------------------------------------------------------------------------
@@ -78,7 +67,7 @@ class LabelTask:
         return [_label_name(v) for v in labels]
 
     def row_classes(self, label: Any) -> list[Any]:
-        """The class names one row's label names (none for regression)."""
+        """The class names in one row's label (none for regression)."""
         if not self.has_classes:
             return []
         return list(label) if self.multi_label else [label]
@@ -108,6 +97,7 @@ class LabelTask:
         return y
 
     def n_outputs(self, classes: Sequence[str]) -> int:
+        """Output columns of a model: one per class, or one value."""
         return len(classes) if self.has_classes else 1
 
     # -- scores ------------------------------------------------------------------------------------
@@ -175,7 +165,6 @@ class GenerationTask:
     name: str
     columns: tuple[str, str]
     primary_metric: str
-    metrics: tuple[str, ...]
     metric_families: tuple[str, ...]  # generation/metrics.py families, the task's own first
     prompt: str  # the default prompt of decoder-only models
     chat_prompt: str  # the same in chat form: no trailing cue, the assistant turn already says "answer now"
@@ -190,13 +179,11 @@ MULTILABEL = LabelTask("multilabel", "sigmoid", "multi_label_classification", "m
 REGRESSION = LabelTask("regression", "identity", "regression", "r2", ("r2", "pearson", "spearman"),
                        score_name="neg_mse")
 TRANSLATE = GenerationTask(
-    "translate", ("source", "target"), "bleu", ("bleu", "chrf", "rouge1", "rouge2", "rougeL"),
-    ("translation", "summarization"),
+    "translate", ("source", "target"), "bleu", ("translation", "summarization"),
     prompt="Translate {source_lang} to {target_lang}:\n{source}\n{target_lang}:",
     chat_prompt="Translate this {source_lang} text to {target_lang}. Reply with the translation only.\n\n{source}")
 SUMMARIZE = GenerationTask(
-    "summarize", ("document", "summary"), "rougeL", ("rougeL", "rouge1", "rouge2", "bleu", "chrf"),
-    ("summarization", "translation"),
+    "summarize", ("document", "summary"), "rougeL", ("summarization", "translation"),
     prompt="Write the subject line of this email:\n{source}\nSubject:",
     chat_prompt="Write the subject line of this email. Reply with the subject line only.\n\n{source}")
 
@@ -212,35 +199,34 @@ def task_names() -> list[str]:
     return list(_BY_NAME)
 
 
-def get_task(name: str) -> Any:
-    """The task called `name` (a `LabelTask` or a `GenerationTask`); a `ConfigError` that lists them otherwise."""
-    try:
-        return _BY_NAME[name]
-    except KeyError:
-        raise ConfigError(expected(f"a task ({', '.join(_BY_NAME)})", repr(name), "Choose a supported task.")) from None
+def get_task(name: str) -> LabelTask | GenerationTask:
+    """The task called `name`; a `ConfigError` that lists them otherwise."""
+    return _named(name, (LabelTask, GenerationTask),
+                  ConfigError(expected(f"a task ({', '.join(_BY_NAME)})", repr(name), "Choose a supported task.")))
 
 
 def label_task(name: str) -> LabelTask:
-    """The classifier task called `name`: the errors `from_lists` has always given for another name."""
-    task = _BY_NAME.get(name)
-    if not isinstance(task, LabelTask):
-        raise DataError(expected(f"task one of {', '.join(CLASSIFIER_TASK_NAMES)}", repr(name),
-                                 "Choose a supported task."))
-    return task
+    """The classifier task called `name`: the error `from_lists` has always given for another name."""
+    return _named(name, LabelTask, DataError(expected(f"task one of {', '.join(CLASSIFIER_TASK_NAMES)}", repr(name),
+                                                      "Choose a supported task.")))
 
 
 def generation_task(name: str) -> GenerationTask:
     """The generation task called `name`, or a `ConfigError` naming them."""
+    return _named(name, GenerationTask, ConfigError(expected(
+        f"a generation task ({', '.join(GENERATION_TASK_NAMES)})", repr(name), "Pick one of them.")))
+
+
+def _named(name: str, kind: Any, error: Exception) -> Any:
     task = _BY_NAME.get(name)
-    if not isinstance(task, GenerationTask):
-        raise ConfigError(expected(f"a generation task ({', '.join(GENERATION_TASK_NAMES)})", repr(name),
-                                   "Pick one of them."))
+    if not isinstance(task, kind):
+        raise error
     return task
 
 
 def is_generation(name: Any) -> bool:
-    """True when `name` is the name of a generation task (False for anything else, 'auto' and None included)."""
-    return isinstance(_BY_NAME.get(name) if isinstance(name, str) else None, GenerationTask)
+    """True when `name` names a generation task (False for anything else, 'auto' and None included)."""
+    return isinstance(name, str) and getattr(_BY_NAME.get(name), "generation", False)
 
 
 def infer_task(labels: Sequence[Any]) -> LabelTask:
