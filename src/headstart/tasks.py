@@ -199,7 +199,7 @@ def task_names() -> list[str]:
     return list(_BY_NAME)
 
 
-def get_task(name: str) -> LabelTask | GenerationTask:
+def get_task(name: str) -> Task:
     """The task called `name`; a `ConfigError` that lists them otherwise."""
     return _named(name, (LabelTask, GenerationTask),
                   ConfigError(expected(f"a task ({', '.join(_BY_NAME)})", repr(name), "Choose a supported task.")))

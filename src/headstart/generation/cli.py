@@ -16,8 +16,8 @@ from typing import Any
 from ..config import Options, build_config, opt
 from ..errors import ConfigError, DataError, expected
 from ..io import atomic_write_text, write_json
-from .config import DEFAULT_GENERATION_BACKBONE, STRATEGIES, GenerationConfig
 from ..tasks import CLASSIFICATION, generation_task, is_generation
+from .config import DEFAULT_GENERATION_BACKBONE, STRATEGIES, GenerationConfig
 from .data import read_pairs
 
 

@@ -53,8 +53,8 @@ class Seq2SeqModel(BaseEstimator):
     """
 
     def __init__(self, task: str = TRANSLATE.name, backbone: str = DEFAULT_GENERATION_BACKBONE,
-                 strategy: str = TRANSLATE.default_strategy,
-                 seed: int = 0, progress: bool = True, **options: Any) -> None:
+                 strategy: str = TRANSLATE.default_strategy, seed: int = 0, progress: bool = True,
+                 **options: Any) -> None:
         self.task = task
         self.backbone = backbone
         self.strategy = strategy
