@@ -93,11 +93,7 @@ def _torch_module(clf) -> tuple[Any, Any, int]:
                     h = h @ getattr(self, f"w{i}").T + getattr(self, f"b{i}")
                     if i < len(layers) - 1:
                         h = torch.relu(h)
-                if head.output == "softmax":
-                    return torch.softmax(h, -1)
-                if head.output == "sigmoid":
-                    return torch.sigmoid(h)
-                return h[:, 0]
+                return activate(h)  # the task's activation: the one the head was fitted with
 
         return ProbeGraph().eval(), load_tokenizer(strategy.backbone_), strategy.config_.max_length
 
