@@ -9,11 +9,10 @@ from typing import Any
 
 import numpy as np
 
-from ..progress import bar as progress_bar
 from ..training.batching import length_grouped_batches
 from ..training.loop import default_param_groups
-from ..training.optim import adamw
 from ..training.schedules import lr_multiplier
+from ..training.step import TrainStep
 from .config import GenerationConfig
 from .encoding import collate
 from .loss import choose_loss, model_loss
@@ -45,8 +44,6 @@ def _shifts(model) -> bool:
 def train(model, train_examples: list[dict], valid_examples: list[dict] | None, config: GenerationConfig,
           pad_id: int, seed: int, device: str) -> dict[str, Any]:
     """Train in place; returns history, best validation loss and whether the time budget ended training."""
-    import torch
-
     model.to(device)
     model.train()
     checkpointing = config.gradient_checkpointing and hasattr(model, "gradient_checkpointing_enable")
@@ -59,8 +56,6 @@ def train(model, train_examples: list[dict], valid_examples: list[dict] | None, 
     steps_per_epoch = math.ceil(len(train_examples) / config.batch_size)
     total_steps = max(1, steps_per_epoch * config.epochs)
     warmup = int(config.warmup_ratio * total_steps)
-    optimizer = adamw(default_param_groups(model, config.lr, config.weight_decay), lr=config.lr,
-                      weight_decay=config.weight_decay)
     started = time.perf_counter()
     first = collate([train_examples[0]], pad_id, device)
     loss_fn, loss_name = choose_loss(model, first)
@@ -72,31 +67,24 @@ def train(model, train_examples: list[dict], valid_examples: list[dict] | None, 
             step = max(step, min(by_time, total_steps))
         return lr_multiplier(config.schedule, step, total_steps, warmup)
 
-    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, multiplier)
+    train_step = TrainStep(default_param_groups(model, config.lr, config.weight_decay), lr=config.lr,
+                           weight_decay=config.weight_decay, total_steps=total_steps, schedule=multiplier,
+                           max_grad_norm=config.max_grad_norm, clip=model.parameters())
     eval_every = max(1, steps_per_epoch // max(1, config.evals_per_epoch))
     history: list[dict[str, float]] = []
     best_loss, best_step, best_state, stale = math.inf, 0, None, 0
     step, stop, out_of_time = 0, False, False
-    bar = progress_bar(total_steps, "training", unit="step")
     for epoch in range(config.epochs):
         for batch_index in length_grouped_batches(lengths, config.batch_size, rng):
             batch = collate([train_examples[i] for i in batch_index], pad_id, device)
-            loss = loss_fn(model, batch)
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            if config.max_grad_norm > 0:
-                torch.nn.utils.clip_grad_norm_(model.parameters(), config.max_grad_norm)
-            optimizer.step()
-            scheduler.step()
+            loss = train_step(lambda: loss_fn(model, batch))
             step += 1
-            bar.set_postfix(loss=float(loss.item()))
-            bar.update(1)
             out_of_time = config.max_seconds > 0 and time.perf_counter() - started >= config.max_seconds
             if valid_examples and (step % eval_every == 0 or out_of_time):
                 vloss = validation_loss(model, valid_examples, pad_id, config.batch_size, device, loss_fn)
-                history.append({"step": step, "epoch": epoch + 1, "train_loss": float(loss.item()),
+                history.append({"step": step, "epoch": epoch + 1, "train_loss": loss,
                                 "valid_loss": vloss, "seconds": time.perf_counter() - started})
-                bar.log(epoch=epoch + 1, valid_loss=vloss, train_loss=float(loss.item()))
+                train_step.bar.log(epoch=epoch + 1, valid_loss=vloss, train_loss=loss)
                 if vloss < best_loss:
                     best_loss, best_step, stale = vloss, step, 0
                     best_state = {k: v.detach().cpu().clone() for k, v in _trainable_state(model).items()}
@@ -104,13 +92,13 @@ def train(model, train_examples: list[dict], valid_examples: list[dict] | None, 
                     stale += 1
                     stop = bool(config.patience) and stale >= config.patience
             elif not valid_examples and step % eval_every == 0:
-                history.append({"step": step, "epoch": epoch + 1, "train_loss": float(loss.item()),
+                history.append({"step": step, "epoch": epoch + 1, "train_loss": loss,
                                 "seconds": time.perf_counter() - started})
             if stop or out_of_time:
                 break
         if stop or out_of_time:
             break
-    bar.close()
+    train_step.close()
     if checkpointing:
         model.gradient_checkpointing_disable()  # generation keeps its key/value cache
     if best_state is not None:

@@ -21,11 +21,9 @@ from ..backbones import BackboneRef, load_model, load_tokenizer, resolve_backbon
 from ..config import MIN_TOKENS, Options, opt
 from ..embeddings import pooled
 from ..heads import DenseHead, fit_head
-from ..progress import bar
 from ..seeding import pick_device
 from ..tasks import CLASSIFICATION
-from ..training.optim import adamw
-from ..training.schedules import make_scheduler
+from ..training.step import TrainStep
 from .registry import FitReport, Target, register
 
 
@@ -141,8 +139,6 @@ class Contrastive:
 
     def fit(self, backbone: BackboneRef | None, train: Target, valid: Target | None, config: ContrastiveConfig,
             seed: int) -> FitReport:
-        import torch
-
         assert backbone is not None
         start = time.perf_counter()
         self.config_, self.device_ = config, pick_device(config.device)
@@ -153,23 +149,17 @@ class Contrastive:
                                    for _ in range(config.epochs)])
         triplets = triplets[rng.permutation(len(triplets))]
         steps = max(1, int(np.ceil(len(triplets) / config.batch_size)))
-        optimizer = adamw(self.model_.parameters(), lr=config.lr)
-        scheduler = make_scheduler(optimizer, "linear", steps, int(config.warmup_ratio * steps))
+        train_step = TrainStep(self.model_.parameters(), lr=config.lr, total_steps=steps, schedule="linear",
+                               warmup_steps=int(config.warmup_ratio * steps), max_grad_norm=1.0, desc="contrastive")
         self.model_.train()
-        history, progress = [], bar(steps, "contrastive", "step")
-        for step in range(steps):
-            chunk = triplets[step * config.batch_size:(step + 1) * config.batch_size]
-            loss = contrastive_loss(self.model_, self.tokenizer_, train.texts, train.y, chunk, config, self.device_)
-            optimizer.zero_grad()
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(self.model_.parameters(), 1.0)
-            optimizer.step()
-            scheduler.step()
-            progress.set_postfix(loss=float(loss.item()))
-            progress.update(1)
-            if step % 50 == 0 or step == steps - 1:
-                history.append({"step": step, "loss": float(loss.item())})
-        progress.close()
+        history = []
+        with train_step:
+            for step in range(steps):
+                chunk = triplets[step * config.batch_size:(step + 1) * config.batch_size]
+                loss = train_step(lambda: contrastive_loss(self.model_, self.tokenizer_, train.texts, train.y, chunk,
+                                                           config, self.device_))
+                if step % 50 == 0 or step == steps - 1:
+                    history.append({"step": step, "loss": loss})
         x = self._embed(train.texts)
         self.head_ = fit_head(x, train.y, train.task, "logistic", config.C, seed=seed)
         total = sum(p.numel() for p in self.model_.parameters()) + self.head_.n_parameters()

@@ -17,12 +17,10 @@ from typing import Any, Callable, Sequence
 import numpy as np
 
 from ..config import TrainConfig
-from ..progress import bar as progress_bar
 from ..strategies.registry import Target
 from ..tasks import label_task
 from .batching import length_grouped_batches, pad_batch, sorted_batches
-from .optim import adamw
-from .schedules import make_scheduler
+from .step import TrainStep
 
 
 @dataclass
@@ -104,8 +102,6 @@ def train_classifier(model, tokenizer, train: Target, valid: Target | None, cfg:
                      callbacks: Sequence[Any] = (), penalties: Sequence[Callable[[], Any]] = (),
                      progress: bool | None = None) -> TrainState:
     """Train `model` in place and leave it at its best validation checkpoint. Returns the final state."""
-    import torch
-
     from . import distributed
 
     dist, device = distributed.setup(device)
@@ -122,45 +118,43 @@ def train_classifier(model, tokenizer, train: Target, valid: Target | None, cfg:
     class_weights = class_weights.to(device) if class_weights is not None else None
 
     groups = param_groups if param_groups is not None else default_param_groups(model, cfg.lr, cfg.weight_decay)
-    optimizer = adamw(groups, lr=cfg.lr, weight_decay=cfg.weight_decay)
     steps_per_epoch = math.ceil(len(ids) / cfg.batch_size)
     epochs = effective_epochs(len(ids), cfg.epochs, cfg.batch_size, cfg.min_steps, cfg.auto_epochs)
-    state = TrainState(model=model, optimizer=optimizer, total_steps=steps_per_epoch * epochs, epochs=epochs,
+    total_steps = steps_per_epoch * epochs
+    train_step = TrainStep(groups, lr=cfg.lr, weight_decay=cfg.weight_decay, total_steps=total_steps,
+                           schedule=cfg.schedule, warmup_steps=int(cfg.warmup_ratio * total_steps),
+                           max_grad_norm=cfg.max_grad_norm, clip=model.parameters(),
+                           progress=progress if dist.is_main else False)
+    state = TrainState(model=model, optimizer=train_step.optimizer, total_steps=total_steps, epochs=epochs,
                        world_size=dist.world_size)
-    scheduler = make_scheduler(optimizer, cfg.schedule, state.total_steps, int(cfg.warmup_ratio * state.total_steps))
     eval_every = max(1, steps_per_epoch // max(1, cfg.evals_per_epoch))
     best_weights = None
     evals_without_gain = 0
     _fire(callbacks, "on_train_begin", state)
-    bar = progress_bar(state.total_steps, "training", "step", enabled=progress if dist.is_main else False)
     started = time.perf_counter()
+
+    def loss_of(batch):
+        input_ids, mask = pad_batch([ids[i] for i in batch], tokenizer.pad_token_id or 0, device)
+        logits = forward(input_ids=input_ids, attention_mask=mask).logits
+        loss = task.loss(logits.float(), y_all[batch].to(device), class_weights)
+        for penalty in penalties:
+            loss = loss + penalty()
+        return loss
+
     for epoch in range(epochs):
         state.epoch = epoch
         _fire(callbacks, "on_epoch_begin", state)
         for batch in length_grouped_batches(lengths, cfg.batch_size, rng):
             batch = dist.shard(batch)  # every rank draws the same batches (same seed) and takes its share
-            input_ids, mask = pad_batch([ids[i] for i in batch], tokenizer.pad_token_id or 0, device)
-            logits = forward(input_ids=input_ids, attention_mask=mask).logits
-            loss = task.loss(logits.float(), y_all[batch].to(device), class_weights)
-            for penalty in penalties:
-                loss = loss + penalty()
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            if cfg.max_grad_norm > 0:
-                torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.max_grad_norm)
-            optimizer.step()
-            scheduler.step()
+            loss = train_step(lambda: loss_of(batch))
             state.step += 1
-            bar.set_postfix(loss=float(loss.item()))
-            bar.update(1)
-            _fire(callbacks, "on_step_end", state, loss=float(loss.item()))
+            _fire(callbacks, "on_step_end", state, loss=loss)
             if valid is not None and (state.step % eval_every == 0 or state.step == state.total_steps):
                 score = task.validation_score(predict_outputs(model, tokenizer, valid.texts, valid.task,
                                                               cfg.max_length, device), valid.y)
                 state.history.append({"step": state.step, "epoch": epoch + 1, "valid_score": score,
-                                      "train_loss": float(loss.item()),
-                                      "seconds": time.perf_counter() - started})
-                bar.log(epoch=epoch + 1, **{f"valid_{task.score_name}": score}, train_loss=float(loss.item()))
+                                      "train_loss": loss, "seconds": time.perf_counter() - started})
+                train_step.bar.log(epoch=epoch + 1, **{f"valid_{task.score_name}": score}, train_loss=loss)
                 _fire(callbacks, "on_evaluate", state, score=score)
                 if score > state.best_score:
                     state.best_score, state.best_step, evals_without_gain = score, state.step, 0
@@ -177,7 +171,7 @@ def train_classifier(model, tokenizer, train: Target, valid: Target | None, cfg:
                 break
         if state.stop:
             break
-    bar.close()
+    train_step.close()
     if best_weights is not None:
         model.load_state_dict(best_weights)
     _fire(callbacks, "on_train_end", state)

@@ -16,7 +16,7 @@ from ..strategies.registry import Target
 from .batching import length_grouped_batches, pad_batch
 from ..tasks import label_task
 from .loop import tokenize
-from .optim import adamw
+from .step import TrainStep
 
 
 @dataclass
@@ -54,8 +54,9 @@ def lr_range_test(model, tokenizer, train: Target, *, start_lr: float = 1e-7, en
     lengths = [len(t) for t in ids]
     task = label_task(train.task)
     y_all = task.target_tensor(train.y)
-    params = [p for p in model.parameters() if p.requires_grad]
-    optimizer = adamw(params, lr=start_lr, weight_decay=weight_decay)
+    # no schedule and no clipping: the rate is set before each step, and divergence is what is measured
+    train_step = TrainStep([p for p in model.parameters() if p.requires_grad], lr=start_lr, total_steps=steps,
+                           weight_decay=weight_decay, progress=False)
     factor = (end_lr / start_lr) ** (1.0 / max(1, steps - 1))
     result = RangeTest()
     avg, best = 0.0, math.inf
@@ -65,15 +66,11 @@ def lr_range_test(model, tokenizer, train: Target, *, start_lr: float = 1e-7, en
             batches = list(length_grouped_batches(lengths, batch_size, rng))
         batch = batches.pop()
         lr = start_lr * factor ** step
-        for group in optimizer.param_groups:
+        for group in train_step.optimizer.param_groups:
             group["lr"] = lr
         input_ids, mask = pad_batch([ids[i] for i in batch], tokenizer.pad_token_id or 0, device)
-        logits = model(input_ids=input_ids, attention_mask=mask).logits
-        loss = task.loss(logits.float(), y_all[batch].to(device))
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
-        value = float(loss.item())
+        value = train_step(lambda: task.loss(model(input_ids=input_ids, attention_mask=mask).logits.float(),
+                                             y_all[batch].to(device)))
         # Exponential moving average with bias correction (fastai's smoothing).
         avg = smoothing * avg + (1 - smoothing) * value
         smooth = avg / (1 - smoothing ** (step + 1))

@@ -27,8 +27,7 @@ from ..backbones import BackboneRef, load_model, load_tokenizer
 from ..config import MIN_TOKENS, Options, opt
 from ..errors import DataError, expected
 from ..io import atomic_folder, write_json
-from ..progress import bar as progress_bar
-from .optim import adamw
+from .step import TrainStep
 
 
 @dataclass
@@ -186,33 +185,24 @@ def _train(model, ids: list[list[int]], collator, config: PretrainConfig, device
     steps_per_epoch = math.ceil(len(ids) / config.batch_size)
     epochs = config.epochs if max_steps is None else max(config.epochs, math.ceil(max_steps / steps_per_epoch))
     total = steps_per_epoch * epochs if max_steps is None else min(max_steps, steps_per_epoch * epochs)
-    params = [p for p in model.parameters() if p.requires_grad]
-    optimizer = adamw(params, lr=config.lr, weight_decay=config.weight_decay)
-    warmup = max(1, int(0.06 * total))
-    scheduler = torch.optim.lr_scheduler.LambdaLR(
-        optimizer, lambda s: (s + 1) / warmup if s < warmup else max(0.0, (total - s) / max(1, total - warmup)))
+    train_step = TrainStep([p for p in model.parameters() if p.requires_grad], lr=config.lr,
+                           weight_decay=config.weight_decay, total_steps=total, schedule="linear",
+                           warmup_steps=max(1, int(0.06 * total)), max_grad_norm=1.0, desc=desc, progress=progress)
     model.train()
-    step = 0
-    bar = progress_bar(total, desc, "step", enabled=progress)
     order = []
     for _ in range(epochs):
         perm = rng.permutation(len(ids))
         order.extend(perm[i:i + config.batch_size] for i in range(0, len(perm), config.batch_size))
-    for batch_index in order[:total]:
+
+    def loss_of(batch_index):
         batch = {k: v.to(device) for k, v in collator([{"input_ids": ids[i]} for i in batch_index]).items()}
-        logits, labels = _scored_logits(model, batch, causal)
-        loss = torch.nn.functional.cross_entropy(logits, labels)
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(params, 1.0)
-        optimizer.step()
-        scheduler.step()
-        step += 1
-        bar.set_postfix(loss=float(loss.item()))
-        bar.update(1)
-    bar.close()
+        return torch.nn.functional.cross_entropy(*_scored_logits(model, batch, causal))
+
+    with train_step:
+        for batch_index in order[:total]:
+            train_step(lambda: loss_of(batch_index))
     model.eval()
-    return step
+    return train_step.steps
 
 
 def _scored_logits(model, batch: dict[str, Any], causal: bool):

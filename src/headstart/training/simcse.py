@@ -16,6 +16,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from ..embeddings import pooled
+from .step import TrainStep
 
 
 def simcse_loss(model, batch: dict[str, Any], temperature: float):
@@ -59,32 +60,19 @@ def evaluate_simcse(model, tokenizer, lines: Sequence[str], config, device: str)
 def train_simcse(model, tokenizer, lines: Sequence[str], config, device: str, rng: np.random.Generator,
                  progress: bool | None) -> int:
     """Optimisation steps on `lines` (epochs, capped by max_steps); returns the number of steps taken."""
-    import torch
-
-    from ..progress import bar as progress_bar
-    from .optim import adamw
-    from .schedules import make_scheduler
-
     per_epoch = max(1, len(lines) // config.batch_size)
     total = config.max_steps or per_epoch * config.epochs  # as for the LM objectives: max_steps overrides epochs
-    optimizer = adamw([p for p in model.parameters() if p.requires_grad], lr=config.lr,
-                      weight_decay=config.weight_decay)
-    scheduler = make_scheduler(optimizer, "linear", total, max(1, int(0.06 * total)))
+    train_step = TrainStep([p for p in model.parameters() if p.requires_grad], lr=config.lr,
+                           weight_decay=config.weight_decay, total_steps=total, schedule="linear",
+                           warmup_steps=max(1, int(0.06 * total)), max_grad_norm=1.0, desc="simcse",
+                           progress=progress)
     model.train()
-    step, bar = 0, progress_bar(total, "simcse", "step", enabled=progress)
-    while step < total:
-        for batch in batches(tokenizer, lines, config.batch_size, config.max_length, rng.permutation(len(lines))):
-            loss, _ = simcse_loss(model, {k: v.to(device) for k, v in batch.items()}, config.temperature)
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-            optimizer.step()
-            scheduler.step()
-            step += 1
-            bar.set_postfix(loss=float(loss.item()))
-            bar.update(1)
-            if step >= total:
-                break
-    bar.close()
+    with train_step:
+        while train_step.steps < total:
+            for batch in batches(tokenizer, lines, config.batch_size, config.max_length, rng.permutation(len(lines))):
+                batch = {k: v.to(device) for k, v in batch.items()}
+                train_step(lambda: simcse_loss(model, batch, config.temperature)[0])
+                if train_step.steps >= total:
+                    break
     model.eval()
-    return step
+    return train_step.steps
