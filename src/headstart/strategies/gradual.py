@@ -18,8 +18,8 @@ from ..seeding import pick_device
 from ..tasks import CLASSIFIER_TASK_NAMES
 from ..training.param_groups import LayerMap, layer_map, layerwise_param_groups, set_trainable, top_k_names
 from ..training.regularise import AnchorOptions
+from ..training.run import run_training
 from ..training.seqcls import SequenceClassifier, classifier_backed, pretrained_classifier
-from .finetune import run_training
 from .registry import FitReport, Target, register
 
 

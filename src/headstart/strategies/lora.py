@@ -24,8 +24,8 @@ from ..errors import ConfigError, expected
 from ..io import read_json, write_json
 from ..seeding import pick_device
 from ..tasks import CLASSIFIER_TASK_NAMES
+from ..training.run import run_training
 from ..training.seqcls import SequenceClassifier, label_kwargs, load_classifier, pretrained_classifier
-from .finetune import run_training
 from .registry import FitReport, Target, register
 
 LORA_FILE = "lora.json"

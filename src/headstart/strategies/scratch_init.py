@@ -11,8 +11,8 @@ from ..backbones import BackboneRef
 from ..config import AUTO_EPOCHS_HELP, TrainConfig, opt
 from ..seeding import pick_device
 from ..tasks import CLASSIFIER_TASK_NAMES
+from ..training.run import run_training
 from ..training.seqcls import SequenceClassifier, classifier_backed, random_classifier
-from .finetune import run_training
 from .registry import FitReport, Target, register
 
 
