@@ -153,13 +153,13 @@ class Contrastive:
                                warmup_steps=int(config.warmup_ratio * steps), max_grad_norm=1.0, desc="contrastive")
         self.model_.train()
         history = []
-        with train_step:
-            for step in range(steps):
-                chunk = triplets[step * config.batch_size:(step + 1) * config.batch_size]
-                loss = train_step(lambda: contrastive_loss(self.model_, self.tokenizer_, train.texts, train.y, chunk,
-                                                           config, self.device_))
-                if step % 50 == 0 or step == steps - 1:
-                    history.append({"step": step, "loss": loss})
+        for step in range(steps):
+            chunk = triplets[step * config.batch_size:(step + 1) * config.batch_size]
+            loss = train_step(lambda: contrastive_loss(self.model_, self.tokenizer_, train.texts, train.y, chunk,
+                                                       config, self.device_))
+            if step % 50 == 0 or step == steps - 1:
+                history.append({"step": step, "loss": loss})
+        train_step.close()
         x = self._embed(train.texts)
         self.head_ = fit_head(x, train.y, train.task, "logistic", config.C, seed=seed)
         total = sum(p.numel() for p in self.model_.parameters()) + self.head_.n_parameters()

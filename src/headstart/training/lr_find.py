@@ -6,7 +6,7 @@ falls fastest. The model is a throw-away copy: nothing is saved but the curve.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import numpy as np
@@ -23,17 +23,16 @@ from .step import TrainStep
 class RangeTest:
     """The curve and the suggestion."""
 
-    lrs: list[float] = field(default_factory=list)
-    losses: list[float] = field(default_factory=list)
-    smoothed: list[float] = field(default_factory=list)
+    # field order is the key order of the JSON file `lr-find` writes: the suggestion first
     suggested_lr: float = float("nan")
     min_loss_lr: float = float("nan")
     stopped_early: bool = False
+    lrs: list[float] = field(default_factory=list)
+    losses: list[float] = field(default_factory=list)
+    smoothed: list[float] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"suggested_lr": self.suggested_lr, "min_loss_lr": self.min_loss_lr,
-                "stopped_early": self.stopped_early, "lrs": self.lrs, "losses": self.losses,
-                "smoothed": self.smoothed}
+        return asdict(self)
 
 
 def lr_range_test(model, tokenizer, train: Target, *, start_lr: float = 1e-7, end_lr: float = 1.0, steps: int = 100,

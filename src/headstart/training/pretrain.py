@@ -189,18 +189,16 @@ def _train(model, ids: list[list[int]], collator, config: PretrainConfig, device
                            weight_decay=config.weight_decay, total_steps=total, schedule="linear",
                            warmup_steps=max(1, int(0.06 * total)), max_grad_norm=1.0, desc=desc, progress=progress)
     model.train()
-    order = []
-    for _ in range(epochs):
-        perm = rng.permutation(len(ids))
-        order.extend(perm[i:i + config.batch_size] for i in range(0, len(perm), config.batch_size))
+    perms = [rng.permutation(len(ids)) for _ in range(epochs)]  # all drawn now: the next run's order follows them
+    order = [perm[i:i + config.batch_size] for perm in perms for i in range(0, len(perm), config.batch_size)]
 
     def loss_of(batch_index):
         batch = {k: v.to(device) for k, v in collator([{"input_ids": ids[i]} for i in batch_index]).items()}
         return torch.nn.functional.cross_entropy(*_scored_logits(model, batch, causal))
 
-    with train_step:
-        for batch_index in order[:total]:
-            train_step(lambda: loss_of(batch_index))
+    for batch_index in order[:total]:
+        train_step(lambda: loss_of(batch_index))
+    train_step.close()
     model.eval()
     return train_step.steps
 

@@ -1,6 +1,4 @@
-"""Train a SequenceClassifier with the shared loop and summarise it as a FitReport: what every gradient
-strategy (`finetune`, `scratch-init`, `bitfit`, `top-k`, `gradual`, `lora`) runs once it has built its model
-and chosen which parameters train."""
+"""`run_training`: what every gradient strategy runs once it has built its SequenceClassifier."""
 
 from __future__ import annotations
 

@@ -67,12 +67,12 @@ def train_simcse(model, tokenizer, lines: Sequence[str], config, device: str, rn
                            warmup_steps=max(1, int(0.06 * total)), max_grad_norm=1.0, desc="simcse",
                            progress=progress)
     model.train()
-    with train_step:
-        while train_step.steps < total:
-            for batch in batches(tokenizer, lines, config.batch_size, config.max_length, rng.permutation(len(lines))):
-                batch = {k: v.to(device) for k, v in batch.items()}
-                train_step(lambda: simcse_loss(model, batch, config.temperature)[0])
-                if train_step.steps >= total:
-                    break
+    while train_step.steps < total:
+        for batch in batches(tokenizer, lines, config.batch_size, config.max_length, rng.permutation(len(lines))):
+            batch = {k: v.to(device) for k, v in batch.items()}
+            train_step(lambda: simcse_loss(model, batch, config.temperature)[0])
+            if train_step.steps >= total:
+                break
+    train_step.close()
     model.eval()
     return train_step.steps
