@@ -69,6 +69,8 @@ def test_lr_range_test(monkeypatch, tiny_backbone):
         batch_size=8, max_length=16))
     check("lr_find", {"losses": losses, "curve": result.losses, "suggested": result.suggested_lr,
                       "weights": parameter_sum(model)})
+    factor = (1e-1 / 1e-4) ** (1 / 7)
+    assert result.lrs == [1e-4 * factor ** step for step in range(8)]  # exactly the rates set by hand before
 
 
 def test_masked_lm_pretraining_with_head_warmup(monkeypatch, tiny_backbone, tmp_path):

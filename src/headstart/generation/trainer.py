@@ -57,8 +57,7 @@ def train(model, train_examples: list[dict], valid_examples: list[dict] | None, 
     total_steps = max(1, steps_per_epoch * config.epochs)
     warmup = int(config.warmup_ratio * total_steps)
     started = time.perf_counter()
-    first = collate([train_examples[0]], pad_id, device)
-    loss_fn, loss_name = choose_loss(model, first)
+    loss_fn, loss_name = choose_loss(model, collate([train_examples[0]], pad_id, device))
 
     def multiplier(step: int) -> float:
         # with a time budget, the schedule advances with whichever runs out first: steps or seconds

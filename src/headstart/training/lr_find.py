@@ -13,8 +13,8 @@ import numpy as np
 
 from ..errors import DataError, expected
 from ..strategies.registry import Target
-from .batching import length_grouped_batches, pad_batch
 from ..tasks import label_task
+from .batching import length_grouped_batches, pad_batch
 from .loop import tokenize
 from .step import TrainStep
 
@@ -53,10 +53,10 @@ def lr_range_test(model, tokenizer, train: Target, *, start_lr: float = 1e-7, en
     lengths = [len(t) for t in ids]
     task = label_task(train.task)
     y_all = task.target_tensor(train.y)
-    # no schedule and no clipping: the rate is set before each step, and divergence is what is measured
-    train_step = TrainStep([p for p in model.parameters() if p.requires_grad], lr=start_lr, total_steps=steps,
-                           weight_decay=weight_decay, progress=False)
     factor = (end_lr / start_lr) ** (1.0 / max(1, steps - 1))
+    # the rate rises geometrically from start_lr; no clipping: divergence is what is measured
+    train_step = TrainStep([p for p in model.parameters() if p.requires_grad], lr=start_lr, total_steps=steps,
+                           weight_decay=weight_decay, schedule=lambda step: factor ** step, progress=False)
     result = RangeTest()
     avg, best = 0.0, math.inf
     batches: list[np.ndarray] = []
@@ -64,9 +64,7 @@ def lr_range_test(model, tokenizer, train: Target, *, start_lr: float = 1e-7, en
         if not batches:
             batches = list(length_grouped_batches(lengths, batch_size, rng))
         batch = batches.pop()
-        lr = start_lr * factor ** step
-        for group in train_step.optimizer.param_groups:
-            group["lr"] = lr
+        lr = train_step.optimizer.param_groups[0]["lr"]
         input_ids, mask = pad_batch([ids[i] for i in batch], tokenizer.pad_token_id or 0, device)
         value = train_step(lambda: task.loss(model(input_ids=input_ids, attention_mask=mask).logits.float(),
                                              y_all[batch].to(device)))
