@@ -26,7 +26,7 @@ from ..seeding import pick_device
 from ..tasks import CLASSIFICATION
 from ..training.optim import adamw
 from ..training.schedules import make_scheduler
-from .registry import FitReport, Target, register
+from .registry import Cost, FitReport, Target, TorchExport, register
 
 
 @dataclass
@@ -129,8 +129,8 @@ def contrastive_loss(model, tokenizer, texts: list[str], y: np.ndarray, triplets
 class Contrastive:
     name: ClassVar[str] = "contrastive"
     config_cls: ClassVar[type] = ContrastiveConfig
-    needs_backbone: ClassVar[bool] = True
     tasks: ClassVar[tuple[str, ...]] = (CLASSIFICATION.name,)
+    cost: ClassVar[Cost] = Cost.GRADIENT
 
     def __init__(self) -> None:
         self.model_ = None
@@ -186,6 +186,12 @@ class Contrastive:
     def predict_proba(self, texts: Sequence[str]) -> np.ndarray:
         assert self.head_ is not None, "fit first"
         return self.head_.scores(self._embed(texts))
+
+    def torch_module(self) -> TorchExport:
+        """The tuned encoder, pooling and the head as one graph."""
+        assert self.model_ is not None and self.head_ is not None, "fit first"
+        self.device_ = "cpu"  # the graph is traced on the CPU; this object then predicts there too
+        return TorchExport(self.head_.on_encoder(self.model_.to("cpu").eval()), self.tokenizer_, self.config_.max_length)
 
     def trainable_parameters(self) -> int:
         if self.model_ is None or self.head_ is None:

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from typing import ClassVar, Sequence
-
+from typing import ClassVar
 
 from ..backbones import BackboneRef
 from ..config import TrainConfig
@@ -15,7 +14,7 @@ from ..training.loop import describe_run, train_classifier
 from ..training.param_groups import layerwise_param_groups
 from ..training.regularise import AnchorOptions, backbone_names, l2sp_penalty, snapshot, wise_interpolate
 from ..training.seqcls import SequenceClassifier, classifier_backed, pretrained_classifier
-from .registry import FitReport, Target, register
+from .registry import Cost, FitReport, Target, register
 
 
 @dataclass
@@ -28,11 +27,8 @@ class FinetuneConfig(AnchorOptions, TrainConfig):
 class Finetune:
     name: ClassVar[str] = "finetune"
     config_cls: ClassVar[type] = FinetuneConfig
-    needs_backbone: ClassVar[bool] = True
     tasks: ClassVar[tuple[str, ...]] = CLASSIFIER_TASK_NAMES
-
-    def __init__(self) -> None:
-        self.classifier_: SequenceClassifier | None = None
+    cost: ClassVar[Cost] = Cost.GRADIENT
 
     def fit(self, backbone: BackboneRef | None, train: Target, valid: Target | None, config: FinetuneConfig,
             seed: int) -> FitReport:
