@@ -104,7 +104,7 @@ class TextClassifier(BaseEstimator):
                               {k: v for k, v in self.options.items() if k not in AUGMENT_OPTIONS})
         # strategies that need no examples (zero-shot) may get only label names, through their `labels` option
         label_names = list(getattr(config, "labels", None) or [])
-        if not getattr(strategy_cls, "needs_examples", True) and label_names and not len(X):
+        if not strategy_cls.needs_examples and label_names and not len(X):
             train = Examples(texts=[], labels=[], task=CLASSIFICATION.name)
         else:
             train = X if isinstance(X, Examples) else from_lists(X, y, self.task)

@@ -8,10 +8,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 
+from .embeddings import pooled
 from .tasks import label_task
 
 Output = Literal["softmax", "sigmoid", "identity"]
@@ -55,6 +56,33 @@ class DenseHead:
             tensors[f"layer{i}.weight"] = np.ascontiguousarray(w, dtype=np.float32)
             tensors[f"layer{i}.bias"] = np.ascontiguousarray(b, dtype=np.float32)
         save_file(tensors, str(path), metadata={"output": self.output, "layers": str(len(self.weights))})
+
+    def on_encoder(self, encoder) -> Any:
+        """A torch module of (input_ids, attention_mask): `encoder`, masked mean pooling, L2 normalisation and
+        this head, the same maths as `scores` on the normalised embeddings (what `export --onnx` traces)."""
+        import torch
+
+        head = self
+
+        class PooledHead(torch.nn.Module):
+            def __init__(self) -> None:
+                super().__init__()
+                self.encoder = encoder
+                for i, (w, b) in enumerate(zip(head.weights, head.biases)):
+                    self.register_buffer(f"w{i}", torch.as_tensor(w))
+                    self.register_buffer(f"b{i}", torch.as_tensor(b))
+
+            def forward(self, input_ids, attention_mask):
+                h = pooled(self.encoder, {"input_ids": input_ids, "attention_mask": attention_mask})
+                for i in range(len(head.weights)):
+                    h = h @ getattr(self, f"w{i}").T + getattr(self, f"b{i}")
+                    if i < len(head.weights) - 1:
+                        h = torch.relu(h)
+                if head.output == "softmax":
+                    return torch.softmax(h, -1)
+                return torch.sigmoid(h) if head.output == "sigmoid" else h[:, 0]
+
+        return PooledHead().eval()
 
     @classmethod
     def load(cls, path: Path) -> "DenseHead":

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from headstart.backbones import resolve_backbone
-from headstart.generation.backends import build_backend
+from headstart.strategies import get_strategy
 from headstart.generation.config import GenerationConfig
 from headstart.generation.encoding import Prompter, collate, training_examples
 from headstart.generation.loss import choose_loss, model_loss, target_only_loss
@@ -29,7 +29,7 @@ def test_target_only_loss_equals_the_models_loss_and_gradients(tiny_decoder, str
     import torch
 
     config = GenerationConfig(device="cpu")
-    backend = build_backend(resolve_backbone(tiny_decoder), config, strategy)
+    backend = get_strategy(strategy, "translate")().build_backend(resolve_backbone(tiny_decoder), config)
     model, batch = backend.model, _batch(backend, config)
     assert (batch["labels"] == -100).any() and (batch["attention_mask"] == 0).any()  # prompts and padding present
     assert choose_loss(model, batch)[1] == "target-only"

@@ -10,7 +10,7 @@ import pytest
 
 from headstart.errors import ConfigError, DataError, ModelError
 from headstart.generation import Seq2SeqModel, TruncationWarning
-from headstart.generation.backends import build_backend
+from headstart.strategies import get_strategy
 from headstart.generation.config import GenerationConfig
 from headstart.generation.encoding import IGNORE_INDEX, Prompter, source_inputs, training_examples
 from headstart.backbones import resolve_backbone
@@ -59,7 +59,7 @@ def test_training_lowers_validation_loss(tiny_decoder):
 
 def test_prompt_tokens_are_masked_exactly(tiny_decoder):
     config = GenerationConfig(device="cpu")
-    backend = build_backend(resolve_backbone(tiny_decoder), config, "full")
+    backend = get_strategy("full", "translate")().build_backend(resolve_backbone(tiny_decoder), config)
     prompter = Prompter.for_backend(backend, "translate", config)
     prompts = source_inputs(backend, prompter, SOURCES, config.max_source_length)
     examples = training_examples(backend, prompter, SOURCES, TARGETS, config)
@@ -77,7 +77,7 @@ def test_prompt_tokens_are_masked_exactly(tiny_decoder):
 
 def test_seq2seq_labels_are_the_target_only(tiny_t5):
     config = GenerationConfig(device="cpu")
-    backend = build_backend(resolve_backbone(tiny_t5), config, "full")
+    backend = get_strategy("full", "translate")().build_backend(resolve_backbone(tiny_t5), config)
     examples = training_examples(backend, Prompter.for_backend(backend, "summarize", config), SOURCES, TARGETS, config)
     assert IGNORE_INDEX not in examples[0]["labels"]
     assert backend.tokenizer.decode(examples[0]["labels"][:-1]) == TARGETS[0]

@@ -1,5 +1,7 @@
 """One shared matrix over every registered strategy (peft's TEST_CASES idea): the registry decides
-what is tested, so a new strategy is covered the moment it registers."""
+what is tested, so a new strategy is covered the moment it registers: label strategies through
+`TextClassifier` (and `export --onnx` for those with a torch module), generation strategies through
+`Seq2SeqModel` on tiny random models."""
 
 from __future__ import annotations
 
@@ -7,7 +9,14 @@ import numpy as np
 import pytest
 
 from headstart import TextClassifier
-from headstart.strategies import get_strategy, strategy_names
+from headstart.cli import main
+from headstart.generation import Seq2SeqModel
+from headstart.serving.export import OnnxClassifier
+from headstart.strategies import exports_torch, get_strategy, registered, strategy_names
+from headstart.tasks import CLASSIFIER_TASK_NAMES, GENERATION_TASK_NAMES
+
+from ..generation.conftest import FAST as GENERATION_FAST
+from ..generation.conftest import PAIRS, tiny_decoder  # noqa: F401 (a fixture)
 
 # Small, fast settings per option name; strategies ignore options they do not have.
 FAST = {"epochs": 2, "min_steps": 0, "batch_size": 16, "max_length": 32, "lr": 1e-3, "triplets_per_example": 2}
@@ -30,7 +39,13 @@ def make_task_data(small_data, task: str):
     return texts, labels, test.text.tolist()
 
 
-CASES = [(name, task) for name in strategy_names() for task in get_strategy(name).tasks]
+def label_cases() -> list[tuple[str, str]]:
+    """(strategy, task) for every registered label strategy and each task it declares."""
+    return [(cls.name, task) for cls in registered() for task in cls.tasks if task in CLASSIFIER_TASK_NAMES]
+
+
+CASES = label_cases()
+GENERATION_CASES = [(cls.name, task) for cls in registered() for task in cls.tasks if task in GENERATION_TASK_NAMES]
 
 
 @pytest.mark.parametrize("name,task", CASES, ids=[f"{n}-{t}" for n, t in CASES])
@@ -58,6 +73,22 @@ def test_fit_predict_save_load(name, task, tiny_backbone, small_data, tmp_path):
         np.testing.assert_allclose(loaded.predict(test_texts), clf.predict(test_texts), rtol=1e-5)
     else:
         assert loaded.predict(test_texts) == clf.predict(test_texts)
+    if exports_torch(get_strategy(name)):  # every strategy with a torch module exports, parity checked
+        assert main(["export", str(tmp_path / "model"), "--onnx", "--parity-texts", "16"]) == 0
+        np.testing.assert_allclose(OnnxClassifier(tmp_path / "model" / "onnx").decision_scores(test_texts),
+                                   loaded.decision_scores(test_texts), atol=1e-4)
+
+
+@pytest.mark.parametrize("name,task", GENERATION_CASES, ids=[f"{n}-{t}" for n, t in GENERATION_CASES])
+def test_generation_fit_generate_save_load(name, task, tiny_decoder, tmp_path):  # noqa: F811 (the fixture)
+    sources, targets = [s for s, _ in PAIRS], [t for _, t in PAIRS]
+    model = Seq2SeqModel(task=task, backbone=tiny_decoder, strategy=name, progress=False, **GENERATION_FAST)
+    model.fit(sources * 4, targets * 4, sources, targets)
+    outputs = model.predict(sources)
+    assert len(outputs) == len(sources) and all(isinstance(o, str) for o in outputs)
+    assert model.fit_report_["steps"] == (12 if get_strategy(name, task).trains else 0)
+    model.save(tmp_path / "m")
+    assert Seq2SeqModel.load(tmp_path / "m").predict(sources) == outputs
 
 
 @pytest.mark.parametrize("name", strategy_names())

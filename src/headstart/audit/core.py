@@ -20,12 +20,13 @@ from ..errors import ConfigError, expected
 from ..io import atomic_write_text, write_json
 from ..runtime import RUNTIME_HELP, RuntimeName, resolve_runtime
 from ..progress import progress_enabled
+from ..strategies import Cost, get_strategy
+from ..strategies.finetune import Finetune
 from . import labels as label_checks
 from . import quality
 
 AUDIT_FORMAT = "headstart-audit"
 AUDIT_VERSION = 1
-CHEAP_STRATEGIES = ("probe", "scratch-tfidf")
 
 
 @dataclass
@@ -45,7 +46,8 @@ class AuditConfig(Options):
         "auto", "out-of-fold predictor: 'ensemble' (mean of logistic regression on embeddings and on TF-IDF; "
         "about a minute for 7k rows on 2 cores), 'logistic' (embeddings only), 'finetune' (the ensemble averaged "
         "with a 1-epoch fine-tune of the backbone per fold: more precise, several minutes on CPU) or 'model' "
-        "(the --model's own strategy); auto: the model's if it is probe/scratch-tfidf, else ensemble")
+        "(the --model's own strategy); auto: the model's if its folds are cheap (no gradient training, e.g. probe, "
+        "scratch-tfidf), else ensemble")
     folds: int = opt(0, "cross-validation folds for the label-error check (0: 3 with --label-method finetune, else 5)",
                       min=2, off=0)
     examples: int = opt(5, "examples listed per check", min=0)
@@ -179,10 +181,15 @@ def _folds(config: AuditConfig) -> int:
     return config.folds or (3 if config.label_method == "finetune" else 5)
 
 
+def _cheap_to_refit(strategy: str) -> bool:
+    """Per-fold refits cost little (no gradient training) and learn from the labels: probe, scratch-tfidf, ..."""
+    return get_strategy(strategy).cost is not Cost.GRADIENT and get_strategy(strategy).needs_examples
+
+
 def _predictor(config: AuditConfig, clf: Any, meta: dict[str, Any], texts: list[str], labels: list[Any],
                vectors: np.ndarray | None, ref: Any):
     use_model = clf is not None and (config.label_method == "model" or
-                                     (config.label_method == "auto" and clf.strategy in CHEAP_STRATEGIES))
+                                     (config.label_method == "auto" and _cheap_to_refit(clf.strategy)))
     if config.label_method == "model" and clf is None:
         raise ConfigError(expected("--model with --label-method model", "no --model", "Pass --model runs/m1."))
     if use_model:
@@ -211,7 +218,7 @@ def _predictor(config: AuditConfig, clf: Any, meta: dict[str, Any], texts: list[
         # One epoch only: on noisy labels a network fits the clean majority first and memorises the flipped rows
         # late, so a short fine-tune is both cheaper and a better judge of which labels are wrong.
         trainable = ref.kind == "encoder" and ref.fmt == "hf"  # an ONNX-only or decoder backbone: the default encoder
-        tuned = {"backbone": str(ref.path) if trainable else DEFAULT_BACKBONE, "strategy": "finetune",
+        tuned = {"backbone": str(ref.path) if trainable else DEFAULT_BACKBONE, "strategy": Finetune.name,
                  "epochs": 1, "min_steps": 0, "max_length": 64, "valid_fraction": 0.0, "seed": config.seed}
         return (lambda y, classes: label_checks.averaged_fit_predict(
             ensemble(y, classes), label_checks.classifier_fit_predict(tuned, texts, labels, classes)),

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import math
-import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,6 +15,9 @@ from ..backbones import DEFAULT_BACKBONE
 from ..config import Options, opt
 from ..io import check_output_folder
 from ..resources import DEMO_TEST, DEMO_TRAIN
+from ..strategies import Cost, get_strategy
+from ..strategies.probe import Probe
+from ..strategies.scratch_tfidf import ScratchTfidf
 from .args import add_dataclass_args, parse_into
 from .common import table
 
@@ -32,6 +34,10 @@ class DemoArgs(Options):
     seed: int = opt(0, "random seed", min=0)
     output: str = opt("", "also save each model under this folder (one sub-folder per strategy)", aliases=("-o",))
     overwrite: bool = opt(False, "replace existing headstart model folders under --output")
+
+
+BASELINE = ScratchTfidf.name  # the claim: transfer against tf-idf trained from scratch on the same rows
+FEW_SHOT = (BASELINE, Probe.name)  # refitted on a few labels per class (probe reuses its cached embeddings)
 
 
 def add_arguments(parser: argparse.ArgumentParser, argv: list[str]) -> None:
@@ -52,7 +58,9 @@ def fit_one(name: str, train, test, seed: int, epochs: int, output: str = "") ->
 
     from ..classifier import TextClassifier
 
-    options = {"epochs": epochs} if name in ("finetune", "scratch-init") else {}
+    strategy = get_strategy(name)
+    trained = strategy.cost is Cost.GRADIENT and "epochs" in strategy.config_cls.__dataclass_fields__
+    options = {"epochs": epochs} if trained else {}
     start = time.perf_counter()
     clf = TextClassifier(strategy=name, seed=seed, progress=True, **options).fit(train)
     fit_seconds = time.perf_counter() - start
@@ -88,7 +96,7 @@ def run_fits(train, test, strategies: list[str], seed: int, epochs: int, output:
 
 
 def _vs_scratch(fitted: dict[str, Fitted]) -> list[dict[str, Any]]:
-    baseline = fitted.get("scratch-tfidf")
+    baseline = fitted.get(BASELINE)
     rows = []
     for result in fitted.values():
         gain = paired_gain(result, baseline)[0] if baseline is not None else None
@@ -98,8 +106,8 @@ def _vs_scratch(fitted: dict[str, Fitted]) -> list[dict[str, Any]]:
 
 def transfer_sentence(fitted: dict[str, Fitted], n_train: int, n_test: int, what: str) -> str:
     """The checkable claim: the best pre-trained strategy against tf-idf from scratch on the same rows."""
-    baseline = fitted.get("scratch-tfidf")
-    transfer = [f for name, f in fitted.items() if not name.startswith("scratch")]
+    baseline = fitted.get(BASELINE)
+    transfer = [f for name, f in fitted.items() if get_strategy(name).pretrained]
     if baseline is None or not transfer:
         return ""
     best = max(transfer, key=lambda f: f.row["accuracy"])
@@ -120,7 +128,7 @@ def run(args: argparse.Namespace) -> int:
     if demo.output:  # every sub-folder is checked before the first strategy trains
         for name in names:
             check_output_folder(Path(demo.output) / name, demo.overwrite, "model")
-            if name in ("scratch-tfidf", "probe") and demo.few_per_class > 0:
+            if name in FEW_SHOT and demo.few_per_class > 0:
                 check_output_folder(Path(demo.output) / f"few-{demo.few_per_class}" / name, demo.overwrite, "model")
     train = read_examples(DEMO_TRAIN)
     if demo.train_rows < len(train):
@@ -131,7 +139,7 @@ def run(args: argparse.Namespace) -> int:
     fitted = run_fits(train, test, names, demo.seed, demo.epochs, demo.output)
     print("\n" + table(_vs_scratch(fitted)), flush=True)
     claims = [transfer_sentence(fitted, len(train), len(test), f"All {len(train):,} labels")]
-    few_names = [s for s in ("scratch-tfidf", "probe") if s in names]
+    few_names = [s for s in FEW_SHOT if s in names]
     if demo.few_per_class > 0 and len(few_names) == 2 and demo.few_per_class * 2 < len(train):
         few = sample_per_class(train, demo.few_per_class, demo.seed)
         label = f" @ {demo.few_per_class}/class"

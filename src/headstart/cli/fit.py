@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import sys
 from dataclasses import dataclass
 from typing import Any
 
@@ -14,6 +13,7 @@ from ..errors import ConfigError, HeadstartError, expected
 from ..io import check_output_folder
 from ..strategies import get_strategy, strategy_names
 from ..tasks import CLASSIFICATION, GENERATION_TASK_NAMES, is_generation
+from ..strategies.finetune import Finetune
 from ..generation import cli as generation
 from ..training.distributed import is_main_process
 from .args import add_dataclass_args, collect, parse_into
@@ -70,7 +70,7 @@ class _OtherStrategysOption(argparse.Action):
 
     def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace, values: Any,
                  option_string: str | None = None) -> None:
-        suggested = "finetune" if "finetune" in self.owners else self.owners[0]
+        suggested = Finetune.name if Finetune.name in self.owners else self.owners[0]
         parser.error(expected(f"options of --strategy {self.strategy} (see `headstart fit --strategy "
                               f"{self.strategy} --help`)",
                               f"{option_string}, which is an option of {', '.join(self.owners)}",
@@ -124,7 +124,7 @@ def run(args: argparse.Namespace) -> int:
             raise ConfigError(expected("a training data file", "none", "Usage: headstart fit DATA --task ... -o FOLDER"))
         return generation.run_fit(args, fit_args, base)
     strategy_cls = get_strategy(fit_args.strategy)
-    if not fit_args.data and getattr(strategy_cls, "needs_examples", True):
+    if not fit_args.data and strategy_cls.needs_examples:
         raise ConfigError(expected("a training data file", "none", "Usage: headstart fit DATA -o FOLDER"))
     options = dict(base.get("options", {}))
     options.update(collect(args, strategy_cls.config_cls))

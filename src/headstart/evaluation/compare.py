@@ -1,7 +1,7 @@
 """The comparison grid: strategies x labelled-set sizes (per class) x seeds, every cell trained on a
 stratified sample drawn with its seed and scored on one test set.
 
-* Cells run cheap-first (estimated from the strategy's kind and the sample size) under a time budget;
+* Cells run cheap-first (estimated from the strategy's cost class and the sample size) under a time budget;
   a cell that the measured speed of finished cells says will not fit in what is left is skipped, and
   the run stops cleanly once the budget is spent, listing what it skipped.
 * Every finished cell is appended to `cells.jsonl` in the output folder (rewritten atomically), so an
@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any, Callable, Sequence
 
 from ..backbones import DEFAULT_BACKBONE
-from ..config import TrainConfig, build_config
+from ..config import build_config
 from ..data.examples import Examples
 from ..data.pipeline import summarize
 from ..data.split import sample_per_class
@@ -93,12 +93,6 @@ def resolve_strategies(names: Sequence[str], task: str) -> list[str]:
     return list(dict.fromkeys(names))
 
 
-def is_from_scratch(name: str) -> bool:
-    """From-scratch baselines: strategies declaring `pretrained = False`, or named 'scratch-*'."""
-    cls = get_strategy(name)
-    return getattr(cls, "pretrained", not name.startswith("scratch")) is False
-
-
 def strategy_options(spec: CompareSpec, name: str) -> dict[str, Any]:
     """The options one strategy gets: '*' entries it has a field for, then its own entries (checked)."""
     cls = get_strategy(name)
@@ -107,15 +101,6 @@ def strategy_options(spec: CompareSpec, name: str) -> dict[str, Any]:
     options.update(spec.options.get(name, {}))
     build_config(cls.config_cls, options)  # unknown or ill-typed options fail before anything runs
     return options
-
-
-def kind_weight(name: str) -> float:
-    """Relative cost per training example: gradient training >> frozen embeddings >> no network."""
-    cls = get_strategy(name)
-    if not cls.needs_backbone:
-        return 1.0
-    trains = issubclass(cls.config_cls, TrainConfig) or "epochs" in {f.name for f in dataclasses.fields(cls.config_cls)}
-    return 200.0 if trains else 20.0
 
 
 def sample_size(train: Examples, size: str) -> int:
@@ -184,7 +169,7 @@ def plan(train: Examples, test: Examples, spec: CompareSpec, strategies: list[st
         for size in spec.sizes:
             for seed in range(spec.seeds):
                 cells.append(Cell(name, size, seed, setup, sample_size(train, size)))
-    return sorted(cells, key=lambda c: (kind_weight(c.strategy) * (c.estimated_rows + _CELL_OVERHEAD),
+    return sorted(cells, key=lambda c: (get_strategy(c.strategy).cost.value * (c.estimated_rows + _CELL_OVERHEAD),
                                         size_order(c.size), c.seed, c.strategy))
 
 
@@ -244,7 +229,7 @@ def run_cell(cell: Cell, train: Examples, test: Examples, spec: CompareSpec, met
     n_classes = max(len(sample.classes()), 1)
     return {"key": cell.key, "strategy": cell.strategy, "size": cell.size, "seed": cell.seed, "setup": cell.setup,
             "n_train": len(sample), "sample": sample.fingerprint(), "n_per_class": len(sample) / n_classes,
-            "transfer": not is_from_scratch(cell.strategy),
+            "transfer": get_strategy(cell.strategy).pretrained,
             "metrics": headline, "score": float(headline[metric]), "fit_seconds": float(fit_seconds),
             "trainable_parameters": int(clf.fit_report_.trainable_parameters), "seconds": float(clock() - start)}
 
@@ -323,7 +308,7 @@ def analyse(cells: list[dict[str, Any]], train: Examples, test: Examples, spec: 
             metric: str, skipped: list[dict[str, Any]]) -> dict[str, Any]:
     """Curves, paired tests, transfer gain, forecasts and the recommendation from finished cells."""
     curves = learning_curves(cells)
-    baselines = [s for s in strategies if is_from_scratch(s)]
+    baselines = [s for s in strategies if not get_strategy(s).pretrained]  # the from-scratch ones
     upper = None if metric == "r2" else 1.0
     return {
         "task": train.task, "metric": metric, "strategies": strategies, "baselines": baselines,

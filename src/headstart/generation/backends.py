@@ -2,8 +2,10 @@
 
 - decoder: a causal LM (SmolLM2 by default) trained on prompt+target, prompt masked from the loss;
 - seq2seq: an encoder-decoder checkpoint (T5, BART, Marian layouts) through AutoModelForSeq2SeqLM;
-- warm-start: EncoderDecoderModel from an encoder checkpoint on both sides (new cross-attention);
-- scratch: a small BART from random init with the backbone's tokenizer (the no-transfer baseline).
+- warm-start: EncoderDecoderModel from an encoder checkpoint on both sides (new cross-attention).
+
+The generation strategies (`strategies/seq2seq.py`) start from these: `full`, `lora` and `zero-shot` from
+`pretrained_backend`, `scratch` from a small random BART with the backbone's tokenizer.
 """
 
 from __future__ import annotations
@@ -17,19 +19,6 @@ from ..errors import ConfigError, ModelError, expected
 from .config import GenerationConfig
 
 ARCHITECTURES = ("decoder", "seq2seq", "warm-start")
-# LoRA targets per model family: attention projections (and the MLP where names are stable).
-LORA_TARGETS = {
-    "llama": ["q_proj", "k_proj", "v_proj", "o_proj"],
-    "mistral": ["q_proj", "k_proj", "v_proj", "o_proj"],
-    "qwen2": ["q_proj", "k_proj", "v_proj", "o_proj"],
-    "gpt2": ["c_attn", "c_proj"],
-    "t5": ["q", "k", "v", "o"],
-    "mt5": ["q", "k", "v", "o"],
-    "bart": ["q_proj", "k_proj", "v_proj", "out_proj"],
-    "marian": ["q_proj", "k_proj", "v_proj", "out_proj"],
-    "encoder-decoder": ["query", "key", "value"],
-    "bert": ["query", "key", "value"],
-}
 
 
 @dataclass
@@ -45,9 +34,8 @@ class Backend:
         return self.architecture == "decoder"
 
 
-def choose_architecture(ref: BackboneRef, config: GenerationConfig, strategy: str) -> str:
-    if strategy == "scratch":
-        return "seq2seq"
+def choose_architecture(ref: BackboneRef, config: GenerationConfig) -> str:
+    """How a pre-trained backbone is used: the configured architecture, else the one its kind implies."""
     if config.warm_start_encoder:
         wanted = "warm-start"
     elif config.architecture != "auto":
@@ -58,30 +46,22 @@ def choose_architecture(ref: BackboneRef, config: GenerationConfig, strategy: st
     if ref.kind != expected_kind:
         raise ConfigError(expected(f"a {expected_kind} backbone for architecture '{wanted}'",
                                    f"{ref.name}, a {ref.kind} model", "Choose a matching backbone or architecture."))
-    if strategy == "zero-shot" and wanted == "warm-start":
-        raise ConfigError(expected("a model that can already generate for zero-shot prompting",
-                                   f"{ref.name} warm-started (its cross-attention is untrained)",
-                                   "Use SmolLM2-135M-Instruct, or fine-tune with --strategy full/lora."))
     return wanted
 
 
-def build_backend(ref: BackboneRef, config: GenerationConfig, strategy: str) -> Backend:
-    """Load (or, for scratch, create) the model to train."""
+def pretrained_backend(ref: BackboneRef, config: GenerationConfig) -> Backend:
+    """The backbone's pre-trained weights as a model that generates (the generation strategies start here)."""
     from transformers import AutoModelForCausalLM, AutoModelForSeq2SeqLM
 
-    arch = choose_architecture(ref, config, strategy)
+    arch = choose_architecture(ref, config)
     tokenizer = prepare_tokenizer(load_tokenizer(ref))
-    if strategy == "scratch":
-        model = scratch_model(tokenizer, config)
-    elif arch == "decoder":
+    if arch == "decoder":
         model = load_model(ref, AutoModelForCausalLM)
     elif arch == "seq2seq":
         model = load_model(ref, AutoModelForSeq2SeqLM)
     else:
         model = warm_started(ref, tokenizer)
     set_special_ids(model, tokenizer, arch)
-    if strategy == "lora":
-        model = add_lora(model, config)
     return Backend(model, tokenizer, arch)
 
 
@@ -127,40 +107,6 @@ def warm_started(ref: BackboneRef, tokenizer):
     model.config.decoder_start_token_id = start_token_id(tokenizer)
     model.config.vocab_size = model.config.decoder.vocab_size
     return model
-
-
-def scratch_model(tokenizer, config: GenerationConfig):
-    """A small BART from random weights with the backbone's tokenizer: same vocabulary, no transfer."""
-    from transformers import BartConfig, BartForConditionalGeneration
-
-    dim = config.scratch_dim
-    heads = max(1, dim // 64)
-    cfg = BartConfig(vocab_size=len(tokenizer), d_model=dim, encoder_layers=config.scratch_layers,
-                     decoder_layers=config.scratch_layers, encoder_attention_heads=heads,
-                     decoder_attention_heads=heads, encoder_ffn_dim=4 * dim, decoder_ffn_dim=4 * dim,
-                     max_position_embeddings=max(config.max_source_length, config.max_target_length,
-                                                 config.max_new_tokens) + 8,
-                     pad_token_id=tokenizer.pad_token_id, eos_token_id=tokenizer.eos_token_id,
-                     bos_token_id=start_token_id(tokenizer), decoder_start_token_id=start_token_id(tokenizer),
-                     forced_eos_token_id=None, dropout=0.1, scale_embedding=True)
-    return BartForConditionalGeneration(cfg)
-
-
-def add_lora(model, config: GenerationConfig):
-    from peft import LoraConfig, TaskType, get_peft_model
-
-    family = getattr(model.config, "model_type", "")
-    targets = LORA_TARGETS.get(family)
-    if targets is None:
-        raise ConfigError(expected(f"a model family with known LoRA targets ({', '.join(sorted(LORA_TARGETS))})",
-                                   f"'{family}'", "Use --strategy full for this backbone."))
-    task_type = TaskType.CAUSAL_LM if not model.config.is_encoder_decoder else TaskType.SEQ_2_SEQ_LM
-    # A warm-started model's cross-attention is new (random): adapting a frozen random matrix cannot work,
-    # so it trains fully and is saved with the adapter.
-    extra = ["crossattention"] if family == "encoder-decoder" else None
-    lora = LoraConfig(r=config.lora_r, lora_alpha=config.lora_alpha, lora_dropout=config.lora_dropout,
-                      target_modules=targets, task_type=task_type, modules_to_save=extra)
-    return get_peft_model(model, lora)
 
 
 def is_adapted(model) -> bool:

@@ -14,10 +14,11 @@ from pathlib import Path
 from typing import Any
 
 from ..config import Options, build_config, opt
-from ..errors import ConfigError, DataError, expected
+from ..errors import DataError, expected
 from ..io import atomic_write_text, write_json
-from ..tasks import CLASSIFICATION, generation_task, is_generation
-from .config import DEFAULT_GENERATION_BACKBONE, STRATEGIES, GenerationConfig
+from ..strategies import get_strategy, strategy_names
+from ..tasks import CLASSIFICATION, GENERATION_TASK_NAMES, generation_task, is_generation
+from .config import DEFAULT_GENERATION_BACKBONE, GenerationConfig
 from .data import read_pairs
 
 
@@ -50,7 +51,8 @@ def add_fit_arguments(parser: argparse.ArgumentParser) -> None:
 
     add_dataclass_args(parser, PairColumns, "columns of the pairs")
     add_dataclass_args(parser, GenerationConfig, "options of generation models (--task translate|summarize)")
-    parser.epilog = (f"generation strategies: {', '.join(STRATEGIES)}; the default generation backbone is "
+    parser.epilog = (f"generation strategies: {', '.join(strategy_names(GENERATION_TASK_NAMES[0]))}; the default "
+                     f"generation backbone is "
                      f"{DEFAULT_GENERATION_BACKBONE}.")
 
 
@@ -84,9 +86,7 @@ def run_fit(args: argparse.Namespace, fit_args: Any, base: dict[str, Any]) -> in
     strategy = fit_args.strategy
     if strategy == CLASSIFICATION.default_strategy:
         strategy = generation_task(task).default_strategy
-    if strategy not in STRATEGIES:
-        raise ConfigError(expected(f"a generation strategy ({', '.join(STRATEGIES)})", repr(strategy),
-                                   "Pick one with --strategy."))
+    get_strategy(strategy, task)  # an unknown name stops before any data is read
     backbone = fit_args.backbone if "backbone" in vars(args) or "backbone" in base else DEFAULT_GENERATION_BACKBONE
     options = dict(base.get("options", {}))
     options.update(collect(args, GenerationConfig))

@@ -7,7 +7,6 @@ from typing import Literal
 
 from ..config import MIN_TOKENS, LoopConfig, opt
 
-STRATEGIES = ("full", "lora", "zero-shot", "scratch")
 DEFAULT_GENERATION_BACKBONE = "SmolLM2-135M-Instruct"
 
 

@@ -19,13 +19,14 @@ from sklearn.utils import Tags
 from .. import __version__, params
 from ..backbones import BackboneRef, backbone_record, resolve_backbone
 from ..config import build_config
-from ..errors import ConfigError, DataError, ModelError, NotFittedModelError, expected
+from ..errors import DataError, ModelError, NotFittedModelError, expected
 from ..io import METADATA_FILE, atomic_folder, folder_digest, read_json, seal_metadata, verify_metadata, write_json
 from ..progress import progress_enabled
 from ..seeding import pick_device, set_seed
+from ..strategies import get_strategy
 from ..tasks import TRANSLATE, generation_task, is_generation
-from .backends import Backend, build_backend, count_parameters, finish_training, load_backend, save_backend
-from .config import DEFAULT_GENERATION_BACKBONE, STRATEGIES, GenerationConfig
+from .backends import Backend, count_parameters, finish_training, load_backend, save_backend
+from .config import DEFAULT_GENERATION_BACKBONE, GenerationConfig
 from .data import Pairs, from_lists
 from .decoding import GenerationStats, generate
 from .encoding import Prompter, source_inputs, training_examples
@@ -47,7 +48,8 @@ class Seq2SeqModel(BaseEstimator):
     task: 'translate' or 'summarize' (chooses the default prompt and the metrics).
     backbone: a decoder-only LM (default SmolLM2-135M-Instruct), an encoder-decoder folder (T5/BART/Marian),
         or an encoder (warm-started as an encoder-decoder).
-    strategy: 'full' fine-tuning, 'lora', 'zero-shot' (prompting only) or 'scratch' (random-init baseline).
+    strategy: a generation strategy (`strategies/seq2seq.py`): full fine-tuning, lora, zero-shot (prompting
+        only) or scratch (random-init baseline).
     seed: seeds initialisation, batching and the validation split.
     **options: fields of `GenerationConfig` (epochs, lr, max_seconds, num_beams, prompt_template, ...).
     """
@@ -95,14 +97,12 @@ class Seq2SeqModel(BaseEstimator):
             targets_valid: Sequence[str] | None = None) -> "Seq2SeqModel":
         """Train on parallel texts (zero-shot only loads the model). Validation drives early stopping."""
         generation_task(self.task)  # a ConfigError naming the generation tasks otherwise
-        if self.strategy not in STRATEGIES:
-            raise ConfigError(expected(f"a generation strategy ({', '.join(STRATEGIES)})", repr(self.strategy),
-                                       "Pick one of them."))
+        strategy = get_strategy(self.strategy, self.task)()
         config = build_config(GenerationConfig, self.options)
         train_pairs = sources if isinstance(sources, Pairs) else from_lists(sources, targets)
         if train_pairs.targets is None:
             raise ModelError(expected("training targets", "none", "Pass the target texts."))
-        valid_pairs = self._validation(train_pairs, sources_valid, targets_valid, config)
+        valid_pairs = self._validation(train_pairs, sources_valid, targets_valid, config, strategy.trains)
         if valid_pairs is not None and sources_valid is None:
             train_pairs, valid_pairs = valid_pairs
         set_seed(self.seed)
@@ -114,11 +114,11 @@ class Seq2SeqModel(BaseEstimator):
                                  "kind": self.backbone_.kind}
         started = time.perf_counter()
         with progress_enabled(self.progress):
-            backend = build_backend(self.backbone_, config, self.strategy)
+            backend = strategy.build_backend(self.backbone_, config)
             self.prompter_ = Prompter.for_backend(backend, self.task, config)
             trainable, total = count_parameters(backend.model)
             result: dict[str, Any] = {"history": [], "steps": 0, "best": {}}
-            if self.strategy != "zero-shot":
+            if strategy.trains:
                 train_ex = training_examples(backend, self.prompter_, train_pairs.sources, train_pairs.targets, config)
                 valid_ex = (training_examples(backend, self.prompter_, valid_pairs.sources, valid_pairs.targets, config)
                             if valid_pairs is not None else None)
@@ -136,10 +136,11 @@ class Seq2SeqModel(BaseEstimator):
                       "n_train": len(train_pairs), "n_valid": len(valid_pairs) if valid_pairs is not None else 0}
         return self
 
-    def _validation(self, train_pairs: Pairs, sources_valid: Any, targets_valid: Any, config: GenerationConfig):
+    def _validation(self, train_pairs: Pairs, sources_valid: Any, targets_valid: Any, config: GenerationConfig,
+                    trains: bool):
         if sources_valid is not None:
             return sources_valid if isinstance(sources_valid, Pairs) else from_lists(sources_valid, targets_valid)
-        if self.strategy == "zero-shot" or config.valid_fraction <= 0 or len(train_pairs) < 20:
+        if not trains or config.valid_fraction <= 0 or len(train_pairs) < 20:
             return None
         import numpy as np
 

@@ -2,8 +2,8 @@
 
 The exported graph maps (input_ids, attention_mask) straight to probabilities (softmax, sigmoid or the
 raw value for regression), so a runtime needs only the tokenizer files written alongside and
-onnxruntime. `probe` models export as one graph too: encoder, masked mean pooling, L2 normalisation and
-the dense head.
+onnxruntime. Every strategy that has a torch module (`torch_module`) exports: the sequence classifiers, and
+the frozen-encoder ones as one graph of encoder, masked mean pooling, L2 normalisation and the dense head.
 """
 
 from __future__ import annotations
@@ -16,16 +16,15 @@ from typing import Any, Sequence
 import numpy as np
 
 from .. import __version__
-from ..embeddings import masked_mean
 from ..errors import DataError, ModelError, expected
 from ..io import METADATA_FILE, atomic_folder, folder_digest, read_json, seal_metadata, verify_metadata, write_json
 from ..resources import DEMO_TEST
+from ..strategies import TorchExport, exports_torch, get_strategy, strategy_names
 from ..tasks import label_task
 
 ONNX_METADATA = "headstart-onnx.json"
 FP32_FILE = "model.onnx"
 INT8_FILE = "model.int8.onnx"
-EXPORTABLE = ("finetune", "scratch-init", "probe")
 # headstart-onnx.json fields that change predictions: covered by its recorded digest, refused at load if edited
 SEALED_FIELDS = ("format", "task", "classes", "threshold", "max_length", "files", "files_int8")
 
@@ -58,57 +57,14 @@ class ExportReport:
         return out
 
 
-def _torch_module(clf) -> tuple[Any, Any, int]:
-    """(module mapping ids+mask to probabilities, tokenizer, max_length) for a loaded TextClassifier."""
-    import torch
-
-    strategy = clf.strategy_
-    name = clf.metadata_.get("strategy") if hasattr(clf, "metadata_") else clf.strategy
-    activate = label_task(clf.task_).activate
-    if name not in EXPORTABLE:
-        raise ModelError(expected(f"a transformer model ({', '.join(EXPORTABLE)})", f"a '{name}' model",
-                                  "ONNX export covers transformer classifiers; scikit-learn models (scratch-tfidf) "
-                                  "are already small and fast — serve them without --onnx."))
-
-    if name == "probe":
-        from ..backbones import load_model, load_tokenizer
-
-        encoder = load_model(strategy.backbone_).eval()
-        head = strategy.head_
-        layers = [(torch.as_tensor(w), torch.as_tensor(b)) for w, b in zip(head.weights, head.biases)]
-
-        class ProbeGraph(torch.nn.Module):
-            def __init__(self) -> None:
-                super().__init__()
-                self.encoder = encoder
-                for i, (w, b) in enumerate(layers):
-                    self.register_buffer(f"w{i}", w)
-                    self.register_buffer(f"b{i}", b)
-
-            def forward(self, input_ids, attention_mask):
-                hidden = self.encoder(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
-                h = masked_mean(hidden, attention_mask)
-                h = h / h.norm(dim=1, keepdim=True).clamp(min=1e-12)
-                for i in range(len(layers)):
-                    h = h @ getattr(self, f"w{i}").T + getattr(self, f"b{i}")
-                    if i < len(layers) - 1:
-                        h = torch.relu(h)
-                return activate(h)  # the task's activation: the one the head was fitted with
-
-        return ProbeGraph().eval(), load_tokenizer(strategy.backbone_), strategy.config_.max_length
-
-    seq = strategy.classifier_
-    model = seq.model.to("cpu").eval()
-
-    class SeqGraph(torch.nn.Module):
-        def __init__(self) -> None:
-            super().__init__()
-            self.model = model
-
-        def forward(self, input_ids, attention_mask):
-            return activate(self.model(input_ids=input_ids, attention_mask=attention_mask).logits.float())
-
-    return SeqGraph().eval(), seq.tokenizer, seq.max_length
+def _torch_module(clf) -> TorchExport:
+    """The loaded classifier's strategy as one torch module (strategies that have one declare `torch_module`)."""
+    if not exports_torch(type(clf.strategy_)):
+        able = ", ".join(n for n in strategy_names() if exports_torch(get_strategy(n)))
+        raise ModelError(expected(f"a model with a torch module ({able})", f"a '{clf.strategy}' model",
+                                  f"ONNX export covers transformer models; '{clf.strategy}' models are already small "
+                                  "and fast — serve them without --onnx."))
+    return clf.strategy_.torch_module()
 
 
 def _export_graph(module, tokenizer, path: Path, opset: int, output: str = "probabilities") -> None:
@@ -144,17 +100,6 @@ def quantize_int8(source: Path, target: Path) -> None:
         root.setLevel(level)
 
 
-def _compare_with_torch_features(clf) -> None:
-    """A probe fitted with an ONNX embedding runtime (headstart.runtime) scores through that runtime; the
-    exported graph holds the PyTorch encoder, so the parity reference must embed with PyTorch too."""
-    import dataclasses
-
-    strategy = clf.strategy_
-    if getattr(strategy, "runtime_", None) not in (None, "torch"):
-        strategy.config_ = dataclasses.replace(strategy.config_, runtime="torch")
-        strategy.runtime_ = "torch"
-
-
 def parity_texts(test: str | None, limit: int) -> tuple[list[str], list[Any] | None]:
     """Texts (and labels, when the file has them) for the parity check: --test or the shipped demo sample."""
     from ..data.readers import read_frame
@@ -181,9 +126,9 @@ def export_onnx(model_dir: str | Path, output: str | Path | None = None, *, int8
 
     model_dir = Path(model_dir)
     clf = TextClassifier.load(model_dir)
-    _compare_with_torch_features(clf)
     output = Path(output) if output else model_dir / "onnx"
-    module, tokenizer, max_length = _torch_module(clf)
+    graph = _torch_module(clf)
+    module, tokenizer, max_length = graph.module, graph.tokenizer, graph.max_length
     texts, _ = parity_texts(test, parity_limit)
     with atomic_folder(output, kind="onnx") as tmp:
         _export_graph(module, tokenizer, tmp / FP32_FILE, opset)

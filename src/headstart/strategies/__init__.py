@@ -1,12 +1,13 @@
-"""Strategies: each module in this folder registers one (or a family) by name."""
+"""Strategies: each module in this folder registers one (or a family) by name; see registry.py."""
 
 import importlib
 import pkgutil
 
-from .registry import FitReport, Strategy, Target, get_strategy, register, strategies_for, strategy_names
+from .registry import (Cost, FitReport, GenerationStrategy, Strategy, Target, TorchExport, exports_torch, get_strategy,
+                       register, registered, strategies_for, strategy_names)
 
 for _module in pkgutil.iter_modules(__path__):
     if _module.name != "registry" and not _module.name.startswith("_"):
         importlib.import_module(f"{__name__}.{_module.name}")
 
-__all__ = ["FitReport", "Strategy", "Target", "get_strategy", "register", "strategies_for", "strategy_names"]
+__all__ = ["Cost", "FitReport", "GenerationStrategy", "Strategy", "Target", "TorchExport", "exports_torch", "get_strategy", "register", "registered", "strategies_for", "strategy_names"]

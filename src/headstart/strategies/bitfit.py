@@ -8,8 +8,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from typing import ClassVar, Sequence
-
+from typing import ClassVar
 
 from ..backbones import BackboneRef
 from ..config import TrainConfig, opt
@@ -18,8 +17,8 @@ from ..tasks import CLASSIFIER_TASK_NAMES
 from ..training.param_groups import layer_map, set_trainable
 from ..training.regularise import AnchorOptions
 from ..training.run import run_training
-from ..training.seqcls import SequenceClassifier, classifier_backed, pretrained_classifier
-from .registry import FitReport, Target, register
+from ..training.seqcls import classifier_backed, pretrained_classifier
+from .registry import Cost, FitReport, Target, register
 
 
 @dataclass
@@ -39,11 +38,8 @@ def bias_and_head_names(model) -> set[str]:
 class BitFit:
     name: ClassVar[str] = "bitfit"
     config_cls: ClassVar[type] = BitFitConfig
-    needs_backbone: ClassVar[bool] = True
     tasks: ClassVar[tuple[str, ...]] = CLASSIFIER_TASK_NAMES
-
-    def __init__(self) -> None:
-        self.classifier_: SequenceClassifier | None = None
+    cost: ClassVar[Cost] = Cost.GRADIENT
 
     def fit(self, backbone: BackboneRef | None, train: Target, valid: Target | None, config: BitFitConfig,
             seed: int) -> FitReport:

@@ -24,7 +24,7 @@ from ..heads import DenseHead, fit_head
 from ..seeding import pick_device
 from ..tasks import CLASSIFICATION
 from ..training.step import TrainStep
-from .registry import FitReport, Target, register
+from .registry import Cost, FitReport, Target, TorchExport, register
 
 
 @dataclass
@@ -127,8 +127,8 @@ def contrastive_loss(model, tokenizer, texts: list[str], y: np.ndarray, triplets
 class Contrastive:
     name: ClassVar[str] = "contrastive"
     config_cls: ClassVar[type] = ContrastiveConfig
-    needs_backbone: ClassVar[bool] = True
     tasks: ClassVar[tuple[str, ...]] = (CLASSIFICATION.name,)
+    cost: ClassVar[Cost] = Cost.GRADIENT
 
     def __init__(self) -> None:
         self.model_ = None
@@ -176,6 +176,12 @@ class Contrastive:
     def predict_proba(self, texts: Sequence[str]) -> np.ndarray:
         assert self.head_ is not None, "fit first"
         return self.head_.scores(self._embed(texts))
+
+    def torch_module(self) -> TorchExport:
+        """The tuned encoder, pooling and the head as one graph."""
+        assert self.model_ is not None and self.head_ is not None, "fit first"
+        self.device_ = "cpu"  # the graph is traced on the CPU; this object then predicts there too
+        return TorchExport(self.head_.on_encoder(self.model_.to("cpu").eval()), self.tokenizer_, self.config_.max_length)
 
     def trainable_parameters(self) -> int:
         if self.model_ is None or self.head_ is None:

@@ -12,8 +12,8 @@ from ..seeding import pick_device
 from ..tasks import CLASSIFIER_TASK_NAMES
 from ..training.regularise import AnchorOptions
 from ..training.run import run_training
-from ..training.seqcls import SequenceClassifier, classifier_backed, pretrained_classifier
-from .registry import FitReport, Target, register
+from ..training.seqcls import classifier_backed, pretrained_classifier
+from .registry import Cost, FitReport, Target, register
 
 
 @dataclass
@@ -26,11 +26,8 @@ class FinetuneConfig(AnchorOptions, TrainConfig):
 class Finetune:
     name: ClassVar[str] = "finetune"
     config_cls: ClassVar[type] = FinetuneConfig
-    needs_backbone: ClassVar[bool] = True
     tasks: ClassVar[tuple[str, ...]] = CLASSIFIER_TASK_NAMES
-
-    def __init__(self) -> None:
-        self.classifier_: SequenceClassifier | None = None
+    cost: ClassVar[Cost] = Cost.GRADIENT
 
     def fit(self, backbone: BackboneRef | None, train: Target, valid: Target | None, config: FinetuneConfig,
             seed: int) -> FitReport:

@@ -9,8 +9,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from typing import ClassVar, Sequence
-
+from typing import ClassVar
 
 from ..backbones import BackboneRef
 from ..config import AUTO_EPOCHS_HELP, TrainConfig, opt
@@ -19,8 +18,8 @@ from ..tasks import CLASSIFIER_TASK_NAMES
 from ..training.param_groups import LayerMap, layer_map, layerwise_param_groups, set_trainable, top_k_names
 from ..training.regularise import AnchorOptions
 from ..training.run import run_training
-from ..training.seqcls import SequenceClassifier, classifier_backed, pretrained_classifier
-from .registry import FitReport, Target, register
+from ..training.seqcls import classifier_backed, pretrained_classifier
+from .registry import Cost, FitReport, Target, register
 
 
 @dataclass
@@ -50,11 +49,8 @@ class GradualUnfreezing:
 class Gradual:
     name: ClassVar[str] = "gradual"
     config_cls: ClassVar[type] = GradualConfig
-    needs_backbone: ClassVar[bool] = True
     tasks: ClassVar[tuple[str, ...]] = CLASSIFIER_TASK_NAMES
-
-    def __init__(self) -> None:
-        self.classifier_: SequenceClassifier | None = None
+    cost: ClassVar[Cost] = Cost.GRADIENT
 
     def fit(self, backbone: BackboneRef | None, train: Target, valid: Target | None, config: GradualConfig,
             seed: int) -> FitReport:

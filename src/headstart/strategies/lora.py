@@ -11,12 +11,11 @@ with `merge` it is instead a plain merged Hugging Face model.
 from __future__ import annotations
 
 import copy
+import dataclasses
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, ClassVar, Sequence
-
-import numpy as np
+from typing import Any, ClassVar
 
 from ..backbones import BackboneRef, backbone_record, find_recorded_backbone, load_model
 from ..config import TrainConfig, opt
@@ -25,8 +24,9 @@ from ..io import read_json, write_json
 from ..seeding import pick_device
 from ..tasks import CLASSIFIER_TASK_NAMES
 from ..training.run import run_training
-from ..training.seqcls import SequenceClassifier, label_kwargs, load_classifier, pretrained_classifier
-from .registry import FitReport, Target, register
+from ..training.seqcls import (SequenceClassifier, classifier_backed, label_kwargs, load_classifier,
+                              pretrained_classifier)
+from .registry import Cost, FitReport, Target, TorchExport, register
 
 LORA_FILE = "lora.json"
 
@@ -90,11 +90,12 @@ def wrap_with_lora(model, config: LoraConfig):
 
 
 @register
+@classifier_backed  # predict_proba, trainable_parameters; save, load and torch_module are its own
 class Lora:
     name: ClassVar[str] = "lora"
     config_cls: ClassVar[type] = LoraConfig
-    needs_backbone: ClassVar[bool] = True
     tasks: ClassVar[tuple[str, ...]] = CLASSIFIER_TASK_NAMES
+    cost: ClassVar[Cost] = Cost.GRADIENT
 
     def __init__(self) -> None:
         self.classifier_: SequenceClassifier | None = None
@@ -113,12 +114,12 @@ class Lora:
                       "labels": label_kwargs(train), "pad_token_id": classifier.tokenizer.pad_token_id}
         return run_training(classifier, train, valid, config, seed, start)
 
-    def predict_proba(self, texts: Sequence[str]) -> np.ndarray:
+    def torch_module(self) -> TorchExport:
+        """The adapters merged into a copy of the weights: one plain graph with the same outputs."""
         assert self.classifier_ is not None, "fit first"
-        return self.classifier_.predict(texts)
-
-    def trainable_parameters(self) -> int:
-        return self.classifier_.parameter_counts()[0] if self.classifier_ else 0
+        model = self.classifier_.model
+        merged = copy.deepcopy(model).merge_and_unload() if hasattr(model, "merge_and_unload") else model
+        return dataclasses.replace(self.classifier_, model=merged).torch_module()
 
     def save(self, folder: Path) -> None:
         assert self.classifier_ is not None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,7 +18,7 @@ from ..heads import DenseHead, fit_head
 from ..runtime import RUNTIME_HELP, RuntimeName, load_record, save_record, strategy_runtime
 from ..seeding import pick_device
 from ..tasks import CLASSIFIER_TASK_NAMES
-from .registry import FitReport, Target, register
+from .registry import Cost, FitReport, Target, TorchExport, register
 
 
 @dataclass
@@ -39,8 +40,8 @@ class ProbeConfig(Options):
 class Probe:
     name: ClassVar[str] = "probe"
     config_cls: ClassVar[type] = ProbeConfig
-    needs_backbone: ClassVar[bool] = True
     tasks: ClassVar[tuple[str, ...]] = CLASSIFIER_TASK_NAMES
+    cost: ClassVar[Cost] = Cost.FROZEN
 
     def __init__(self) -> None:
         self.backbone_: BackboneRef | None = None
@@ -82,6 +83,15 @@ class Probe:
     def embeddings(self, texts: Sequence[str]) -> np.ndarray:
         """The frozen features the head sees (used by audits and calibration)."""
         return self._embed(texts)
+
+    def torch_module(self) -> TorchExport:
+        """The frozen encoder, pooling and the head as one graph. The graph holds the PyTorch encoder, so from
+        here on this object embeds with PyTorch too (an ONNX embedding runtime would differ in the last digits
+        and fail the parity check against the graph)."""
+        assert self.backbone_ is not None and self.head_ is not None, "fit first"
+        self.config_, self.runtime_ = dataclasses.replace(self.config_, runtime="torch"), "torch"
+        return TorchExport(self.head_.on_encoder(load_model(self.backbone_).eval()), load_tokenizer(self.backbone_),
+                           self.config_.max_length)
 
     def trainable_parameters(self) -> int:
         return self.head_.n_parameters() if self.head_ is not None else 0

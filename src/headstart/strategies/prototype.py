@@ -23,7 +23,7 @@ from ..evaluation.crossval import CV_HELP, CrossValidation, out_of_fold
 from ..runtime import RUNTIME_HELP, RuntimeName, load_record, save_record, strategy_runtime
 from ..seeding import pick_device
 from ..tasks import CLASSIFICATION
-from .registry import FitReport, Target, register
+from .registry import Cost, FitReport, Target, register
 
 
 @dataclass
@@ -83,8 +83,8 @@ def fit_temperature(sims: np.ndarray, y: np.ndarray) -> float:
 class Prototype:
     name: ClassVar[str] = "prototype"
     config_cls: ClassVar[type] = PrototypeConfig
-    needs_backbone: ClassVar[bool] = True
     tasks: ClassVar[tuple[str, ...]] = (CLASSIFICATION.name,)
+    cost: ClassVar[Cost] = Cost.FROZEN
 
     def __init__(self) -> None:
         self.backbone_: BackboneRef | None = None

@@ -4,16 +4,15 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from typing import ClassVar, Sequence
-
+from typing import ClassVar
 
 from ..backbones import BackboneRef
 from ..config import AUTO_EPOCHS_HELP, TrainConfig, opt
 from ..seeding import pick_device
 from ..tasks import CLASSIFIER_TASK_NAMES
 from ..training.run import run_training
-from ..training.seqcls import SequenceClassifier, classifier_backed, random_classifier
-from .registry import FitReport, Target, register
+from ..training.seqcls import classifier_backed, random_classifier
+from .registry import Cost, FitReport, Target, register
 
 
 @dataclass
@@ -30,11 +29,9 @@ class ScratchInitConfig(TrainConfig):
 class ScratchInit:
     name: ClassVar[str] = "scratch-init"
     config_cls: ClassVar[type] = ScratchInitConfig
-    needs_backbone: ClassVar[bool] = True
     tasks: ClassVar[tuple[str, ...]] = CLASSIFIER_TASK_NAMES
-
-    def __init__(self) -> None:
-        self.classifier_: SequenceClassifier | None = None
+    pretrained: ClassVar[bool] = False  # the from-scratch baseline transfer is measured against
+    cost: ClassVar[Cost] = Cost.GRADIENT
 
     def fit(self, backbone: BackboneRef | None, train: Target, valid: Target | None, config: ScratchInitConfig,
             seed: int) -> FitReport:

@@ -16,7 +16,7 @@ from ..errors import DataError, expected
 from ..evaluation.crossval import CV_HELP, CrossValidation, out_of_fold
 from ..heads import DenseHead, fit_head
 from ..tasks import CLASSIFIER_TASK_NAMES
-from .registry import FitReport, Target, register
+from .registry import Cost, FitReport, Target, register
 
 
 @dataclass
@@ -35,6 +35,8 @@ class ScratchTfidf:
     config_cls: ClassVar[type] = TfidfConfig
     needs_backbone: ClassVar[bool] = False
     tasks: ClassVar[tuple[str, ...]] = CLASSIFIER_TASK_NAMES
+    pretrained: ClassVar[bool] = False  # the from-scratch baseline transfer is measured against
+    cost: ClassVar[Cost] = Cost.FEATURES
 
     def __init__(self) -> None:
         self.vectorizer_ = None

@@ -9,8 +9,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from typing import ClassVar, Sequence
-
+from typing import ClassVar
 
 from ..backbones import BackboneRef
 from ..config import TrainConfig, opt
@@ -20,7 +19,7 @@ from ..training.param_groups import layer_map, set_trainable, top_k_names
 from ..training.regularise import AnchorOptions
 from ..training.run import run_training
 from ..training.seqcls import SequenceClassifier, classifier_backed, pretrained_classifier
-from .registry import FitReport, Target, register
+from .registry import Cost, FitReport, Target, register
 
 
 @dataclass
@@ -52,11 +51,8 @@ def fit_top_k(backbone: BackboneRef, train: Target, valid: Target | None, config
 class TopK:
     name: ClassVar[str] = "top-k"
     config_cls: ClassVar[type] = TopKConfig
-    needs_backbone: ClassVar[bool] = True
     tasks: ClassVar[tuple[str, ...]] = CLASSIFIER_TASK_NAMES
-
-    def __init__(self) -> None:
-        self.classifier_: SequenceClassifier | None = None
+    cost: ClassVar[Cost] = Cost.GRADIENT
 
     def fit(self, backbone: BackboneRef | None, train: Target, valid: Target | None, config: TopKConfig,
             seed: int) -> FitReport:
@@ -70,11 +66,8 @@ class TopK:
 class HeadOnly:
     name: ClassVar[str] = "head-only"
     config_cls: ClassVar[type] = HeadOnlyConfig
-    needs_backbone: ClassVar[bool] = True
     tasks: ClassVar[tuple[str, ...]] = CLASSIFIER_TASK_NAMES
-
-    def __init__(self) -> None:
-        self.classifier_: SequenceClassifier | None = None
+    cost: ClassVar[Cost] = Cost.GRADIENT
 
     def fit(self, backbone: BackboneRef | None, train: Target, valid: Target | None, config: HeadOnlyConfig,
             seed: int) -> FitReport:

@@ -29,7 +29,7 @@ from ..runtime import RUNTIME_HELP, RuntimeName, load_record, save_record, strat
 from ..seeding import pick_device
 from ..tasks import CLASSIFICATION
 from .prototype import softmax
-from .registry import FitReport, Target, register
+from .registry import Cost, FitReport, Target, register
 
 
 @dataclass
@@ -90,9 +90,9 @@ def describe(classes: Sequence[str], config: ZeroShotConfig) -> list[str]:
 class ZeroShot:
     name: ClassVar[str] = "zero-shot"
     config_cls: ClassVar[type] = ZeroShotConfig
-    needs_backbone: ClassVar[bool] = True
     needs_examples: ClassVar[bool] = False  # fit takes the label set only
     tasks: ClassVar[tuple[str, ...]] = (CLASSIFICATION.name,)
+    cost: ClassVar[Cost] = Cost.FROZEN
 
     def __init__(self) -> None:
         self.backbone_: BackboneRef | None = None

@@ -13,7 +13,8 @@ from typing import Any, Sequence
 import numpy as np
 
 from ..backbones import BackboneRef, hf_folder, load_model, load_tokenizer
-from ..strategies.registry import Target
+from ..seeding import pick_device
+from ..strategies.registry import Target, TorchExport
 from ..tasks import label_task
 from .loop import predict_outputs
 
@@ -33,6 +34,23 @@ class SequenceClassifier:
         trainable = sum(p.numel() for p in self.model.parameters() if p.requires_grad)
         total = sum(p.numel() for p in self.model.parameters())
         return trainable, total
+
+    def torch_module(self) -> TorchExport:
+        """The model on the CPU as one module from (input_ids, attention_mask) to what `predict` returns
+        (this classifier then predicts on the CPU too, where the graph is traced)."""
+        import torch
+
+        model, activate, self.device = self.model.to("cpu").eval(), label_task(self.task).activate, "cpu"
+
+        class Scores(torch.nn.Module):
+            def __init__(self) -> None:
+                super().__init__()
+                self.model = model
+
+            def forward(self, input_ids, attention_mask):
+                return activate(self.model(input_ids=input_ids, attention_mask=attention_mask).logits.float())
+
+        return TorchExport(Scores().eval(), self.tokenizer, self.max_length)
 
     def save(self, folder: Path) -> None:
         """Standard Hugging Face layout: loads with AutoModelForSequenceClassification alone."""
@@ -86,11 +104,15 @@ def _ensure_pad(model, tokenizer) -> None:
 
 def classifier_backed(cls: type) -> type:
     """Give a strategy whose fitted state is `self.classifier_` (a SequenceClassifier) the protocol methods
-    that only delegate to it: predict_proba, trainable_parameters, save and load.
+    that only delegate to it: predict_proba, trainable_parameters, save, load and torch_module (so every
+    strategy that wraps a sequence classifier exports to ONNX).
 
     Strategies then write just their `fit` (how the model is built and which parameters train); a method the
-    class defines itself is kept. Apply below `@register`.
+    class defines itself is kept (`__init__` included: the default one starts unfitted). Apply below `@register`.
     """
+
+    def __init__(self) -> None:
+        self.classifier_: SequenceClassifier | None = None
 
     def predict_proba(self, texts: Sequence[str]) -> np.ndarray:
         assert self.classifier_ is not None, "fit first"
@@ -103,15 +125,17 @@ def classifier_backed(cls: type) -> type:
         assert self.classifier_ is not None
         self.classifier_.save(folder)
 
-    def load(strategy_cls, folder: Path, config: Any, task: str):
-        from ..seeding import pick_device
+    def torch_module(self) -> TorchExport:
+        assert self.classifier_ is not None, "fit first"
+        return self.classifier_.torch_module()
 
+    def load(strategy_cls, folder: Path, config: Any, task: str):
         obj = strategy_cls()
         obj.classifier_ = load_classifier(folder, task, config.max_length, pick_device(config.device))
         return obj
 
-    for name, method in (("predict_proba", predict_proba), ("trainable_parameters", trainable_parameters),
-                         ("save", save), ("load", classmethod(load))):
+    for name, method in (("__init__", __init__), ("predict_proba", predict_proba), ("trainable_parameters", trainable_parameters),
+                         ("save", save), ("load", classmethod(load)), ("torch_module", torch_module)):
         if name not in cls.__dict__:
             setattr(cls, name, method)
     return cls
