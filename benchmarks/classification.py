@@ -221,7 +221,7 @@ def main(argv=None) -> int:
     if "training" not in skip:
         report["training_speed"] = training_speed(args)
     if "accuracy" in report:
-        from headstart.cli.common import table
+        from headstart.tables import table
 
         print("\n" + table(report["accuracy"]))
     return 0

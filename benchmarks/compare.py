@@ -27,7 +27,8 @@ import numpy as np  # noqa: E402
 
 from headstart.data import read_examples  # noqa: E402
 from headstart.evaluation.answers import format_results  # noqa: E402
-from headstart.evaluation.compare import CompareSpec, parse_budget, parse_sizes, run_comparison  # noqa: E402
+from headstart.evaluation.compare import CompareSpec, parse_budget, parse_sizes  # noqa: E402
+from headstart.grid import run_comparison  # noqa: E402
 
 
 def limited(examples, limit: int, seed: int = 0):
@@ -102,7 +103,7 @@ def main(argv=None) -> int:
             summary.append({"dataset": name, "strategy": gain["strategy"], "size": gain["size"],
                             "score": round(gain["score"], 4), "transfer_gain": gain["text"]})
         print(f"# {name} took {time.monotonic() - t0:.0f}s", flush=True)
-    from headstart.cli.common import table
+    from headstart.tables import table
 
     print("\ntransfer gain (examples per class the best from-scratch baseline needs to match)")
     print(table(summary))

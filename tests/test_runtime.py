@@ -76,7 +76,7 @@ def test_unknown_runtime_and_gpu_device_are_refused(tiny_backbone):
 
 
 def _break_export(monkeypatch):
-    import headstart.serving.export as export
+    import headstart.onnx_graph as export
 
     calls = []
 
@@ -84,7 +84,7 @@ def _break_export(monkeypatch):
         calls.append(1)
         raise RuntimeError("Exporting the operator 'aten::weird' to ONNX is not supported")
 
-    monkeypatch.setattr(export, "_export_graph", fail)
+    monkeypatch.setattr(export, "export_graph", fail)
     return calls
 
 

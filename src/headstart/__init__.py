@@ -11,8 +11,9 @@ from .backbones import DEFAULT_BACKBONE, load_model, load_tokenizer, resolve_bac
 from .classifier import TextClassifier  # noqa: E402
 from .data import Examples, Pipeline, read_examples  # noqa: E402
 from .errors import BackboneError, ConfigError, DataError, HeadstartError, ModelError, NotFittedModelError  # noqa: E402
+from .estimators import load_estimator  # noqa: E402
 from .strategies import get_strategy, register, strategy_names  # noqa: E402
 
-__all__ = ["TextClassifier", "Examples", "Pipeline", "read_examples", "resolve_backbone", "load_model",
+__all__ = ["TextClassifier", "load_estimator", "Examples", "Pipeline", "read_examples", "resolve_backbone", "load_model",
            "load_tokenizer", "DEFAULT_BACKBONE", "get_strategy", "register", "strategy_names", "HeadstartError",
            "DataError", "BackboneError", "ConfigError", "ModelError", "NotFittedModelError"]

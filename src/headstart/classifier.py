@@ -6,7 +6,6 @@
 from __future__ import annotations
 
 import dataclasses
-import platform
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -14,26 +13,31 @@ import numpy as np
 from sklearn.base import BaseEstimator
 from sklearn.utils import ClassifierTags, RegressorTags, Tags
 
-from . import __version__, params
+from . import params
+from .augment import augment_examples, write_rows
 from .backbones import DEFAULT_BACKBONE, BackboneRef, resolve_backbone
 from .config import build_config
 from .data.examples import Examples, check_trainable, from_lists
 from .data.split import label_counts, stratified_split
-from .errors import ConfigError, DataError, ModelError, NotFittedModelError, expected
-from .io import METADATA_FILE, atomic_folder, folder_digest, read_json, seal_metadata, verify_metadata, write_json
+from .errors import ConfigError, DataError, ModelError, expected
+from .evaluation.calibration import apply_temperature, fit_temperature
+from .model_folder import CLASSIFIER_KIND, ModelFolder, short_list
 from .progress import progress_enabled
 from .seeding import set_seed
-from .strategies import Target, get_strategy
+from .strategies import FitReport, get_strategy, strategy_names
+from .targets import Target
 from .tasks import AUTO, CLASSIFICATION, CLASSIFIER_TASK_NAMES, LabelTask, label_task
 
-FORMAT_VERSION = 1
-# headstart.json fields that change predictions: covered by its recorded digest, so an edit is refused at load
-SEALED_FIELDS = ("format_version", "task", "strategy", "classes", "threshold", "temperature", "config", "backbone",
-                 "files")
+# headstart.json fields that change predictions are sealed: covered by its recorded digest, so an edit is
+# refused at load
+CLASSIFIER_FOLDER = ModelFolder(kind=CLASSIFIER_KIND, format_version=1,
+                                sealed_fields=("format_version", "task", "strategy", "classes", "threshold",
+                                               "temperature", "config", "backbone", "files"),
+                                libraries=("torch", "transformers", "scikit-learn"))
 AUGMENT_OPTIONS = ("augment", "augment_output", "augment_lm")  # preprocessing, not strategy options
 
 
-class TextClassifier(BaseEstimator):
+class TextClassifier(params.EstimatorParams, BaseEstimator):
     """Adapt a pre-trained backbone to a text classification (or regression) task.
 
     Parameters
@@ -59,29 +63,15 @@ class TextClassifier(BaseEstimator):
         self.progress = progress
         self._options = options
 
-    # -- scikit-learn protocol ---------------------------------------------------------------------
+    # -- scikit-learn protocol (get_params, set_params, repr, tags: params.EstimatorParams) ----------
+    kind = CLASSIFIER_KIND
     _PARAM_NAMES = ("backbone", "strategy", "task", "seed", "threshold", "progress")
-
-    @property
-    def options(self) -> dict[str, Any]:
-        """The strategy options given as keywords (a copy: change them with `set_params`)."""
-        return dict(self._options)
-
-    def get_params(self, deep: bool = True) -> dict[str, Any]:
-        """Named arguments and strategy options, so `clone` and `GridSearchCV(param_grid={"C": ...})` see both."""
-        return params.get_params(self, self._PARAM_NAMES)
-
-    def set_params(self, **values: Any) -> "TextClassifier":
-        """Set named arguments or strategy options (options are checked in `fit`)."""
-        params.set_params(self, self._PARAM_NAMES, values)
-        return self
-
-    def __repr__(self) -> str:
-        return params.params_repr(self, ("backbone", "strategy", "seed"))
+    _REPR_NAMES = ("backbone", "strategy", "seed")
+    _FITTED_ATTRIBUTE = "strategy_"
 
     def __sklearn_tags__(self) -> Tags:
         """Text in; a classifier or, for task='regression', a regressor (is_classifier, cv choice, scorers)."""
-        tags = params.text_tags(super().__sklearn_tags__())
+        tags = super().__sklearn_tags__()
         task = label_task(self.task) if self.task in CLASSIFIER_TASK_NAMES else None  # None: 'auto' (or a typo)
         if task is not None and not task.has_classes:
             tags.estimator_type, tags.regressor_tags = "regressor", RegressorTags()
@@ -90,9 +80,6 @@ class TextClassifier(BaseEstimator):
             tags.estimator_type = "classifier"
             tags.classifier_tags = ClassifierTags(multi_label=self.task == AUTO or bool(task and task.multi_label))
         return tags
-
-    def __sklearn_is_fitted__(self) -> bool:
-        return hasattr(self, "strategy_")
 
     # -- fitting -----------------------------------------------------------------------------------
     def fit(self, X: Sequence[str] | Examples, y: Sequence[Any] | None = None, *,
@@ -117,8 +104,6 @@ class TextClassifier(BaseEstimator):
                                      f"'{train.task}'", "Choose another strategy or task."))
         self.augmented_: list[dict[str, str]] = []
         if augment_options.get("augment"):
-            from .augment import augment_examples
-
             train, self.augmented_ = augment_examples(train, backbone=self.backbone, seed=self.seed,
                                                       **augment_options)
         valid = self._validation_set(train, X_valid, y_valid, config)
@@ -170,8 +155,8 @@ class TextClassifier(BaseEstimator):
         known = set(self.classes_)
         unknown = sorted({str(c) for label in examples.labels for c in self._task.row_classes(label) if c not in known})
         if unknown:
-            raise DataError(expected(f"labels the model knows ({_short(self.classes_)})",
-                                     f"unseen label(s) {_short(unknown)} in {examples.source}",
+            raise DataError(expected(f"labels the model knows ({short_list(self.classes_)})",
+                                     f"unseen label(s) {short_list(unknown)} in {examples.source}",
                                      "Evaluate on data with the training label set, or retrain with these labels."))
         y = self._task.encode(examples.labels, self.classes_)
         return Target(list(examples.texts), y, self.task_, list(self.classes_))
@@ -180,15 +165,13 @@ class TextClassifier(BaseEstimator):
         """Add a class from a few example texts without retraining (strategies with `add_class`, e.g. prototype)."""
         self._check_fitted()
         if not hasattr(self.strategy_, "add_class"):
-            from .strategies import strategy_names
-
             able = [n for n in strategy_names() if hasattr(get_strategy(n), "add_class")]
             raise ConfigError(expected(f"a strategy that can add classes ({', '.join(able)})",
                                        f"'{self.strategy}'", "Refit with all classes, or use strategy='prototype'."))
         if name in self.classes_:
             raise DataError(expected("a new class name", f"'{name}', which the model already knows",
                                      "Choose another name."))
-        self.strategy_.add_class(name, self._texts(examples))
+        self.strategy_.add_class(name, as_texts(examples))
         self.classes_ = [*self.classes_, name]  # the new class is the strategy's last column
         return self
 
@@ -198,27 +181,15 @@ class TextClassifier(BaseEstimator):
         """The fitted task (`task_` holds its name, as headstart.json does)."""
         return label_task(self.task_)
 
-    def _check_fitted(self) -> None:
-        if not self.__sklearn_is_fitted__():
-            raise NotFittedModelError(expected("a fitted TextClassifier", "an unfitted one",
-                                               "Call fit() or load() first."))
-
-    def _texts(self, X: Sequence[str]) -> list[str]:
-        if isinstance(X, str):
-            raise DataError(expected("a list of texts", "a single string", "Wrap it in a list: [text]."))
-        return list(X.texts) if isinstance(X, Examples) else [str(t) for t in X]
-
     def decision_scores(self, X: Sequence[str]) -> np.ndarray:
         """Raw strategy output: probabilities (classification, multilabel) or values (regression)."""
         self._check_fitted()
-        texts = self._texts(X)
+        texts = as_texts(X)
         if not texts:
             return self._task.empty_scores(self.classes_)
         scores = np.asarray(self.strategy_.predict_proba(texts))
         temperature = getattr(self, "temperature_", 1.0)
         if self._task.single_label and temperature != 1.0:
-            from .evaluation.calibration import apply_temperature
-
             scores = apply_temperature(scores, temperature)
         return scores
 
@@ -228,13 +199,11 @@ class TextClassifier(BaseEstimator):
         Afterwards `predict_proba` returns softmax(log p / T); predictions do not change, confidences do.
         The temperature is saved in headstart.json and applied again after `load`.
         """
-        from .evaluation.calibration import fit_temperature
-
         self._check_fitted()
         if not self._task.single_label:
             raise ModelError(expected("a classification model", f"a {self.task_} model",
                                       "Temperature scaling applies to single-label class probabilities."))
-        examples = X if isinstance(X, Examples) else from_lists(self._texts(X), y, self.task_)
+        examples = X if isinstance(X, Examples) else from_lists(as_texts(X), y, self.task_)
         target = self.encode(examples)
         self.temperature_ = 1.0
         self.temperature_ = fit_temperature(self.decision_scores(examples.texts), target.y)
@@ -272,7 +241,7 @@ class TextClassifier(BaseEstimator):
             examples = from_lists(X.texts, X.labels, self.task_)
             examples.source = X.source
         else:
-            examples = from_lists(self._texts(X), y, self.task_)
+            examples = from_lists(as_texts(X), y, self.task_)
         target = self.encode(examples)
         scores = self.decision_scores(examples.texts)
         return self._metrics(examples.labels, target, scores)
@@ -287,61 +256,31 @@ class TextClassifier(BaseEstimator):
     # -- persistence -------------------------------------------------------------------------------
     def metadata(self) -> dict[str, Any]:
         self._check_fitted()
-        import sklearn
-        import torch
-        import transformers
-
         ref = self.backbone_
-        return {
-            "format_version": FORMAT_VERSION, "task": self.task_, "strategy": self.strategy, "seed": self.seed,
+        return CLASSIFIER_FOLDER.metadata({
+            "task": self.task_, "strategy": self.strategy, "seed": self.seed,
             "classes": self.classes_, "threshold": self.threshold,
             "temperature": getattr(self, "temperature_", 1.0),
             "backbone": None if ref is None else {"name": ref.name, "source": ref.source, "kind": ref.kind,
                                                   "fingerprint": ref.fingerprint()},
             "config": dataclasses.asdict(self.config_), "fit": dataclasses.asdict(self.fit_report_),
-            "metrics": self.metrics_, "data": self.data_,
-            "versions": {"headstart": __version__, "python": platform.python_version(), "torch": torch.__version__,
-                         "transformers": transformers.__version__, "scikit-learn": sklearn.__version__},
-        }
+            "metrics": self.metrics_, "data": self.data_})
 
     def save(self, folder: str | Path) -> Path:
         """Write the model atomically: a Hugging Face folder plus `headstart.json` with file hashes."""
-        self._check_fitted()
-        folder = Path(folder)
-        meta = self.metadata()
-        with atomic_folder(folder, kind="model") as tmp:
+        def write_files(tmp: Path) -> None:
             self.strategy_.save(tmp)
             if getattr(self, "augmented_", None):
-                from .augment import write_rows
-
                 write_rows(self.augmented_, tmp / "augmented.csv")
-            meta["files"] = folder_digest(tmp)
-            write_json(tmp / METADATA_FILE, seal_metadata(meta, SEALED_FIELDS))
-        return folder
+
+        return CLASSIFIER_FOLDER.save(folder, self.metadata(), write_files)
 
     @classmethod
     def load(cls, folder: str | Path, verify: bool = True) -> "TextClassifier":
         """Load a saved model; with `verify`, every file is checked against the hashes in its metadata and the
         metadata fields that change predictions against their recorded digest."""
         folder = Path(folder)
-        meta_path = folder / METADATA_FILE
-        if not meta_path.exists():
-            raise ModelError(expected(f"a headstart model folder with {METADATA_FILE}",
-                                      f"{'no folder' if not folder.exists() else 'a folder without it'} at {folder}",
-                                      "Pass the -o folder of `headstart fit`."))
-        meta = read_json(meta_path)
-        if meta.get("format_version", 0) > FORMAT_VERSION:
-            raise ModelError(expected(f"model format {FORMAT_VERSION} or older", f"format {meta['format_version']}",
-                                      "Upgrade headstart to load this model."))
-        if verify:
-            verify_metadata(meta, SEALED_FIELDS, meta_path)
-        if verify and "files" in meta:
-            actual = folder_digest(folder)
-            changed = sorted(k for k, v in meta["files"].items() if actual.get(k) != v)
-            if changed:
-                raise ModelError(expected("model files matching the hashes in headstart.json",
-                                          f"changed or missing: {_short(changed)}",
-                                          "The folder was modified or partly copied; copy it again or retrain."))
+        meta = CLASSIFIER_FOLDER.load(folder, verify)
         strategy_cls = get_strategy(meta["strategy"])
         obj = cls(backbone=(meta.get("backbone") or {}).get("name", DEFAULT_BACKBONE), strategy=meta["strategy"],
                   task=meta["task"], seed=meta.get("seed", 0), threshold=meta.get("threshold", 0.5),
@@ -357,13 +296,14 @@ class TextClassifier(BaseEstimator):
         return obj
 
 
-def _report(values: dict[str, Any]):
-    from .strategies.registry import FitReport
-
+def _report(values: dict[str, Any]) -> FitReport:
     known = {f.name for f in dataclasses.fields(FitReport)}
     return FitReport(**{k: v for k, v in values.items() if k in known})
 
 
-def _short(items: Sequence[Any], n: int = 8) -> str:
-    items = list(items)
-    return ", ".join(map(str, items[:n])) + (f" ... ({len(items)} in all)" if len(items) > n else "")
+def as_texts(X: Sequence[str] | Examples) -> list[str]:
+    """The texts to predict on, from a list (or an `Examples`); a bare string is refused, not split."""
+    if isinstance(X, str):
+        raise DataError(expected("a list of texts", "a single string", "Wrap it in a list: [text]."))
+    return list(X.texts) if isinstance(X, Examples) else [str(t) for t in X]
+

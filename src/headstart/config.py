@@ -135,10 +135,6 @@ class TrainConfig(LoopConfig):
     class_weight: Literal["none", "balanced"] = opt("none", "'balanced' weights the loss by inverse class frequency")
 
 
-def field_help(cls: type) -> dict[str, str]:
-    return {f.name: f.metadata.get("help", "") for f in dataclasses.fields(cls)}
-
-
 def build_config(cls: type, values: dict[str, Any] | None = None) -> Any:
     """Instantiate `cls` from a dict (CLI strings or JSON values); unknown keys are errors, and the class's
     `Options.__post_init__` converts and checks every value."""

@@ -15,17 +15,11 @@ from typing import Sequence
 import numpy as np
 
 from .backbones import BackboneRef, cache_root, load_model, load_tokenizer
+from .onnx_graph import masked_mean
 from .progress import bar as progress_bar
 from .runtime import OnnxSession, onnx_model, resolve_runtime
 
 _ENCODERS: dict[tuple[str, str, str], "Encoder"] = {}
-
-
-def masked_mean(hidden, attention_mask):
-    """Mean of the token states over real (unpadded) tokens: the pooling of all-MiniLM and most sentence
-    encoders. Torch tensors in, a (batch, hidden) tensor out; used for caching, training and ONNX export."""
-    mask = attention_mask.unsqueeze(-1).to(hidden.dtype)
-    return (hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
 
 
 def pooled(model, batch: dict):

@@ -28,8 +28,8 @@ from typing import Any, Literal
 
 import numpy as np
 
-from . import __version__
-from .backbones import BackboneRef, cache_root
+from . import __version__, onnx_graph
+from .backbones import BackboneRef, cache_root, load_model, load_tokenizer
 from .errors import BackboneError, ConfigError, expected
 
 RUNTIMES = ("torch", "onnx", "onnx-int8")
@@ -179,25 +179,21 @@ def _build(ref: BackboneRef, runtime: str, folder: Path) -> None:
     texts = parity_sample()
     with atomic_folder(folder) as tmp:
         target = tmp / MODEL_FILE
-        from .embeddings import Encoder
-
-        # PyTorch's vectors are the reference (ONNX Runtime fp32 for a backbone shipped as ONNX only)
-        reference_encoder = Encoder(ref, "cpu", "onnx" if ref.fmt == "onnx" else "torch")
+        tokenizer = load_tokenizer_for(ref)
+        model = None if ref.fmt == "onnx" else load_model(ref).eval()
         try:
             if runtime == "onnx":
-                _export_encoder(reference_encoder.model, reference_encoder.tokenizer, target)
+                _export_encoder(model, tokenizer, target)
             else:
-                from .serving.export import quantize_int8
-
-                quantize_int8(onnx_model(ref, "onnx"), target)
+                onnx_graph.quantize_int8(onnx_model(ref, "onnx"), target)
         except RuntimeUnavailable:
             raise
         except Exception as exc:  # the exporter and quantiser raise many types; all mean "cannot export"
             first = (str(exc).strip().splitlines() or [""])[0][:200]
             raise RuntimeUnavailable(f"export failed: {type(exc).__name__}: {first}") from None
-        reference = _normalised(reference_encoder.encode_batch(texts, PARITY_MAX_LENGTH))
-        del reference_encoder
-        exported = _normalised(OnnxSession(target).encode(load_tokenizer_for(ref), texts, PARITY_MAX_LENGTH))
+        reference = _normalised(_reference_vectors(ref, model, tokenizer, texts))
+        del model
+        exported = _normalised(OnnxSession(target).encode(tokenizer, texts, PARITY_MAX_LENGTH))
         cosines = np.sum(reference * exported, axis=1)
         mean_cos, min_cos = float(cosines.mean()), float(cosines.min())
         need_mean, need_min = PARITY_THRESHOLDS[runtime]
@@ -224,10 +220,21 @@ def parity_sample() -> list[str]:
     return [r["text"] for r in rows[:PARITY_TEXTS]]
 
 
-def load_tokenizer_for(ref: BackboneRef):
-    from .backbones import load_tokenizer
-
+def load_tokenizer_for(ref: BackboneRef) -> Any:
     return load_tokenizer(ref)
+
+
+def _reference_vectors(ref: BackboneRef, model: Any, tokenizer: Any, texts: list[str]) -> np.ndarray:
+    """What an export must match: PyTorch's pooled vectors (ONNX Runtime fp32 for a backbone shipped as ONNX
+    only), computed as `embeddings.Encoder` computes them."""
+    if model is None:
+        return OnnxSession(onnx_model(ref, "onnx")).encode(tokenizer, texts, PARITY_MAX_LENGTH)
+    import torch
+
+    batch = tokenizer(texts, padding=True, truncation=True, max_length=PARITY_MAX_LENGTH, return_tensors="pt")
+    with torch.inference_mode():
+        hidden = model(**batch).last_hidden_state
+        return onnx_graph.masked_mean(hidden, batch["attention_mask"]).float().cpu().numpy()
 
 
 def _normalised(x: np.ndarray) -> np.ndarray:
@@ -239,9 +246,6 @@ def _export_encoder(model: Any, tokenizer: Any, target: Path) -> None:
     the same exporter as `headstart export` (serving/export.py)."""
     import torch
 
-    from .embeddings import masked_mean
-    from .serving.export import _export_graph
-
     class PooledEncoder(torch.nn.Module):
         def __init__(self) -> None:
             super().__init__()
@@ -249,9 +253,9 @@ def _export_encoder(model: Any, tokenizer: Any, target: Path) -> None:
 
         def forward(self, input_ids, attention_mask):
             hidden = self.encoder(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
-            return masked_mean(hidden, attention_mask)
+            return onnx_graph.masked_mean(hidden, attention_mask)
 
-    _export_graph(PooledEncoder().eval(), tokenizer, target, OPSET, output="embeddings")
+    onnx_graph.export_graph(PooledEncoder().eval(), tokenizer, target, OPSET, output="embeddings")
 
 
 def _threads() -> int:

@@ -103,7 +103,7 @@ def test_cross_validation_scores_each_row_from_a_model_that_never_saw_it():
 
 
 def test_callers_that_score_on_their_own_data_skip_cross_validation():
-    from headstart.evaluation.crossval import without_cross_validation
+    from headstart.grid import without_cross_validation
 
     assert without_cross_validation("probe", {"C": 2.0}) == {"cv_folds": 0, "C": 2.0}
     assert without_cross_validation("probe", {"cv_folds": 3}) == {"cv_folds": 3}

@@ -44,7 +44,7 @@ def test_fit_quiet_prints_no_progress(train_csv, tiny_backbone, tmp_path, capsys
 
 
 def _table_rows(text: str) -> list[dict[str, str]]:
-    """Parse `cli.common.table` output: the dashed line gives each column's span."""
+    """Parse `tables.table` output: the dashed line gives each column's span."""
     lines = text.splitlines()
     at = next(i for i, line in enumerate(lines) if re.fullmatch(r"-+( +-+)*", line))
     spans = [m.span() for m in re.finditer(r"-+", lines[at])]
@@ -71,7 +71,7 @@ def test_fit_summary_formats_numbers_by_kind(train_csv, tmp_path, capsys):
     ("accuracy", 0.8, "0.8000"), ("tokens_per_second", 123.456, "123.5/s"), ("strategy", "probe", "probe"),
 ])
 def test_table_formats_numbers_by_the_kind_of_their_column(column, value, text):
-    from headstart.cli.common import table
+    from headstart.tables import table
 
     assert table([{column: value}]).splitlines()[-1] == text
 

@@ -14,7 +14,8 @@ from headstart.cli import main
 from headstart.config import TrainConfig
 from headstart.data import read_examples
 from headstart.evaluation.compare import (CELLS_FILE, CompareSpec, parse_budget, parse_sizes, plan, read_cells,
-                                          resolve_strategies, run_comparison)
+                                          resolve_strategies)
+from headstart.grid import run_comparison
 from headstart.strategies import strategies_for
 
 # min_steps kept small: the grid checks bookkeeping, not learning, and 100 steps per cell dominated the suite

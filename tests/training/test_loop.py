@@ -3,7 +3,7 @@
 import numpy as np
 
 from headstart.config import TrainConfig
-from headstart.strategies import Target
+from headstart.targets import Target
 from headstart.training.loop import describe_run, effective_epochs, train_classifier
 from headstart.training.seqcls import pretrained_classifier
 

@@ -155,7 +155,7 @@ def test_lr_suggestion_is_the_steepest_descent():
 def test_lr_range_test_stops_on_divergence(tiny_backbone, small_data):
     from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
-    from headstart.strategies import Target
+    from headstart.targets import Target
     from headstart.training.lr_find import lr_range_test
 
     train, _ = small_data

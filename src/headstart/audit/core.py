@@ -17,7 +17,10 @@ from ..data import read_examples
 from ..data.readers import read_frame
 from ..embeddings import embed
 from ..errors import ConfigError, expected
+from ..estimators import load_estimator
+from ..grid import without_cross_validation
 from ..io import atomic_write_text, write_json
+from ..model_folder import CLASSIFIER_KIND
 from ..runtime import RUNTIME_HELP, RuntimeName, resolve_runtime
 from ..progress import progress_enabled
 from ..strategies import Cost, get_strategy
@@ -62,9 +65,7 @@ class AuditConfig(Options):
 def _model_context(model: str | None) -> tuple[Any, dict[str, Any]]:
     if not model:
         return None, {}
-    from ..classifier import TextClassifier
-
-    clf = TextClassifier.load(model)
+    clf = load_estimator(model, kinds=(CLASSIFIER_KIND,))
     return clf, clf.metadata_
 
 
@@ -193,8 +194,6 @@ def _predictor(config: AuditConfig, clf: Any, meta: dict[str, Any], texts: list[
     if config.label_method == "model" and clf is None:
         raise ConfigError(expected("--model with --label-method model", "no --model", "Pass --model runs/m1."))
     if use_model:
-        from ..evaluation.crossval import without_cross_validation
-
         options = without_cross_validation(clf.strategy, {k: v for k, v in meta.get("config", {}).items()
                                                           if k != "cv_folds"})
         params = {"backbone": (meta.get("backbone") or {}).get("name", DEFAULT_BACKBONE), "strategy": clf.strategy,

@@ -6,6 +6,8 @@ import html
 import json
 from typing import Any
 
+from ..tables import table
+
 SEVERITY_ORDER = {"problem": 0, "warning": 1, "ok": 2, "skipped": 3}
 
 
@@ -17,8 +19,6 @@ def audit_rows(audit: dict[str, Any]) -> list[dict[str, Any]]:
 
 def audit_text(audit: dict[str, Any], examples: int = 2) -> str:
     """The table plus a couple of examples per non-empty check."""
-    from ..cli.common import table
-
     data = audit["data"]
     lines = [f"audit of {data['path']}: {data['rows']:,} rows"
              + (f", {len(data['classes'])} classes" if data["classes"] else "")

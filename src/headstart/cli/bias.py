@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..config import Options, opt
+from ..model_folder import CLASSIFIER_KIND
 from .args import add_dataclass_args, parse_into
 
 
@@ -42,17 +43,17 @@ def add_arguments(parser: argparse.ArgumentParser, argv: list[str]) -> None:
 def run(args: argparse.Namespace) -> int:
     from ..audit.bias import bias_markdown, run_bias
     from ..audit.terms import load_terms
-    from ..classifier import TextClassifier
+    from ..estimators import load_estimator
     from ..data.readers import read_frame, require_columns
     from ..io import atomic_write_text, check_output_folder, write_json
-    from .common import table
+    from ..tables import table
 
     b = parse_into(args, BiasArgs)
     check_output_folder(b.output, b.overwrite, "bias")  # before the model runs
     terms = load_terms(b.terms or None)
     frame = read_frame(b.data)
     require_columns(frame, [b.text_col] + ([b.groups] if b.groups else []), b.data)
-    clf = TextClassifier.load(b.model)
+    clf = load_estimator(b.model, kinds=(CLASSIFIER_KIND,))
     clf.progress = False
     texts = frame[b.text_col].astype(str).tolist()
     labels = frame[b.label_col].astype(str).tolist() if b.label_col in frame.columns else None

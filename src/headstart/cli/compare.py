@@ -44,7 +44,8 @@ def add_arguments(parser: argparse.ArgumentParser, argv: list[str]) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from ..evaluation.answers import format_results
-    from ..evaluation.compare import CompareSpec, parse_budget, parse_sizes, run_comparison
+    from ..evaluation.compare import CompareSpec, parse_budget, parse_sizes
+    from ..grid import run_comparison
 
     ca = parse_into(args, CompareArgs)
     if not ca.data or not ca.test:

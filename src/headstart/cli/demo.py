@@ -19,7 +19,7 @@ from ..strategies import Cost, get_strategy
 from ..strategies.probe import Probe
 from ..strategies.scratch_tfidf import ScratchTfidf
 from .args import add_dataclass_args, parse_into
-from .common import table
+from ..tables import table
 
 
 @dataclass

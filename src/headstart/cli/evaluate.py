@@ -7,11 +7,13 @@ import json
 from dataclasses import dataclass
 
 from ..config import Options, opt
+from ..estimators import load_estimator
 from ..io import write_json
-from ..generation import cli as generation
-from ..generation.model import is_generation_folder
+from ..model_folder import GENERATION_KIND
+from ..tables import table
+from . import generation
 from .args import add_dataclass_args, parse_into
-from .common import ColumnArgs, read_labelled, table
+from .common import ColumnArgs, read_labelled
 
 
 @dataclass
@@ -29,22 +31,20 @@ def add_arguments(parser: argparse.ArgumentParser, argv: list[str]) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..classifier import TextClassifier
-
     ev = parse_into(args, EvaluateArgs)
     generation.check_decoding(args)
-    if is_generation_folder(ev.model):
-        return generation.run_evaluate(args, ev.model, ev.data, ev.json, ev.output)
-    clf = TextClassifier.load(ev.model)
-    cols = parse_into(args, ColumnArgs)
-    data = read_labelled(ev.data, cols, task=clf.task_)
-    metrics = clf.evaluate(data)  # an Examples: an unseen label is reported with the file's name
+    model = load_estimator(ev.model)
+    if model.kind == GENERATION_KIND:
+        metrics, show = generation.evaluate_pairs(args, model, ev.model, ev.data, ev.json, ev.output)
+    else:  # an Examples: an unseen label is reported with the file's name
+        data = read_labelled(ev.data, parse_into(args, ColumnArgs), task=model.task_)
+        metrics, show = model.evaluate(data), print_metrics
     if ev.output:
         write_json(ev.output, metrics)
     if ev.json:
         print(json.dumps(metrics))
         return 0
-    print_metrics(metrics)
+    show(metrics)
     return 0
 
 

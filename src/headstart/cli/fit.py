@@ -8,16 +8,21 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..backbones import DEFAULT_BACKBONE, pickle_allowed
+from ..classifier import TextClassifier
 from ..config import Options, build_config, load_config_file, opt
+from ..data.examples import Examples
 from ..errors import ConfigError, HeadstartError, expected
+from ..estimators import kind_for_task
 from ..io import check_output_folder
+from ..model_folder import GENERATION_KIND
 from ..strategies import get_strategy, strategy_names
-from ..tasks import CLASSIFICATION, GENERATION_TASK_NAMES, is_generation
 from ..strategies.finetune import Finetune
-from ..generation import cli as generation
+from ..tables import table
+from ..tasks import CLASSIFICATION, GENERATION_TASK_NAMES
 from ..training.distributed import is_main_process
+from . import generation
 from .args import add_dataclass_args, collect, parse_into
-from .common import ColumnArgs, PreprocessArgs, read_labelled, table
+from .common import ColumnArgs, PreprocessArgs, read_labelled
 
 
 @dataclass
@@ -96,7 +101,7 @@ def _refuse_other_strategies_options(parser: argparse.ArgumentParser, strategy: 
 
 def add_arguments(parser: argparse.ArgumentParser, argv: list[str]) -> None:
     add_dataclass_args(parser, FitArgs)
-    if generation.wants_generation(argv):  # --task translate|summarize: pairs, not labels
+    if kind_for_task(_flag_value(argv, "--task")) == GENERATION_KIND:  # --task translate|summarize: pairs
         parser.add_argument("--task", choices=GENERATION_TASK_NAMES, required=True, help="the generation task (then --strategy is one of full, lora, zero-shot, scratch "
                             "with default lora, and --backbone defaults to SmolLM2-135M-Instruct)")
         generation.add_fit_arguments(parser)
@@ -114,12 +119,10 @@ def add_arguments(parser: argparse.ArgumentParser, argv: list[str]) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..classifier import TextClassifier
-
     base: dict[str, Any] = load_config_file(args.config) if getattr(args, "config", "") else {}
     fit_args = parse_into(args, FitArgs, {k: v for k, v in base.items() if k in {f.name for f in dataclasses.fields(FitArgs)}})
     check_output_folder(fit_args.output, fit_args.overwrite, "model")  # before anything trains
-    if is_generation(getattr(args, "task", None)):
+    if kind_for_task(getattr(args, "task", None)) == GENERATION_KIND:
         if not fit_args.data:
             raise ConfigError(expected("a training data file", "none", "Usage: headstart fit DATA --task ... -o FOLDER"))
         return generation.run_fit(args, fit_args, base)
@@ -136,8 +139,6 @@ def run(args: argparse.Namespace) -> int:
     if fit_args.data:
         train = read_labelled(fit_args.data, cols, pre, quiet=fit_args.quiet)
     else:  # zero-shot from label names only (--labels)
-        from ..data.examples import Examples
-
         train = Examples(texts=[], labels=[], source="--labels")
     valid = read_labelled(fit_args.valid, cols, pre, task=train.task, quiet=True) if fit_args.valid else None
     clf = TextClassifier(backbone=fit_args.backbone, strategy=fit_args.strategy, task=train.task, seed=fit_args.seed,

@@ -6,7 +6,7 @@ import argparse
 import json
 
 from ..backbones import describe_available
-from .common import table
+from ..tables import table
 
 
 def add_arguments(parser: argparse.ArgumentParser, argv: list[str]) -> None:

@@ -14,10 +14,12 @@ import pandas as pd
 from ..config import Options, opt
 from ..data.readers import FORMATS, read_frame, require_columns
 from ..errors import DataError, expected
-from ..generation import cli as generation
-from ..generation.model import is_generation_folder
+from ..estimators import load_estimator
+from ..evaluation.calibration import abstain_mask
+from ..model_folder import GENERATION_KIND
 from ..progress import bar as progress_bar
 from ..tasks import label_task
+from . import generation
 from .args import add_dataclass_args, parse_into
 
 
@@ -70,17 +72,15 @@ def count_rows(path: str) -> int | None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..classifier import TextClassifier
-
     pa = parse_into(args, PredictArgs)
     generation.check_decoding(args)
-    if is_generation_folder(pa.model):
-        return generation.run_predict(args, pa)
-    read_frame(pa.data)  # same clear errors as everywhere for a missing/empty/non-UTF-8 file
-    clf = TextClassifier.load(pa.model)
+    clf = load_estimator(pa.model)
     out = Path(pa.output)
     if out.suffix not in (".csv", ".jsonl"):
         raise DataError(expected("an output ending in .csv or .jsonl", str(out), "Rename the -o file."))
+    if clf.kind == GENERATION_KIND:
+        return generation.run_predict(args, clf, pa)
+    read_frame(pa.data)  # same clear errors as everywhere for a missing/empty/non-UTF-8 file
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(f".{out.name}.partial")
     done, columns = prepare_resume(out, tmp) if pa.resume else (0, None)
@@ -174,7 +174,8 @@ def predictions_frame(clf, chunk: pd.DataFrame, texts: list[str], abstain_below:
     task = label_task(clf.task_)
     if abstain_below > 0 and task.single_label and len(scores):
         # low-confidence rows go to a human instead of being guessed (calibrated models make this meaningful)
-        labels = [abstain_label if s.max() < abstain_below else label for s, label in zip(scores, labels)]
+        labels = [abstain_label if abstains else label
+                  for abstains, label in zip(abstain_mask(scores, abstain_below), labels)]
     result = chunk.reset_index(drop=True).copy()
     if task.multi_label:
         result["prediction"] = ["|".join(row) for row in labels]

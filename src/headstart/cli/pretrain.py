@@ -11,7 +11,7 @@ from ..errors import ConfigError, expected
 from ..io import check_output_folder
 from ..training.pretrain import PretrainConfig
 from .args import add_dataclass_args, parse_into
-from .common import table
+from ..tables import table
 
 
 @dataclass

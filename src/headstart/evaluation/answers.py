@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from .curves import size_order
+from ..tables import table
+from .curves import MIN_FORECAST_SIZES, size_order
 
 
 def _fmt_p(p: float | None) -> str:
@@ -48,8 +49,6 @@ def curve_table(results: dict[str, Any], curves: dict[str, Any] | None = None) -
 
 def format_results(results: dict[str, Any]) -> str:
     """Learning curves, paired tests, transfer gain, forecasts, recommendation and what was skipped."""
-    from ..cli.common import table
-
     metric = results["metric"]
     out = [f"learning curves ({metric}, {spread_caption(results['curves'])}; sizes are examples per class; "
            f"fit_s and trainable at the largest size)", table(curve_table(results))]
@@ -92,9 +91,6 @@ def format_results(results: dict[str, Any]) -> str:
 
 def forecast_lines(results: dict[str, Any]) -> list[str]:
     """The forecast table, or why there is none (fewer than three sizes), and a note on exact fits."""
-    from ..cli.common import table
-    from .curves import MIN_FORECAST_SIZES
-
     rows, exact = [], []
     for name, f in (results.get("forecast") or {}).items():
         if f:

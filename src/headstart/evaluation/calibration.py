@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import DataError, expected
+from ..numeric import softmax
 
 _EPS = 1e-12
 
@@ -59,10 +60,7 @@ def expected_calibration_error(probs: np.ndarray, y: np.ndarray, n_bins: int = 1
 
 def apply_temperature(probs: np.ndarray, temperature: float) -> np.ndarray:
     """softmax(log p / T): rescale probabilities by a temperature, rows still sum to 1."""
-    logp = np.log(np.clip(np.asarray(probs, dtype=np.float64), _EPS, 1.0)) / float(temperature)
-    logp -= logp.max(axis=1, keepdims=True)
-    out = np.exp(logp)
-    return out / out.sum(axis=1, keepdims=True)
+    return softmax(np.log(np.clip(np.asarray(probs, dtype=np.float64), _EPS, 1.0)) / float(temperature))
 
 
 def negative_log_likelihood(probs: np.ndarray, y: np.ndarray) -> float:

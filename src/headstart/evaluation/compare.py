@@ -8,6 +8,9 @@ stratified sample drawn with its seed and scored on one test set.
   interrupted run resumes without redoing finished cells. A cell's key includes a hash of the data,
   test set, backbone and the strategy's options: changing any of them reruns the affected cells.
 * Probe-like strategies share embeddings through the on-disk embedding cache.
+
+This module plans the grid, keys and stores cells and analyses them; `headstart.grid`, a floor above the
+estimator, runs the cells and fits the final model.
 """
 
 from __future__ import annotations
@@ -19,7 +22,6 @@ import io
 import json
 import math
 import re
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Sequence
@@ -28,7 +30,6 @@ from ..backbones import DEFAULT_BACKBONE
 from ..config import build_config
 from ..data.examples import Examples
 from ..data.pipeline import summarize
-from ..data.split import sample_per_class
 from ..errors import ConfigError, DataError, expected
 from ..io import atomic_write_text, read_json, write_json
 from ..strategies import get_strategy, strategies_for
@@ -208,100 +209,6 @@ def predicted_seconds(cell: Cell, finished: Sequence[dict[str, Any]],
     (n1, t1), (n2, t2) = (sizes[-2], by_work[sizes[-2]]), (sizes[-1], by_work[sizes[-1]])
     slope = max(0.0, (t2 - t1) / (n2 - n1))
     return t2 + slope * max(0.0, target - n2)
-
-
-def run_cell(cell: Cell, train: Examples, test: Examples, spec: CompareSpec, metric: str,
-             clock: Callable[[], float]) -> dict[str, Any]:
-    """Fit one strategy on one seeded per-class sample and score it on the test set."""
-    from ..classifier import TextClassifier
-
-    sample = sample_per_class(train, None if cell.size == "all" else int(cell.size), cell.seed)
-    start = clock()
-    from .crossval import without_cross_validation
-
-    options = without_cross_validation(cell.strategy, strategy_options(spec, cell.strategy))  # scored on test
-    clf = TextClassifier(backbone=spec.backbone, strategy=cell.strategy, task=train.task, seed=cell.seed,
-                         progress=False, **options)
-    clf.fit(sample)
-    fit_seconds = clock() - start
-    metrics = clf.evaluate(test)
-    headline = {k: v for k, v in metrics.items() if not isinstance(v, dict)}
-    n_classes = max(len(sample.classes()), 1)
-    return {"key": cell.key, "strategy": cell.strategy, "size": cell.size, "seed": cell.seed, "setup": cell.setup,
-            "n_train": len(sample), "sample": sample.fingerprint(), "n_per_class": len(sample) / n_classes,
-            "transfer": get_strategy(cell.strategy).pretrained,
-            "metrics": headline, "score": float(headline[metric]), "fit_seconds": float(fit_seconds),
-            "trainable_parameters": int(clf.fit_report_.trainable_parameters), "seconds": float(clock() - start)}
-
-
-def run_comparison(train: Examples, test: Examples, spec: CompareSpec, output: str | Path,
-                   log: Callable[[str], None] = print, clock: Callable[[], float] = time.monotonic,
-                   on_cell: Callable[[dict[str, Any]], None] | None = None) -> dict[str, Any]:
-    """Run (or resume) the grid in `output`, write results.json / results.csv and return the results."""
-    if test.labels is None:
-        raise DataError(expected("a labelled test set", f"no labels in {test.source}", "Give --test a labelled file."))
-    folder = Path(output)
-    folder.mkdir(parents=True, exist_ok=True)
-    strategies = resolve_strategies(spec.strategies, train.task)
-    task = label_task(train.task)
-    metric = task.primary_metric if spec.metric == "auto" else spec.metric
-    if metric not in task.metrics:
-        raise ConfigError(expected(f"a {task.name} metric among {', '.join(task.metrics)}",
-                                   repr(metric), "Fix --metric."))
-    cells = plan(train, test, spec, strategies)
-    wanted = {c.key for c in cells}
-    stored = read_cells(folder)
-    done = {c["key"]: c for c in stored if c.get("key") in wanted}
-    if len(stored) > len(done):
-        log(f"note: {len(stored) - len(done)} stored cell(s) belong to another setup or grid and are not used")
-    pending = [c for c in cells if c.key not in done]
-    log(f"grid: {len(strategies)} strategies x {len(spec.sizes)} sizes x {spec.seeds} seeds = {len(cells)} cells; "
-        f"{len(done)} already finished, {len(pending)} to run" +
-        ("" if math.isinf(spec.budget_s) else f", budget {spec.budget_s:.0f}s"))
-    start = clock()
-    skipped: list[dict[str, Any]] = []
-    try:
-        _run_pending(pending, done, skipped, train, test, spec, metric, folder, len(cells), log, clock, start, on_cell)
-    except KeyboardInterrupt:
-        log(f"interrupted: {len(done)} finished cell(s) are kept in {folder / CELLS_FILE}; rerun the same command "
-            "to resume")
-        raise
-    if skipped:
-        log(f"budget of {spec.budget_s:.0f}s spent: skipped {len(skipped)} cell(s): "
-            + ", ".join(s["cell"] for s in skipped[:12]) + (" ..." if len(skipped) > 12 else "")
-            + ". Rerun with a larger --budget to finish them; finished cells are kept.")
-    finished = sorted(done.values(), key=lambda c: (c["strategy"], size_order(c["size"]), c["seed"]))
-    results = analyse(finished, train, test, spec, strategies, metric, skipped)
-    if spec.final and results["recommendation"] and task.single_label:
-        from .final import fit_final
-
-        results["final"] = fit_final(train, test, spec, results["recommendation"], folder, log)
-    write_results(folder, results)
-    return results
-
-
-def _run_pending(pending: list[Cell], done: dict[str, dict[str, Any]], skipped: list[dict[str, Any]],
-                 train: Examples, test: Examples, spec: CompareSpec, metric: str, folder: Path, total: int,
-                 log: Callable[[str], None], clock: Callable[[], float], start: float,
-                 on_cell: Callable[[dict[str, Any]], None] | None) -> None:
-    """Run cells in order until the budget is spent; `done` and `skipped` are filled in place."""
-    for i, cell in enumerate(pending):
-        elapsed = clock() - start
-        if elapsed >= spec.budget_s:
-            skipped.extend({"cell": c.label, "reason": "budget spent"} for c in pending[i:])
-            break
-        config = build_config(get_strategy(cell.strategy).config_cls, strategy_options(spec, cell.strategy))
-        guess = predicted_seconds(cell, list(done.values()), lambda rows: training_work(config, rows))
-        if guess is not None and elapsed + guess > spec.budget_s:
-            skipped.append({"cell": cell.label, "reason": f"needs ~{guess:.0f}s, {spec.budget_s - elapsed:.0f}s left"})
-            continue
-        result = run_cell(cell, train, test, spec, metric, clock)
-        append_cell(folder, result)
-        done[cell.key] = result
-        log(f"[{len(done)}/{total}] {cell.label}: {metric}={result['score']:.4f} "
-            f"fit {result['fit_seconds']:.1f}s, {result['trainable_parameters']:,} trainable")
-        if on_cell is not None:
-            on_cell(result)
 
 
 def analyse(cells: list[dict[str, Any]], train: Examples, test: Examples, spec: CompareSpec, strategies: list[str],

@@ -60,13 +60,3 @@ def out_of_fold(fit_score: Callable[[np.ndarray, np.ndarray], np.ndarray], y: np
     assert scores is not None
     return CrossValidation(scores, len(splits), method)
 
-
-def without_cross_validation(strategy: str, options: dict) -> dict:
-    """`options` plus cv_folds=0 for a strategy that cross-validates, unless the options set it: for callers
-    that score every fit on data of their own (compare cells, audit folds), where the estimate is wasted work."""
-    import dataclasses
-
-    from ..strategies import get_strategy
-
-    fields = {f.name for f in dataclasses.fields(get_strategy(strategy).config_cls)}
-    return {"cv_folds": 0, **options} if "cv_folds" in fields else dict(options)

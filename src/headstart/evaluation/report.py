@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from .. import __version__
-from ..cli.common import format_value
+from ..tables import format_value
 from ..io import atomic_write_text, read_json
 from ..tasks import label_task
 from .answers import curve_table, spread_caption

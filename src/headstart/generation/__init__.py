@@ -1,6 +1,6 @@
 """Transfer for generation: translation and summarization with decoder-only and encoder-decoder models."""
 
 from .data import Pairs, TruncationWarning, read_pairs
-from .model import Seq2SeqModel, is_generation_folder
+from .model import Seq2SeqModel
 
-__all__ = ["Pairs", "Seq2SeqModel", "TruncationWarning", "is_generation_folder", "read_pairs"]
+__all__ = ["Pairs", "Seq2SeqModel", "TruncationWarning", "read_pairs"]

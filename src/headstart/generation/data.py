@@ -50,7 +50,7 @@ def read_pairs(path: str | os.PathLike, source_col: str = "source", target_col: 
     return check_pairs(Pairs(sources, targets, str(path)), require_targets=require_targets and targets is not None)
 
 
-def from_lists(sources: Sequence[str], targets: Sequence[str] | None = None, require_targets: bool = True) -> Pairs:
+def pairs_from_lists(sources: Sequence[str], targets: Sequence[str] | None = None, require_targets: bool = True) -> Pairs:
     """Pairs from Python lists, with the same checks as files."""
     if isinstance(sources, str):
         raise DataError(expected("a list of source texts", "a single string", "Wrap it in a list: [text]."))

@@ -8,7 +8,6 @@ the frozen-encoder ones as one graph of encoder, masked mean pooling, L2 normali
 
 from __future__ import annotations
 
-import warnings
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Sequence
@@ -16,8 +15,13 @@ from typing import Any, Sequence
 import numpy as np
 
 from .. import __version__
+from ..classifier import as_texts
+from ..data.readers import read_frame
 from ..errors import DataError, ModelError, expected
+from ..estimators import load_estimator
 from ..io import METADATA_FILE, atomic_folder, folder_digest, read_json, seal_metadata, verify_metadata, write_json
+from ..model_folder import CLASSIFIER_KIND, check_file_hashes
+from ..onnx_graph import export_graph, quantize_int8
 from ..resources import DEMO_TEST
 from ..strategies import TorchExport, exports_torch, get_strategy, strategy_names
 from ..tasks import label_task
@@ -67,43 +71,8 @@ def _torch_module(clf) -> TorchExport:
     return clf.strategy_.torch_module()
 
 
-def _export_graph(module, tokenizer, path: Path, opset: int, output: str = "probabilities") -> None:
-    """Trace `module(input_ids, attention_mask) -> output` to ONNX with dynamic batch and sequence axes
-    (also used by the embedding runtime, `headstart.runtime`, with output "embeddings")."""
-    import torch
-
-    sample = tokenizer(["a short example", "and a slightly longer example text"], padding=True, return_tensors="pt")
-    args = (sample["input_ids"], sample["attention_mask"])
-    axes = {"input_ids": {0: "batch", 1: "sequence"}, "attention_mask": {0: "batch", 1: "sequence"},
-            output: {0: "batch"}}
-    with torch.inference_mode(), warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # tracer warnings about Python-side shape checks; parity is checked after
-        # The TorchScript-based exporter handles HF encoders with dynamic axes reliably; dynamo is slower here.
-        torch.onnx.export(module, args, str(path), input_names=["input_ids", "attention_mask"],
-                          output_names=[output], dynamic_axes=axes, opset_version=opset, dynamo=False)
-
-
-def quantize_int8(source: Path, target: Path) -> None:
-    """Dynamic int8 quantisation of an fp32 ONNX file (weights int8, activations quantised at run time)."""
-    import logging
-
-    from onnxruntime.quantization import QuantType, quantize_dynamic
-
-    root = logging.getLogger()
-    level = root.level
-    root.setLevel(logging.ERROR)  # the quantiser logs a generic "consider pre-processing" hint on every call
-    try:
-        # per-channel scales: one scale per output row keeps small-magnitude rows precise (measured on an
-        # sst2 fine-tune: per-tensor lost 1.0 accuracy point, per-channel 0.0)
-        quantize_dynamic(str(source), str(target), weight_type=QuantType.QInt8, per_channel=True)
-    finally:
-        root.setLevel(level)
-
-
 def parity_texts(test: str | None, limit: int) -> tuple[list[str], list[Any] | None]:
     """Texts (and labels, when the file has them) for the parity check: --test or the shipped demo sample."""
-    from ..data.readers import read_frame
-
     path = test or str(DEMO_TEST)
     frame = read_frame(path)
     if "text" not in frame.columns:
@@ -122,16 +91,14 @@ def export_onnx(model_dir: str | Path, output: str | Path | None = None, *, int8
     `test` gives the parity texts (its first `parity_limit` rows) and, when it has labels, the accuracy
     of PyTorch, ONNX and int8 on up to `accuracy_limit` rows (0 = all).
     """
-    from ..classifier import TextClassifier
-
     model_dir = Path(model_dir)
-    clf = TextClassifier.load(model_dir)
+    clf = load_estimator(model_dir, kinds=(CLASSIFIER_KIND,))
     output = Path(output) if output else model_dir / "onnx"
     graph = _torch_module(clf)
     module, tokenizer, max_length = graph.module, graph.tokenizer, graph.max_length
     texts, _ = parity_texts(test, parity_limit)
     with atomic_folder(output, kind="onnx") as tmp:
-        _export_graph(module, tokenizer, tmp / FP32_FILE, opset)
+        export_graph(module, tokenizer, tmp / FP32_FILE, opset)
         tokenizer.save_pretrained(tmp)
         meta = {"format": "headstart-onnx", "version": __version__, "task": clf.task_, "classes": clf.classes_,
                 "threshold": clf.threshold, "max_length": max_length, "source_model": str(model_dir),
@@ -196,7 +163,10 @@ class OnnxClassifier:
         self.metadata_ = read_json(meta_path)
         if verify:
             verify_metadata(self.metadata_, SEALED_FIELDS, meta_path)
-            _verify(self.folder, self.metadata_.get("files", {}))
+            check_file_hashes(self.folder, self.metadata_.get("files", {}),
+                              f"ONNX files matching the hashes in {ONNX_METADATA}",
+                              "The folder was modified or partly copied; export again.",
+                              skip=(ONNX_METADATA, METADATA_FILE))
         file = INT8_FILE if int8 else FP32_FILE
         if not (self.folder / file).exists():
             raise ModelError(expected(f"{file} in {self.folder}", "no such file",
@@ -218,9 +188,7 @@ class OnnxClassifier:
         return cls(folder, int8=int8, **kwargs)
 
     def decision_scores(self, texts: Sequence[str]) -> np.ndarray:
-        if isinstance(texts, str):
-            raise DataError(expected("a list of texts", "a single string", "Wrap it in a list: [text]."))
-        texts = [str(t) for t in texts]
+        texts = as_texts(texts)
         if not texts:
             return label_task(self.task_).empty_scores(self.classes_)
         # Sorting by length keeps padding (and so wasted compute) low inside each batch.
@@ -247,15 +215,6 @@ class OnnxClassifier:
 
     def predict(self, texts: Sequence[str]) -> list[Any]:
         return self.scores_to_labels(self.decision_scores(texts))
-
-
-def _verify(folder: Path, files: dict[str, str]) -> None:
-    actual = folder_digest(folder, skip=(ONNX_METADATA, METADATA_FILE))
-    changed = sorted(k for k, v in files.items() if actual.get(k) != v)
-    if changed:
-        raise ModelError(expected("ONNX files matching the hashes in headstart-onnx.json",
-                                  f"changed or missing: {', '.join(changed[:8])}",
-                                  "The folder was modified or partly copied; export again."))
 
 
 def onnx_folder_for(model_dir: str | Path) -> Path:

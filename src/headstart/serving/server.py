@@ -22,6 +22,8 @@ from .. import __version__
 from ..config import Options, opt
 from ..data.examples import is_empty_text, unencodable_at
 from ..errors import HeadstartError
+from ..estimators import load_estimator
+from ..model_folder import CLASSIFIER_KIND
 from ..tasks import label_task
 
 log = logging.getLogger("headstart.serving")
@@ -289,7 +291,6 @@ def create_app(predictor: Predictor, metadata: dict[str, Any], limits: ServeLimi
 
 def load_predictor(model: str, onnx: bool = False, int8: bool = False, threads: int = 0) -> tuple[Predictor, dict]:
     """Load a model folder for serving (PyTorch, or its ONNX export) and the metadata to show."""
-    from ..classifier import TextClassifier
     from .export import OnnxClassifier, onnx_folder_for
 
     if onnx or int8:
@@ -301,7 +302,7 @@ def load_predictor(model: str, onnx: bool = False, int8: bool = False, threads: 
             import torch
 
             torch.set_num_threads(threads)
-        predictor = TextClassifier.load(model)
+        predictor = load_estimator(model, kinds=(CLASSIFIER_KIND,))
         source = predictor.metadata_
         runtime = "pytorch"
     metadata = {"labels": [str(c) for c in predictor.classes_], "task": predictor.task_, "runtime": runtime,

@@ -20,6 +20,7 @@ from ..config import MIN_TOKENS, Options, opt
 from ..embeddings import embed
 from ..errors import DataError, expected
 from ..evaluation.crossval import CV_HELP, CrossValidation, out_of_fold
+from ..numeric import softmax
 from ..runtime import RUNTIME_HELP, RuntimeName, load_record, save_record, strategy_runtime
 from ..seeding import pick_device
 from ..tasks import CLASSIFICATION
@@ -44,12 +45,6 @@ def prototypes(x: np.ndarray, y: np.ndarray, n_classes: int) -> np.ndarray:
     """Normalised class means (n_classes, d)."""
     protos = np.stack([x[y == c].mean(0) for c in range(n_classes)])
     return protos / np.clip(np.linalg.norm(protos, axis=1, keepdims=True), 1e-12, None)
-
-
-def softmax(z: np.ndarray) -> np.ndarray:
-    z = z - z.max(axis=1, keepdims=True)
-    e = np.exp(z)
-    return e / e.sum(axis=1, keepdims=True)
 
 
 def leave_one_out_similarities(x: np.ndarray, y: np.ndarray, n_classes: int) -> tuple[np.ndarray, np.ndarray]:

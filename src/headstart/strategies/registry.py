@@ -19,29 +19,8 @@ import numpy as np
 
 from ..backbones import BackboneRef
 from ..errors import ConfigError, expected
-from ..tasks import CLASSIFIER_TASK_NAMES, GENERATION_TASK_NAMES, label_task
-
-
-@dataclass
-class Target:
-    """Training targets, already encoded: what every strategy's `fit` receives.
-
-    y: int class ids shape (n,) for classification, a 0/1 float matrix (n, k) for multilabel,
-    floats (n,) for regression.
-    """
-
-    texts: list[str]
-    y: np.ndarray
-    task: str
-    classes: list[str]
-
-    @property
-    def n_outputs(self) -> int:
-        return label_task(self.task).n_outputs(self.classes)
-
-    def subset(self, index: Sequence[int] | np.ndarray) -> "Target":
-        idx = np.asarray(index, dtype=int)
-        return Target([self.texts[i] for i in idx], self.y[idx], self.task, self.classes)
+from ..targets import Target
+from ..tasks import CLASSIFIER_TASK_NAMES, GENERATION_TASK_NAMES
 
 
 @dataclass

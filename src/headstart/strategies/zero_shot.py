@@ -25,10 +25,10 @@ from ..config import MIN_TOKENS, Options, opt
 from ..embeddings import embed
 from ..errors import ConfigError, DataError, expected
 from ..instruct_lm import DEFAULT_LM, chat_prompt, load_lm, score_continuations
+from ..numeric import softmax
 from ..runtime import RUNTIME_HELP, RuntimeName, load_record, save_record, strategy_runtime
 from ..seeding import pick_device
 from ..tasks import CLASSIFICATION
-from .prototype import softmax
 from .registry import Cost, FitReport, Target, register
 
 

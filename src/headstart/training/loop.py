@@ -17,7 +17,7 @@ from typing import Any, Callable, Sequence
 import numpy as np
 
 from ..config import TrainConfig
-from ..strategies.registry import Target
+from ..targets import Target
 from ..tasks import label_task
 from .batching import length_grouped_batches, pad_batch, sorted_batches
 from .step import TrainStep

@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import DataError, expected
-from ..strategies.registry import Target
+from ..targets import Target
 from ..tasks import label_task
 from .batching import length_grouped_batches, pad_batch
 from .loop import tokenize

@@ -14,7 +14,8 @@ import numpy as np
 
 from ..backbones import BackboneRef, hf_folder, load_model, load_tokenizer
 from ..seeding import pick_device
-from ..strategies.registry import Target, TorchExport
+from ..strategies.registry import TorchExport
+from ..targets import Target
 from ..tasks import label_task
 from .loop import predict_outputs
 

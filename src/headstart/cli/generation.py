@@ -1,7 +1,7 @@
 """The generation side of `headstart fit / evaluate / predict` (`--task translate|summarize`).
 
-The classification commands call into this module when the task (fit) or the model folder's
-headstart.json (evaluate, predict) says generation; everything generation-specific lives here.
+`fit` calls into this module when the task is a generation task, `evaluate` and `predict` when
+`load_estimator` returned a generation model; the command-line parts specific to pairs live here.
 """
 
 from __future__ import annotations
@@ -11,15 +11,18 @@ import dataclasses
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from ..config import Options, build_config, opt
-from ..errors import DataError, expected
-from ..io import atomic_write_text, write_json
+from ..data.readers import read_frame
+from ..generation.config import DEFAULT_GENERATION_BACKBONE, GenerationConfig
+from ..generation.data import read_pairs
+from ..generation.model import Seq2SeqModel
+from ..io import atomic_write_text
 from ..strategies import get_strategy, strategy_names
-from ..tasks import CLASSIFICATION, GENERATION_TASK_NAMES, generation_task, is_generation
-from .config import DEFAULT_GENERATION_BACKBONE, GenerationConfig
-from .data import read_pairs
+from ..tables import table
+from ..tasks import CLASSIFICATION, GENERATION_TASK_NAMES, generation_task
+from .args import add_dataclass_args, collect, parse_into
 
 
 @dataclass
@@ -36,37 +39,20 @@ DecodingArgs = dataclasses.make_dataclass(
     bases=(Options,), namespace={"__module__": __name__})
 
 
-def wants_generation(argv: list[str]) -> bool:
-    """True when the command line asks for a generation task (`--task translate|summarize`)."""
-    for i, token in enumerate(argv):
-        value = argv[i + 1] if token == "--task" and i + 1 < len(argv) else (
-            token.split("=", 1)[1] if token.startswith("--task=") else None)
-        if is_generation(value):
-            return True
-    return False
-
-
 def add_fit_arguments(parser: argparse.ArgumentParser) -> None:
-    from ..cli.args import add_dataclass_args
-
     add_dataclass_args(parser, PairColumns, "columns of the pairs")
     add_dataclass_args(parser, GenerationConfig, "options of generation models (--task translate|summarize)")
     parser.epilog = (f"generation strategies: {', '.join(strategy_names(GENERATION_TASK_NAMES[0]))}; the default "
-                     f"generation backbone is "
-                     f"{DEFAULT_GENERATION_BACKBONE}.")
+                     f"generation backbone is {DEFAULT_GENERATION_BACKBONE}.")
 
 
 def add_column_arguments(parser: argparse.ArgumentParser) -> None:
-    from ..cli.args import add_dataclass_args
-
     add_dataclass_args(parser, PairColumns, "columns of the pairs (generation models)")
     add_dataclass_args(parser, DecodingArgs, "decoding (generation models)")
 
 
 def check_decoding(args: argparse.Namespace) -> None:
     """Refuse out-of-range decoding options before any model is loaded."""
-    from ..cli.args import parse_into
-
     parse_into(args, DecodingArgs)
 
 
@@ -77,10 +63,6 @@ def columns(args: argparse.Namespace, task: str) -> tuple[str, str]:
 
 def run_fit(args: argparse.Namespace, fit_args: Any, base: dict[str, Any]) -> int:
     """Fit a Seq2SeqModel from the fit command's arguments and save it."""
-    from ..cli.args import collect
-    from ..cli.common import table
-    from .model import Seq2SeqModel
-
     task = args.task
     # an unchanged --strategy is the classification default: a generation task has its own
     strategy = fit_args.strategy
@@ -111,12 +93,9 @@ def run_fit(args: argparse.Namespace, fit_args: Any, base: dict[str, Any]) -> in
     return 0
 
 
-def run_evaluate(args: argparse.Namespace, model_dir: str, data: str, as_json: bool, output: str) -> int:
-    """Metrics on a file of pairs; sample outputs are written next to their references."""
-    from ..cli.common import table
-    from .model import Seq2SeqModel
-
-    model = Seq2SeqModel.load(model_dir)
+def evaluate_pairs(args: argparse.Namespace, model: Seq2SeqModel, model_dir: str, data: str, as_json: bool,
+                   output: str) -> tuple[dict[str, Any], Callable[[dict[str, Any]], None]]:
+    """Metrics on a file of pairs and how to print them; sample outputs are written next to their references."""
     model.progress = not as_json
     pairs = read_pairs(data, *columns(args, model.task))
     metrics = model.evaluate(pairs, return_outputs=True, **_decoding(args))
@@ -126,36 +105,25 @@ def run_evaluate(args: argparse.Namespace, model_dir: str, data: str, as_json: b
              for s, r, o in zip(pairs.sources, pairs.targets or [], outputs)]
     atomic_write_text(samples, "\n".join(lines) + "\n")
     metrics["samples_file"] = str(samples)
-    if output:
-        write_json(output, metrics)
-    if as_json:
-        print(json.dumps(metrics))
-        return 0
-    print(table([{k: v for k, v in metrics.items() if k != "samples_file"}]))
-    print("\nsamples (output | reference)")
-    for o, r in list(zip(outputs, pairs.targets or []))[:5]:
-        print(f"  {o!r} | {r!r}")
-    print(f"all outputs next to references: {samples}")
-    return 0
+
+    def show(metrics: dict[str, Any]) -> None:
+        print(table([{k: v for k, v in metrics.items() if k != "samples_file"}]))
+        print("\nsamples (output | reference)")
+        for o, r in list(zip(outputs, pairs.targets or []))[:5]:
+            print(f"  {o!r} | {r!r}")
+        print(f"all outputs next to references: {samples}")
+
+    return metrics, show
 
 
-def run_predict(args: argparse.Namespace, pa: Any) -> int:
+def run_predict(args: argparse.Namespace, model: Seq2SeqModel, pa: Any) -> int:
     """Generate for every row; the output keeps the input columns and adds `prediction`."""
-    import pandas as pd
-
-    from .model import Seq2SeqModel
-
-    model = Seq2SeqModel.load(pa.model)
     model.progress = not pa.quiet
     src_col = getattr(args, "source_col", "") or (
         pa.text_col if pa.text_col != CLASSIFICATION.columns[0] else generation_task(model.task).columns[0])
     pairs = read_pairs(pa.data, src_col, None, require_targets=False)
     out = Path(pa.output)
-    if out.suffix not in (".csv", ".jsonl"):
-        raise DataError(expected("an output ending in .csv or .jsonl", str(out), "Rename the -o file."))
     outputs = model.predict(pairs, **_decoding(args))
-    from ..data.readers import read_frame
-
     frame = read_frame(pa.data).reset_index(drop=True)
     frame["prediction"] = outputs
     text = frame.to_csv(index=False) if out.suffix == ".csv" else frame.to_json(
@@ -166,7 +134,5 @@ def run_predict(args: argparse.Namespace, pa: Any) -> int:
 
 
 def _decoding(args: argparse.Namespace) -> dict[str, Any]:
-    from ..cli.args import collect
-
     given = collect(args, DecodingArgs)
     return {k: v for k, v in dataclasses.asdict(build_config(DecodingArgs, given)).items() if k in given}

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import random
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -14,7 +15,14 @@ import pytest
 
 from headstart import TextClassifier
 
-from .conftest import SRC, free_port
+SRC = str(Path(__file__).resolve().parents[2] / "src")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
 
 POSITIVE = ["great", "wonderful", "best", "beautiful", "funny"]
 NEGATIVE = ["bad", "worst", "boring", "dull", "mess"]
