@@ -39,7 +39,7 @@ def kind_for_task(task: str | None) -> str:
     return GENERATION_KIND if is_generation(task) else CLASSIFIER_KIND
 
 
-def load_estimator(folder: str | Path, verify: bool = True, kinds: Sequence[str] | None = None) -> Any:
+def load_estimator(folder: str | Path, verify: bool = True, kinds: Sequence[str] | None = None) -> Estimator:
     """Load a saved model with the estimator its headstart.json names.
 
     `kinds` limits what the caller can use (e.g. only classifiers can be served); another kind is a
