@@ -30,7 +30,7 @@ import pandas as pd  # noqa: E402
 
 import sidebyside  # noqa: E402  (benchmarks/ is on sys.path when this script runs)
 from headstart import TextClassifier, resolve_backbone  # noqa: E402
-from headstart.evaluation.crossval import without_cross_validation  # noqa: E402
+from headstart.grid import without_cross_validation  # noqa: E402
 
 
 def load(data_dir: Path, name: str):

@@ -32,7 +32,7 @@ from headstart import TextClassifier  # noqa: E402
 from headstart.backbones import resolve_backbone  # noqa: E402
 from headstart.data.examples import from_lists  # noqa: E402
 from headstart.data.split import sample_per_class  # noqa: E402
-from headstart.evaluation.crossval import without_cross_validation  # noqa: E402
+from headstart.grid import without_cross_validation  # noqa: E402
 from headstart.strategies import get_strategy  # noqa: E402
 
 # Label descriptions for data sets whose label names are codes (what a user would pass with --label-descriptions).

@@ -30,7 +30,7 @@ os.environ.setdefault("HEADSTART_CACHE", tempfile.mkdtemp(prefix="hs-bench-"))
 
 from headstart import TextClassifier  # noqa: E402
 from headstart.data import read_examples, sample_per_class  # noqa: E402
-from headstart.evaluation.crossval import without_cross_validation  # noqa: E402
+from headstart.grid import without_cross_validation  # noqa: E402
 from headstart.strategies import get_strategy, strategy_names  # noqa: E402
 
 
