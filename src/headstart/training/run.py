@@ -5,7 +5,8 @@ from __future__ import annotations
 import time
 
 from ..config import TrainConfig
-from ..strategies.registry import FitReport, Target
+from ..strategies.registry import FitReport
+from ..targets import Target
 from .loop import describe_run, train_classifier
 from .param_groups import layerwise_param_groups
 from .regularise import backbone_names, l2sp_penalty, snapshot, wise_interpolate
