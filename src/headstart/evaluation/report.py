@@ -107,9 +107,24 @@ def _plain_log_ticks(axis, unit: str) -> None:
     axis.set_minor_formatter(NullFormatter())
 
 
+def _score_axes(ax, results: dict[str, Any], xlabel: str, title: str) -> None:
+    """What both score plots share: the majority-class line, a log x axis (set before its ticks), the labels
+    and the legend outside the axes so it covers no point."""
+    majority = majority_baseline(results)
+    if majority:
+        ax.axhline(majority[1], color="grey", linestyle=":", label=f"always '{majority[0]}' ({majority[1]:.3f})")
+    ax.set_xscale("log")
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(f"test {results['metric']}")
+    ax.set_title(title)
+    ax.grid(alpha=0.3)
+    if results["curves"]:
+        ax.legend(loc="upper left", bbox_to_anchor=(1.02, 1.0), fontsize=9)
+
+
 def learning_curve_figure(results: dict[str, Any]):
     """The learning curves as a matplotlib figure: x ticks at the sizes run, the majority-class score as a
-    line, the legend outside the axes so it covers no point."""
+    line."""
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(8, 4.8))
     for name, points in results["curves"].items():
@@ -120,23 +135,11 @@ def learning_curve_figure(results: dict[str, Any]):
         ax.errorbar(x, y, yerr=err if any(err) else None, fmt="o" + style, capsize=4, label=name)
         if any(err):
             ax.fill_between(x, [a - b for a, b in zip(y, err)], [a + b for a, b in zip(y, err)], alpha=0.12)
-    majority = majority_baseline(results)
-    if majority:
-        ax.axhline(majority[1], color="grey", linestyle=":", label=f"always '{majority[0]}' ({majority[1]:.3f})")
-    ax.set_xscale("log")
+    _score_axes(ax, results, "labelled examples per class (log scale; ticks: the sizes run)",
+                f"learning curves ({spread_caption(results['curves'])}; dashed: from scratch)")
     if results["curves"]:
         _fixed_ticks(ax.xaxis, *_size_ticks(results))
-    ax.set_xlabel("labelled examples per class (log scale; ticks: the sizes run)")
-    ax.set_ylabel(f"test {results['metric']}")
-    ax.set_title(f"learning curves ({spread_caption(results['curves'])}; dashed: from scratch)")
-    ax.grid(alpha=0.3)
-    if results["curves"]:
-        ax.legend(loc="upper left", bbox_to_anchor=(1.02, 1.0), fontsize=9)
     return fig
-
-
-def learning_curve_plot(results: dict[str, Any]) -> str:
-    return _png(learning_curve_figure(results))
 
 
 def fit_time_figure(results: dict[str, Any]):
@@ -149,22 +152,10 @@ def fit_time_figure(results: dict[str, Any]):
         ax.plot(x, y, "o" + ("--" if name in results["baselines"] else "-"), label=name)
         for xi, yi, p in zip(x, y, points):
             ax.annotate(str(p["size"]), (xi, yi), textcoords="offset points", xytext=(4, 4), fontsize=8)
-    majority = majority_baseline(results)
-    if majority:
-        ax.axhline(majority[1], color="grey", linestyle=":", label=f"always '{majority[0]}' ({majority[1]:.3f})")
-    ax.set_xscale("log")
+    _score_axes(ax, results, "mean fit time per cell (log scale)",
+                "score against fit time (labels: examples per class)")
     _plain_log_ticks(ax.xaxis, "s")
-    ax.set_xlabel("mean fit time per cell (log scale)")
-    ax.set_ylabel(f"test {results['metric']}")
-    ax.set_title("score against fit time (labels: examples per class)")
-    ax.grid(alpha=0.3)
-    if results["curves"]:
-        ax.legend(loc="upper left", bbox_to_anchor=(1.02, 1.0), fontsize=9)
     return fig
-
-
-def fit_time_plot(results: dict[str, Any]) -> str:
-    return _png(fit_time_figure(results))
 
 
 def confusion_plot(labels: Sequence[str], matrix: Sequence[Sequence[int]]) -> str:
@@ -205,10 +196,6 @@ def calibration_figure(calibration: dict[str, Any]):
     ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.13), fontsize=9)
     ax.grid(alpha=0.3)
     return fig
-
-
-def calibration_plot(calibration: dict[str, Any]) -> str:
-    return _png(calibration_figure(calibration))
 
 
 def html_table(rows: Sequence[dict[str, Any]], columns: Sequence[str] | None = None, text: Sequence[str] = ()) -> str:
@@ -416,8 +403,9 @@ def render_report(folder: str | Path) -> Path:
     majority = majority_baseline(results)
     baseline = (f"; always predicting the most frequent training class ('{html.escape(majority[0])}') scores "
                 f"{majority[1]:.4f} on the test set (dotted line)" if majority else "")
-    parts += ['<section id="learning-curves"><h2>Learning curves</h2>', learning_curve_plot(results), "</section>",
-              '<section id="fit-time"><h2>Score against fit time</h2>', fit_time_plot(results), "</section>",
+    parts += ['<section id="learning-curves"><h2>Learning curves</h2>', _png(learning_curve_figure(results)),
+              "</section>", '<section id="fit-time"><h2>Score against fit time</h2>',
+              _png(fit_time_figure(results)), "</section>",
               "<h2>Strategies</h2>", f'<p class="note">{html.escape(results["metric"])}, {html.escape(spread)}; '
               f"fit_s and trainable at the largest size{baseline}</p>", html_table(curve_table(results))]
     for other, curves in (results.get("other_metrics") or {}).items():
@@ -446,7 +434,7 @@ def render_report(folder: str | Path) -> Path:
                   html_table([{"class": c, **v} for c, v in m["per_class"].items()],
                              ["class", "precision", "recall", "f1", "support"]),
                   *_misclassified(final),
-                  "<h3>Calibration</h3>", calibration_plot(final["calibration"])]
+                  "<h3>Calibration</h3>", _png(calibration_figure(final["calibration"]))]
     else:
         parts.append('<p class="note">No final model (compare ran with --no-final, or found no cells): '
                      'no confusion matrix or calibration.</p>')
