@@ -201,9 +201,7 @@ def _alive(pid: int) -> bool:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
-    except PermissionError:
-        return True  # someone else's live process
-    except OSError:
+    except OSError:  # PermissionError: someone else's live process
         return True
     return True
 

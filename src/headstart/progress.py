@@ -32,9 +32,7 @@ def progress_enabled(enabled: bool) -> Iterator[None]:
 
 
 def _fmt_value(value: Any) -> str:
-    if isinstance(value, float):
-        return f"{value:.4f}"
-    return str(value)
+    return f"{value:.4f}" if isinstance(value, float) else str(value)
 
 
 def _fmt_duration(seconds: float) -> str:
@@ -110,20 +108,20 @@ class LineProgress(Progress):
         self._closed = False
 
     def _emit(self, text: str) -> None:
-        stream = self._stream or sys.stderr
-        print(f"{self.desc}: {text}", file=stream, flush=True)
+        print(f"{self.desc}: {text}", file=self._stream or sys.stderr, flush=True)
 
     def _count(self) -> str:
         if self.total:
             return f"{self.unit} {self.n:,}/{self.total:,} ({100 * self.n / self.total:.0f}%)"
         return f"{self.unit} {self.n:,}"
 
-    def _line(self) -> str:
+    def _line(self, done_in: bool = False) -> str:
+        """The count, the postfix and the timing: elapsed and ETA, or `done in` when the work is over."""
         elapsed = self._clock() - self._start
         parts = [self._count(), *(f"{k} {_fmt_value(v)}" for k, v in self._postfix.items())]
-        timing = f"{_fmt_duration(elapsed)} elapsed"
+        timing = f"done in {_fmt_duration(elapsed)}" if done_in else f"{_fmt_duration(elapsed)} elapsed"
         done = self.n - self._initial
-        if self.total and 0 < done and self.n < self.total:
+        if not done_in and self.total and 0 < done and self.n < self.total:
             timing += f", ETA {_fmt_duration(elapsed / done * (self.total - self.n))}"
         return "  ".join([*parts, timing])
 
@@ -146,9 +144,7 @@ class LineProgress(Progress):
         if self._closed:
             return
         self._closed = True
-        elapsed = self._clock() - self._start
-        parts = [self._count(), *(f"{k} {_fmt_value(v)}" for k, v in self._postfix.items())]
-        self._emit("  ".join([*parts, f"done in {_fmt_duration(elapsed)}"]))
+        self._emit(self._line(done_in=True))
 
 
 def _interactive() -> bool:

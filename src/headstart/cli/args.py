@@ -40,6 +40,14 @@ def add_dataclass_args(parser: argparse.ArgumentParser | Any, cls: type, title: 
         group.add_argument(*flags, dest=f.name, **kwargs)
 
 
+def options_adder(*groups: type | tuple[type, str]):
+    """A command's `add_arguments` that only adds the options of dataclasses (`(cls, title)` for a group)."""
+    def add_arguments(parser: argparse.ArgumentParser, argv: list[str]) -> None:
+        for group in groups:
+            add_dataclass_args(parser, *(group if isinstance(group, tuple) else (group,)))
+    return add_arguments
+
+
 def collect(namespace: argparse.Namespace, cls: type) -> dict[str, Any]:
     """The values the user actually gave for `cls`'s fields (defaults are left to the dataclass)."""
     names = {f.name for f in dataclasses.fields(cls)}

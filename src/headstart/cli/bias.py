@@ -8,7 +8,7 @@ from pathlib import Path
 
 from ..config import Options, opt
 from ..model_folder import CLASSIFIER_KIND
-from .args import add_dataclass_args, parse_into
+from .args import options_adder, parse_into
 
 
 @dataclass
@@ -34,10 +34,6 @@ class BiasArgs(Options):
                          min=1)
     max_per_text: int = opt(10, "counterfactual copies per text at most", min=1)
     seed: int = opt(0, "seed of the counterfactual sample", min=0)
-
-
-def add_arguments(parser: argparse.ArgumentParser, argv: list[str]) -> None:
-    add_dataclass_args(parser, BiasArgs)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -81,4 +77,4 @@ def run(args: argparse.Namespace) -> int:
 
 
 COMMAND = ("bias", "slice metrics per identity group and a counterfactual term-swap test of a saved model",
-           add_arguments, run)
+           options_adder(BiasArgs), run)

@@ -18,7 +18,7 @@ from ..resources import DEMO_TEST, DEMO_TRAIN
 from ..strategies import Cost, get_strategy
 from ..strategies.probe import Probe
 from ..strategies.scratch_tfidf import ScratchTfidf
-from .args import add_dataclass_args, parse_into
+from .args import options_adder, parse_into
 from ..tables import table
 
 
@@ -38,10 +38,6 @@ class DemoArgs(Options):
 
 BASELINE = ScratchTfidf.name  # the claim: transfer against tf-idf trained from scratch on the same rows
 FEW_SHOT = (BASELINE, Probe.name)  # refitted on a few labels per class (probe reuses its cached embeddings)
-
-
-def add_arguments(parser: argparse.ArgumentParser, argv: list[str]) -> None:
-    add_dataclass_args(parser, DemoArgs)
 
 
 @dataclass
@@ -157,4 +153,4 @@ def run(args: argparse.Namespace) -> int:
 
 
 COMMAND = ("demo", "fine-tune and probe the default backbone on a shipped SST-2 sample, against scratch-tfidf",
-           add_arguments, run)
+           options_adder(DemoArgs), run)

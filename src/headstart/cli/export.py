@@ -9,7 +9,7 @@ from pathlib import Path
 from ..config import Options, opt
 from ..io import check_output_folder
 from ..errors import ConfigError, expected
-from .args import add_dataclass_args, parse_into
+from .args import options_adder, parse_into
 
 
 @dataclass
@@ -25,10 +25,6 @@ class ExportArgs(Options):
                            gt=0)
     parity_texts: int = opt(64, "texts compared in the parity check", min=1)
     opset: int = opt(17, "ONNX opset version", min=9)
-
-
-def add_arguments(parser: argparse.ArgumentParser, argv: list[str]) -> None:
-    add_dataclass_args(parser, ExportArgs)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -48,4 +44,4 @@ def run(args: argparse.Namespace) -> int:
 
 
 COMMAND = ("export", "export a saved model to ONNX (optionally int8) with a parity check against PyTorch",
-           add_arguments, run)
+           options_adder(ExportArgs), run)

@@ -9,7 +9,7 @@ from pathlib import Path
 from ..backbones import DEFAULT_BACKBONE
 from ..config import MIN_TOKENS, Options, opt
 from ..errors import ConfigError, expected
-from .args import add_dataclass_args, parse_into
+from .args import options_adder, parse_into
 from .common import ColumnArgs, read_labelled
 
 
@@ -26,11 +26,6 @@ class LrFindArgs(Options):
     max_length: int = opt(128, "tokens kept per text", min=MIN_TOKENS)
     seed: int = opt(0, "random seed", min=0)
     device: str = opt("auto", "'auto', 'cpu' or 'cuda'")
-
-
-def add_arguments(parser: argparse.ArgumentParser, argv: list[str]) -> None:
-    add_dataclass_args(parser, LrFindArgs)
-    add_dataclass_args(parser, ColumnArgs, "columns")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -71,4 +66,4 @@ def run(args: argparse.Namespace) -> int:
 
 
 COMMAND = ("lr-find", "learning-rate range test: plot the loss against the learning rate and suggest one",
-           add_arguments, run)
+           options_adder(LrFindArgs, (ColumnArgs, "columns")), run)

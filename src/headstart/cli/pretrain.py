@@ -10,7 +10,7 @@ from ..config import Options, opt
 from ..errors import ConfigError, expected
 from ..io import check_output_folder
 from ..training.pretrain import PretrainConfig
-from .args import add_dataclass_args, parse_into
+from .args import options_adder, parse_into
 from ..tables import table
 
 
@@ -22,11 +22,6 @@ class PretrainArgs(Options):
     overwrite: bool = opt(False, "replace an existing headstart pretrain backbone folder at --output")
     backbone: str = opt(DEFAULT_BACKBONE, "backbone to continue from: a name from `headstart models` or a folder")
     quiet: bool = opt(False, "no progress bars")
-
-
-def add_arguments(parser: argparse.ArgumentParser, argv: list[str]) -> None:
-    add_dataclass_args(parser, PretrainArgs)
-    add_dataclass_args(parser, PretrainConfig, "training")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -63,4 +58,4 @@ def summary_line(report) -> str:
 
 
 COMMAND = ("pretrain", "continue pre-training a backbone on unlabelled in-domain text (masked or causal LM, or SimCSE)",
-           add_arguments, run)
+           options_adder(PretrainArgs, (PretrainConfig, "training")), run)

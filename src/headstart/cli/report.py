@@ -7,16 +7,12 @@ import argparse
 from dataclasses import dataclass
 
 from ..config import Options, opt
-from .args import add_dataclass_args, parse_into
+from .args import options_adder, parse_into
 
 
 @dataclass
 class ReportArgs(Options):
     folder: str = opt(None, "output folder of `headstart compare`", positional=True)
-
-
-def add_arguments(parser: argparse.ArgumentParser, argv: list[str]) -> None:
-    add_dataclass_args(parser, ReportArgs)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -29,4 +25,4 @@ def run(args: argparse.Namespace) -> int:
 
 
 COMMAND = ("report", "write a self-contained HTML report and a model card from a `headstart compare` folder",
-           add_arguments, run)
+           options_adder(ReportArgs), run)
