@@ -49,9 +49,8 @@ def format_value(value: Any, column: str = "") -> str:
     """`8.8 s` for seconds, `91.6 MB` for sizes, `8` or `1,200` for counts, 4 decimals for metrics."""
     if value is None:
         return ""
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        return str(value)
-    if isinstance(value, float) and not math.isfinite(value):
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or (
+            isinstance(value, float) and not math.isfinite(value)):
         return str(value)
     kind = column_kind(column)
     if kind == "seconds":

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import time
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -173,8 +174,6 @@ def _position_limit(ref: Any) -> int | None:
 
 
 def _counts(labels: Any) -> dict[str, int]:
-    from collections import Counter
-
     return dict(Counter(map(str, labels)).most_common())
 
 
@@ -241,18 +240,15 @@ def plan_fixes(audit: dict[str, Any], config: AuditConfig) -> tuple[dict[int, st
         add(checks["leakage"]["rows"], "appears in the test file (leakage)")
     short = checks.get("short_texts")
     if short:
-        add([r for r in short["rows"] if not _text(audit, r).strip()], "empty text")
+        add([r for r in short["rows"] if not audit["_texts"][r].strip()], "empty text")
     if "noise" in checks:
         for r, kind in checks["noise"].get("row_kinds", {}).items():
             drop.setdefault(int(r), f"non-text noise ({kind})")
     groups = audit.get("_groups", {})
-    conflicting = {tuple(g) for g in groups.get("exact", []) if labels_known and len({_label(audit, r) for r in g}) > 1}
     for g in groups.get("exact", []):
-        if tuple(g) in conflicting:
-            votes: dict[str, int] = {}
-            for r in g:
-                votes[_label(audit, r)] = votes.get(_label(audit, r), 0) + 1
-            winner, top = max(votes.items(), key=lambda kv: kv[1])
+        votes = Counter(_label(audit, r) for r in g)
+        if labels_known and len(votes) > 1:  # conflicting labels
+            winner, top = votes.most_common(1)[0]  # the first of equal counts, as the rows come
             if top * 2 > len(g):
                 keep = next(r for r in g if _label(audit, r) == winner)
                 add([r for r in g if r != keep], f"conflicting duplicate of row {keep} (majority label '{winner}' kept)")
@@ -276,10 +272,6 @@ def plan_fixes(audit: dict[str, Any], config: AuditConfig) -> tuple[dict[int, st
             else:
                 drop[r] = reason
     return drop, relabel
-
-
-def _text(audit: dict[str, Any], row: int) -> str:
-    return audit["_texts"][row]
 
 
 def _label(audit: dict[str, Any], row: int) -> str:

@@ -33,8 +33,9 @@ def out_of_fold_probabilities(y: np.ndarray, n_classes: int, fit_predict: FitPre
     return probs
 
 
-def logistic_fit_predict(x: np.ndarray, y: np.ndarray, n_classes: int, C: float = 1.0) -> FitPredict:
-    """Logistic regression on fixed features (embeddings): seconds for thousands of rows."""
+def logistic_fit_predict(x: Any, y: np.ndarray, n_classes: int, C: float = 1.0) -> FitPredict:
+    """Logistic regression on fixed features (embeddings, or a sparse TF-IDF matrix): seconds for thousands of
+    rows."""
     from sklearn.linear_model import LogisticRegression
 
     def fit_predict(train_rows: list[int], held_out: list[int]) -> np.ndarray:
@@ -50,18 +51,9 @@ def logistic_fit_predict(x: np.ndarray, y: np.ndarray, n_classes: int, C: float 
 def tfidf_fit_predict(texts: Sequence[str], y: np.ndarray, n_classes: int, C: float = 3.0) -> FitPredict:
     """Logistic regression on word 1-2-gram TF-IDF: sees wording the sentence embedding blurs."""
     from sklearn.feature_extraction.text import TfidfVectorizer
-    from sklearn.linear_model import LogisticRegression
 
     x = TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True).fit_transform(list(texts))  # unsupervised: no leak
-
-    def fit_predict(train_rows: list[int], held_out: list[int]) -> np.ndarray:
-        model = LogisticRegression(C=C, max_iter=1000)
-        model.fit(x[train_rows], y[train_rows])
-        out = np.zeros((len(held_out), n_classes))
-        out[:, model.classes_] = model.predict_proba(x[held_out])
-        return out
-
-    return fit_predict
+    return logistic_fit_predict(x, y, n_classes, C)
 
 
 def averaged_fit_predict(*members: FitPredict) -> FitPredict:

@@ -47,14 +47,11 @@ def iter_chunks(path: str, text_col: str, chunk_size: int) -> Iterator[pd.DataFr
     """Rows in chunks without reading the whole file (CSV/TSV/JSONL); Parquet is read by row groups."""
     fmt = FORMATS.get(Path(path).suffix.lower())
     if fmt in ("csv", "tsv"):
-        read_frame_head = pd.read_csv(path, sep="," if fmt == "csv" else "\t", dtype=str, nrows=1,
-                                      keep_default_na=False, encoding="utf-8")
-        require_columns(read_frame_head, [text_col], path)
-        yield from pd.read_csv(path, sep="," if fmt == "csv" else "\t", dtype=str, keep_default_na=False,
-                               chunksize=chunk_size, encoding="utf-8", encoding_errors="strict")
+        options = dict(sep="," if fmt == "csv" else "\t", dtype=str, keep_default_na=False, encoding="utf-8")
+        require_columns(pd.read_csv(path, nrows=1, **options), [text_col], path)
+        yield from pd.read_csv(path, chunksize=chunk_size, encoding_errors="strict", **options)
     elif fmt == "jsonl":
-        reader = pd.read_json(path, lines=True, chunksize=chunk_size, dtype=False)
-        for chunk in reader:
+        for chunk in pd.read_json(path, lines=True, chunksize=chunk_size, dtype=False):
             require_columns(chunk, [text_col], path)
             yield chunk
     else:
@@ -177,10 +174,7 @@ def predictions_frame(clf, chunk: pd.DataFrame, texts: list[str], abstain_below:
         labels = [abstain_label if abstains else label
                   for abstains, label in zip(abstain_mask(scores, abstain_below), labels)]
     result = chunk.reset_index(drop=True).copy()
-    if task.multi_label:
-        result["prediction"] = ["|".join(row) for row in labels]
-    else:
-        result["prediction"] = labels
+    result["prediction"] = ["|".join(row) for row in labels] if task.multi_label else labels
     if task.has_classes:
         for j, cls in enumerate(clf.classes_):
             result[f"prob_{cls}"] = scores[:, j].round(6)

@@ -22,6 +22,7 @@ import io
 import json
 import math
 import re
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Sequence
@@ -108,9 +109,7 @@ def sample_size(train: Examples, size: str) -> int:
     """Rows a per-class sample of `size` will have (classes smaller than `size` give all they have)."""
     if size == "all":
         return len(train)
-    counts: dict[str, int] = {}
-    for key in label_task(train.task).strata(train.labels or []):
-        counts[str(key)] = counts.get(str(key), 0) + 1
+    counts = Counter(str(key) for key in label_task(train.task).strata(train.labels or []))
     return sum(min(int(size), c) for c in counts.values())
 
 
