@@ -37,12 +37,8 @@ def curve_table(results: dict[str, Any], curves: dict[str, Any] | None = None) -
     for name, points in curves.items():
         by_size = {p["size"]: p for p in points}
         row: dict[str, Any] = {"strategy": name + (" (scratch)" if name in results["baselines"] else "")}
-        for size in sizes:
-            p = by_size.get(size)
-            row[f"n={size}"] = _point_text(p, one_seed) if p else "-"
-        last = points[-1]
-        row["fit_s"] = round(last["fit_seconds"], 2)
-        row["trainable"] = last["trainable_parameters"]
+        row.update({f"n={s}": _point_text(by_size[s], one_seed) if s in by_size else "-" for s in sizes})
+        row.update(fit_s=round(points[-1]["fit_seconds"], 2), trainable=points[-1]["trainable_parameters"])
         rows.append(row)
     return rows
 

@@ -45,12 +45,9 @@ def reliability(probs: np.ndarray, y: np.ndarray, n_bins: int = 10) -> dict[str,
         bins.append({"low": float(edges[b]), "high": float(edges[b + 1]), "count": n,
                      "confidence": float(confidence[mask].mean()) if n else None,
                      "accuracy": float(correct[mask].mean()) if n else None})
-    return {"bins": bins, "n": int(len(y)), "ece": _ece_from_bins(bins, len(y)),
+    ece = float(sum(b["count"] / len(y) * abs(b["accuracy"] - b["confidence"]) for b in bins if b["count"]))
+    return {"bins": bins, "n": int(len(y)), "ece": ece,
             "accuracy": float(correct.mean()), "mean_confidence": float(confidence.mean())}
-
-
-def _ece_from_bins(bins: list[dict[str, Any]], n: int) -> float:
-    return float(sum(b["count"] / n * abs(b["accuracy"] - b["confidence"]) for b in bins if b["count"]))
 
 
 def expected_calibration_error(probs: np.ndarray, y: np.ndarray, n_bins: int = 10) -> float:
