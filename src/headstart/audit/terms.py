@@ -60,9 +60,8 @@ class TermList:
         category: swapping one side only would change the meaning, not just the identity.
         """
         variants: list[dict[str, str]] = []
-        found = self.find(text)
         by_category: dict[str, list[str]] = {}
-        for category, group in found:
+        for category, group in self.find(text):
             by_category.setdefault(category, []).append(group)
         for category, groups in by_category.items():
             if len(groups) != 1:

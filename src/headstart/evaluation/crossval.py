@@ -35,12 +35,11 @@ def fold_splits(y: np.ndarray, task: str, folds: int, seed: int) -> list[tuple[n
     if stratified:
         present = np.bincount(y)[np.bincount(y) > 0] if len(y) else np.zeros(0, dtype=int)
         k = min(folds, int(present.min())) if len(present) else 0
-        splitter = StratifiedKFold(n_splits=k, shuffle=True, random_state=seed) if k >= 2 else None
     else:
         k = min(folds, len(y))
-        splitter = KFold(n_splits=k, shuffle=True, random_state=seed) if k >= 2 else None
-    if splitter is None:
+    if k < 2:
         return []
+    splitter = (StratifiedKFold if stratified else KFold)(n_splits=k, shuffle=True, random_state=seed)
     return list(splitter.split(np.zeros(len(y)), y if stratified else None))
 
 
