@@ -101,7 +101,8 @@ def load_classifier(folder: Path, task: str, max_length: int, device: str) -> Se
     return SequenceClassifier(model, AutoTokenizer.from_pretrained(folder), task, max_length, device)
 
 
-def _with_tokenizer(model, ref: BackboneRef, train: Target, max_length: int, device: str) -> SequenceClassifier:
+def _with_tokenizer(model, ref: BackboneRef, train: Target, max_length: int,
+                    device: str) -> SequenceClassifier:
     """Decoder tokenizers often lack a pad token; reuse end-of-sequence so batches can be padded."""
     tokenizer = load_tokenizer(ref)
     if tokenizer.pad_token is None:
