@@ -13,6 +13,7 @@ import contextvars
 import hashlib
 import importlib.metadata
 import json
+import math
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -188,14 +189,18 @@ def _fingerprint(path: Path) -> str:
         stat = f.stat()
         key = (str(f), stat.st_mtime, stat.st_size)
         if key not in _FINGERPRINTS:
-            fh_hash = hashlib.sha256()
-            with open(f, "rb") as fh:
-                for chunk in iter(lambda: fh.read(1 << 22), b""):
-                    fh_hash.update(chunk)
-            _FINGERPRINTS[key] = fh_hash.hexdigest()
+            _FINGERPRINTS[key] = sha256_file(f)
         h.update(f.name.encode())
         h.update(_FINGERPRINTS[key].encode())
     return h.hexdigest()[:16]
+
+
+def sha256_file(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 22), b""):
+            h.update(chunk)
+    return h.hexdigest()
 
 
 def cache_root() -> Path:
@@ -329,12 +334,7 @@ def _count_params(path: Path, fmt: str) -> int | None:
             total = 0
             for f in path.glob("*.safetensors"):
                 with safe_open(str(f), "np") as st:
-                    for key in st.keys():
-                        shape = st.get_slice(key).get_shape()
-                        n = 1
-                        for d in shape:
-                            n *= d
-                        total += n
+                    total += sum(math.prod(st.get_slice(key).get_shape()) for key in st.keys())
             return total
         if fmt == "gguf":
             from gguf import GGUFReader
@@ -344,13 +344,7 @@ def _count_params(path: Path, fmt: str) -> int | None:
             import onnx
 
             model = onnx.load(str(path), load_external_data=False)
-            total = 0
-            for init in model.graph.initializer:
-                n = 1
-                for d in init.dims:
-                    n *= d
-                total += n
-            return total
+            return sum(math.prod(init.dims) for init in model.graph.initializer)
     except Exception:  # a count is informative only; never fail the listing over it
         return None
     return None

@@ -19,7 +19,6 @@ cannot be exported or fails the check. A runtime the user names is honoured exac
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import sys
@@ -29,7 +28,7 @@ from typing import Any, Literal
 import numpy as np
 
 from . import __version__, onnx_graph
-from .backbones import BackboneRef, cache_root, load_model, load_tokenizer
+from .backbones import BackboneRef, cache_root, load_model, load_tokenizer, sha256_file
 from .errors import BackboneError, ConfigError, expected
 
 RUNTIMES = ("torch", "onnx", "onnx-int8")
@@ -112,14 +111,6 @@ def resolve_runtime(ref: BackboneRef, runtime: str = "auto", device: str = "cpu"
 def export_dir(ref: BackboneRef, runtime: str) -> Path:
     """The cache folder of one (backbone fingerprint, runtime) export."""
     return cache_root() / "runtimes" / f"{ref.fingerprint()}-{runtime}-v{EXPORT_FORMAT}"
-
-
-def sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 22), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def _versions() -> dict[str, str]:

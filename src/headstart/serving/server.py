@@ -11,6 +11,7 @@ request at a time, so one bad request never fails the others. `guard.Guard` sits
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -77,10 +78,8 @@ class MicroBatcher:
     async def stop(self) -> None:
         if self._task is not None:
             self._task.cancel()
-            try:
+            with contextlib.suppress(asyncio.CancelledError):
                 await self._task
-            except asyncio.CancelledError:
-                pass
         if self._model_thread is not None:
             self._model_thread.shutdown(wait=False, cancel_futures=True)
 

@@ -6,18 +6,16 @@ Saved models are plain Hugging Face folders, like `finetune`.
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass
 from typing import ClassVar
 
 from ..backbones import BackboneRef
 from ..config import TrainConfig, opt
-from ..seeding import pick_device
 from ..tasks import CLASSIFIER_TASK_NAMES
 from ..training.param_groups import layer_map, set_trainable
 from ..training.regularise import AnchorOptions
 from ..training.run import run_training
-from ..training.seqcls import classifier_backed, pretrained_classifier
+from ..training.seqcls import classifier_backed, start_classifier
 from .registry import Cost, FitReport, Target, register
 
 
@@ -43,8 +41,6 @@ class BitFit:
 
     def fit(self, backbone: BackboneRef | None, train: Target, valid: Target | None, config: BitFitConfig,
             seed: int) -> FitReport:
-        assert backbone is not None
-        start = time.perf_counter()
-        self.classifier_ = pretrained_classifier(backbone, train, config.max_length, pick_device(config.device))
+        self.classifier_, start = start_classifier(backbone, train, config)
         set_trainable(self.classifier_.model, bias_and_head_names(self.classifier_.model))
         return run_training(self.classifier_, train, valid, config, seed, start)

@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass
 from typing import ClassVar
 
 from ..backbones import BackboneRef
 from ..config import TrainConfig
-from ..seeding import pick_device
 from ..tasks import CLASSIFIER_TASK_NAMES
 from ..training.regularise import AnchorOptions
 from ..training.run import run_training
-from ..training.seqcls import classifier_backed, pretrained_classifier
+from ..training.seqcls import classifier_backed, start_classifier
 from .registry import Cost, FitReport, Target, register
 
 
@@ -31,8 +29,5 @@ class Finetune:
 
     def fit(self, backbone: BackboneRef | None, train: Target, valid: Target | None, config: FinetuneConfig,
             seed: int) -> FitReport:
-        assert backbone is not None
-        start = time.perf_counter()
-        device = pick_device(config.device)
-        self.classifier_ = pretrained_classifier(backbone, train, config.max_length, device)
+        self.classifier_, start = start_classifier(backbone, train, config)
         return run_training(self.classifier_, train, valid, config, seed, start)

@@ -7,18 +7,16 @@ last. Combine with `--lr-decay` and `--schedule slanted-triangular` for the full
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass
 from typing import ClassVar
 
 from ..backbones import BackboneRef
 from ..config import AUTO_EPOCHS_HELP, TrainConfig, opt
-from ..seeding import pick_device
 from ..tasks import CLASSIFIER_TASK_NAMES
 from ..training.param_groups import LayerMap, layer_map, layerwise_param_groups, set_trainable, top_k_names
 from ..training.regularise import AnchorOptions
 from ..training.run import run_training
-from ..training.seqcls import classifier_backed, pretrained_classifier
+from ..training.seqcls import classifier_backed, start_classifier
 from .registry import Cost, FitReport, Target, register
 
 
@@ -54,9 +52,7 @@ class Gradual:
 
     def fit(self, backbone: BackboneRef | None, train: Target, valid: Target | None, config: GradualConfig,
             seed: int) -> FitReport:
-        assert backbone is not None
-        start = time.perf_counter()
-        self.classifier_ = pretrained_classifier(backbone, train, config.max_length, pick_device(config.device))
+        self.classifier_, start = start_classifier(backbone, train, config)
         model = self.classifier_.model
         lmap = layer_map(model)
         # Every parameter is in the optimiser from the start; frozen ones have no gradient, so AdamW

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import copy
 import dataclasses
-import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
@@ -25,7 +24,7 @@ from ..seeding import pick_device
 from ..tasks import CLASSIFIER_TASK_NAMES
 from ..training.run import run_training
 from ..training.seqcls import (SequenceClassifier, classifier_backed, label_kwargs, load_classifier,
-                              pretrained_classifier)
+                              start_classifier)
 from .registry import Cost, FitReport, Target, TorchExport, register
 
 LORA_FILE = "lora.json"
@@ -105,9 +104,8 @@ class Lora:
     def fit(self, backbone: BackboneRef | None, train: Target, valid: Target | None, config: LoraConfig,
             seed: int) -> FitReport:
         assert backbone is not None
-        start = time.perf_counter()
         self.config_ = config
-        classifier = pretrained_classifier(backbone, train, config.max_length, pick_device(config.device))
+        classifier, start = start_classifier(backbone, train, config)
         classifier.model = wrap_with_lora(classifier.model, config)
         self.classifier_ = classifier
         self.base_ = {"backbone": backbone_record(backbone),

@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass
 from typing import ClassVar
 
 from ..backbones import BackboneRef
 from ..config import AUTO_EPOCHS_HELP, TrainConfig, opt
-from ..seeding import pick_device
 from ..tasks import CLASSIFIER_TASK_NAMES
 from ..training.run import run_training
-from ..training.seqcls import classifier_backed, random_classifier
+from ..training.seqcls import classifier_backed, random_classifier, start_classifier
 from .registry import Cost, FitReport, Target, register
 
 
@@ -35,7 +33,5 @@ class ScratchInit:
 
     def fit(self, backbone: BackboneRef | None, train: Target, valid: Target | None, config: ScratchInitConfig,
             seed: int) -> FitReport:
-        assert backbone is not None
-        start = time.perf_counter()
-        self.classifier_ = random_classifier(backbone, train, config.max_length, pick_device(config.device))
+        self.classifier_, start = start_classifier(backbone, train, config, random_classifier)
         return run_training(self.classifier_, train, valid, config, seed, start)

@@ -7,18 +7,16 @@ Saved models are plain Hugging Face folders, like `finetune`.
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass
 from typing import ClassVar
 
 from ..backbones import BackboneRef
 from ..config import TrainConfig, opt
-from ..seeding import pick_device
 from ..tasks import CLASSIFIER_TASK_NAMES
 from ..training.param_groups import layer_map, set_trainable, top_k_names
 from ..training.regularise import AnchorOptions
 from ..training.run import run_training
-from ..training.seqcls import SequenceClassifier, classifier_backed, pretrained_classifier
+from ..training.seqcls import SequenceClassifier, classifier_backed, start_classifier
 from .registry import Cost, FitReport, Target, register
 
 
@@ -34,11 +32,10 @@ class HeadOnlyConfig(TrainConfig):
     lr: float = opt(1e-3, "peak learning rate of AdamW", gt=0)
 
 
-def fit_top_k(backbone: BackboneRef, train: Target, valid: Target | None, config: TrainConfig, k: int,
+def fit_top_k(backbone: BackboneRef | None, train: Target, valid: Target | None, config: TrainConfig, k: int,
               seed: int) -> tuple[SequenceClassifier, FitReport]:
     """A pre-trained classifier with everything below the top k layers frozen, trained with the shared loop."""
-    start = time.perf_counter()
-    classifier = pretrained_classifier(backbone, train, config.max_length, pick_device(config.device))
+    classifier, start = start_classifier(backbone, train, config)
     lmap = layer_map(classifier.model)
     set_trainable(classifier.model, top_k_names(lmap, k))
     report = run_training(classifier, train, valid, config, seed, start)
@@ -56,7 +53,6 @@ class TopK:
 
     def fit(self, backbone: BackboneRef | None, train: Target, valid: Target | None, config: TopKConfig,
             seed: int) -> FitReport:
-        assert backbone is not None
         self.classifier_, report = fit_top_k(backbone, train, valid, config, config.k, seed)
         return report
 
@@ -71,6 +67,5 @@ class HeadOnly:
 
     def fit(self, backbone: BackboneRef | None, train: Target, valid: Target | None, config: HeadOnlyConfig,
             seed: int) -> FitReport:
-        assert backbone is not None
         self.classifier_, report = fit_top_k(backbone, train, valid, config, 0, seed)
         return report

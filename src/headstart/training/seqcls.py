@@ -6,6 +6,7 @@ each other: they differ only in how the model is built and which parameters trai
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Sequence
@@ -72,9 +73,7 @@ def pretrained_classifier(ref: BackboneRef, train: Target, max_length: int, devi
     from transformers import AutoModelForSequenceClassification
 
     model = load_model(ref, AutoModelForSequenceClassification, **label_kwargs(train))
-    tokenizer = load_tokenizer(ref)
-    _ensure_pad(model, tokenizer)
-    return SequenceClassifier(model, tokenizer, train.task, max_length, device)
+    return _with_tokenizer(model, ref, train, max_length, device)
 
 
 def random_classifier(ref: BackboneRef, train: Target, max_length: int, device: str) -> SequenceClassifier:
@@ -83,9 +82,16 @@ def random_classifier(ref: BackboneRef, train: Target, max_length: int, device: 
 
     config = AutoConfig.from_pretrained(hf_folder(ref), **label_kwargs(train))
     model = AutoModelForSequenceClassification.from_config(config)
-    tokenizer = load_tokenizer(ref)
-    _ensure_pad(model, tokenizer)
-    return SequenceClassifier(model, tokenizer, train.task, max_length, device)
+    return _with_tokenizer(model, ref, train, max_length, device)
+
+
+def start_classifier(backbone: BackboneRef | None, train: Target, config: Any,
+                     build=pretrained_classifier) -> tuple[SequenceClassifier, float]:
+    """What a gradient strategy's fit starts with: `build`'s classifier on the config's device, and the start
+    time `run_training` reports the fit's seconds from (taken before the model loads)."""
+    assert backbone is not None
+    start = time.perf_counter()
+    return build(backbone, train, config.max_length, pick_device(config.device)), start
 
 
 def load_classifier(folder: Path, task: str, max_length: int, device: str) -> SequenceClassifier:
@@ -95,12 +101,15 @@ def load_classifier(folder: Path, task: str, max_length: int, device: str) -> Se
     return SequenceClassifier(model, AutoTokenizer.from_pretrained(folder), task, max_length, device)
 
 
-def _ensure_pad(model, tokenizer) -> None:
+def _with_tokenizer(model, ref: BackboneRef, train: Target, max_length: int,
+                    device: str) -> SequenceClassifier:
     """Decoder tokenizers often lack a pad token; reuse end-of-sequence so batches can be padded."""
+    tokenizer = load_tokenizer(ref)
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token
     if getattr(model.config, "pad_token_id", None) is None:
         model.config.pad_token_id = tokenizer.pad_token_id
+    return SequenceClassifier(model, tokenizer, train.task, max_length, device)
 
 
 def classifier_backed(cls: type) -> type:
