@@ -18,11 +18,14 @@ kcenter keeps one running min-distance vector, near-duplicate checks compare aga
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Callable, Sequence
+from typing import Any, Callable, Sequence
 
 import numpy as np
 
-from ..errors import ConfigError, DataError, expected
+from ..backbones import resolve_backbone
+from ..embeddings import embed
+from ..errors import ConfigError, DataError, ModelError, expected
+from ..tasks import label_task
 
 DUPLICATE_COSINE = 0.95
 # cluster-margin clusters this many times n of the most uncertain rows into n clusters (Citovsky et al. 2021
@@ -163,6 +166,27 @@ def kmeans(x: np.ndarray, k: int, rng: np.random.Generator, iters: int = 20) -> 
             if members.any():  # an emptied cluster keeps its centre
                 c[j] = x[members].mean(axis=0)
     return labels, c
+
+
+@query_strategy("kmeans", "k-means on the pool embeddings into n clusters, the row nearest each centre, largest "
+                "cluster first: a cold start needs no model (score: the share of the pool its cluster holds)",
+                embeddings=True)
+def _kmeans(q: QueryInput, n: int, keep: Callable[[int], bool]) -> list[tuple[int, float]]:
+    x = q.embeddings
+    labels, centres = kmeans(x, n, q.rng)
+    sizes = np.bincount(labels, minlength=len(centres))
+    chosen: list[tuple[int, float]] = []
+    for j in np.argsort(-sizes, kind="stable"):
+        members = np.flatnonzero(labels == j)
+        if not len(members):
+            continue
+        for row in members[np.argsort(-(x[members] @ centres[j]), kind="stable")]:  # nearest the centre first
+            if keep(int(row)):
+                chosen.append((int(row), float(sizes[j] / len(x))))
+                break
+        if len(chosen) == n:
+            break
+    return chosen
 
 
 def min_distances(x: np.ndarray, centres: np.ndarray | None) -> np.ndarray:
@@ -307,3 +331,42 @@ def select(strategy: str, n: int, *, proba: np.ndarray | None = None, embeddings
         selection.notes.append(f"{skipped} near-duplicate row(s) (cosine >= {duplicate_cosine:g} to a row already "
                                "proposed) passed over")
     return selection
+
+
+# -- a fitted model's inputs -----------------------------------------------------------------------------
+def model_embeddings(clf: Any, texts: Sequence[str]) -> np.ndarray:
+    """The features a fitted classifier's strategy sees when it has them (probe, contrastive: its `embeddings`),
+    else mean-pooled embeddings of its backbone (`headstart.embeddings.embed`, cached on disk)."""
+    texts = list(texts)
+    if not texts:
+        return np.zeros((0, 1), np.float32)
+    own = getattr(clf.strategy_, "embeddings", None)
+    if callable(own):
+        return normalise(own(texts))
+    ref = getattr(clf, "backbone_", None) or resolve_backbone(clf.backbone)
+    return embed(ref, texts, progress=False)
+
+
+def query_model(clf: Any, texts: Sequence[str], n: int, strategy: str = "margin",
+                labelled_texts: Sequence[str] = (), seed: int = 0,
+                duplicate_cosine: float = DUPLICATE_COSINE) -> tuple[Selection, np.ndarray | None]:
+    """Choose `n` of `texts` to label next with a fitted classifier: (selection, the pool's class probabilities
+    or None for a model without classes).
+
+    Strategies that need class probabilities need a single-label classification model; kcenter, kmeans and
+    random work with any task (they use the embeddings only). Embeddings are always computed: they decide
+    what counts as a near-duplicate.
+    """
+    q = get_query(strategy)
+    task = label_task(clf.task_)
+    if q.needs_proba and not task.single_label:
+        able = [name for name, s in QUERIES.items() if not s.needs_proba]
+        raise ModelError(expected(f"a single-label classification model for --query {strategy} (it ranks by class "
+                                  "probabilities)", f"a {clf.task_} model",
+                                  f"Use --query {' or '.join(able)}, which need no class probabilities."))
+    texts = list(texts)
+    proba = clf.predict_proba(texts) if task.single_label else None
+    selection = select(strategy, n, proba=proba, embeddings=model_embeddings(clf, texts),
+                       labelled_embeddings=model_embeddings(clf, labelled_texts) if labelled_texts else None,
+                       texts=texts, labelled_texts=list(labelled_texts), seed=seed, duplicate_cosine=duplicate_cosine)
+    return selection, proba
