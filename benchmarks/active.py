@@ -411,6 +411,7 @@ def parse(argv: Sequence[str] | None) -> argparse.Namespace:
     p.add_argument("--contrastive-pool", type=int, default=2000, help="pool rows sampled for contrastive")
     p.add_argument("--contrastive-test", type=int, default=500, help="test rows sampled for contrastive")
     p.add_argument("--query-time", default="banking77", help="data set whose pool times every query ('' to skip)")
+    p.add_argument("--query-n", type=int, default=50, help="rows chosen in the query-time measurement")
     p.add_argument("--backbone", default="")
     p.add_argument("--results", default=str(RESULTS))
     p.add_argument("--deadline", default="", help="UTC time HH:MM after which no new curve starts")
@@ -436,6 +437,13 @@ def past_deadline(deadline: str) -> bool:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse(argv)
+    import warnings
+
+    from sklearn.exceptions import ConvergenceWarning
+
+    # a capped --max-iter-for (banking77) stops lbfgs early on purpose, for both libraries alike
+    warnings.filterwarnings("ignore", category=ConvergenceWarning)
+    warnings.filterwarnings("ignore", message="Default distance metric has changed")
     results = Path(args.results)
     results.parent.mkdir(parents=True, exist_ok=True)
     command = shlex.join([sys.executable.rsplit("/", 1)[-1], "benchmarks/active.py", *(argv or sys.argv[1:])])
@@ -485,8 +493,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             break
         if args.query_time and name == args.query_time and not any(
                 r.get("benchmark") == "active-query-time" and r["dataset"] == name for r in read_rows(results)):
-            timing = query_timing(data, int(data.y.max()) + 1, args.C, per_dataset(args.max_iter_for, name,
-                                                                                   args.max_iter))
+            timing = query_timing(data, args.query_n, args.C, per_dataset(args.max_iter_for, name, args.max_iter))
             row = {"benchmark": "active-query-time", "command": command, "dataset": name, **timing,
                    "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
                    "torch_threads": env["torch_threads"], "load_avg_after": os.getloadavg(),
