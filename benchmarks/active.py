@@ -354,10 +354,11 @@ def plan(args: argparse.Namespace, name: str) -> list[tuple[str, str, str, int]]
     seed, so that a run stopped at the deadline leaves whole seeds of every strategy."""
     seeds = per_dataset(args.seeds_for, name, args.seeds)
     skip = {entry.partition(":")[2] for entry in args.skip if entry.partition(":")[0] == name}
-    units = []
-    for seed in range(seeds):
-        units += [("probe", "headstart", q, seed) for q in args.queries if q not in skip]
-        units += [("probe", "small-text", q, seed) for q in args.small_text if q not in skip]
+    strategies = [("headstart", q) for q in args.queries] + [("small-text", q) for q in args.small_text]
+    # DATASET/STRATEGY:SEEDS entries give a slow strategy fewer seeds than the rest
+    wanted = {q: per_dataset(args.seeds_for, f"{name}/{q}", seeds) for _, q in strategies}
+    units = [("probe", library, q, seed) for seed in range(max([seeds, *wanted.values()]))
+             for library, q in strategies if q not in skip and seed < wanted[q]]
     if name in args.contrastive_sets:
         units += [("contrastive", "headstart", q, s) for s in range(args.contrastive_seeds)
                   for q in args.contrastive_queries]
@@ -391,7 +392,8 @@ def parse(argv: Sequence[str] | None) -> argparse.Namespace:
     p.add_argument("--data-dir", default="../shared/data")
     p.add_argument("--datasets", default="sst2,trec,emotion,banking77")
     p.add_argument("--seeds", type=int, default=5)
-    p.add_argument("--seeds-for", default="", help="DATASET:SEEDS entries overriding --seeds, e.g. banking77:1")
+    p.add_argument("--seeds-for", default="", help="DATASET:SEEDS or DATASET/STRATEGY:SEEDS entries overriding "
+                                                    "--seeds, e.g. banking77:1,trec/GreedyCoreset:1")
     p.add_argument("--start", type=int, default=2, help="labelled rows per class to start from")
     p.add_argument("--stop", type=int, default=64, help="labelled rows per class to stop at")
     p.add_argument("--queries", default=",".join(HEADSTART_QUERIES))

@@ -44,6 +44,9 @@ def test_plan_goes_seed_by_seed_and_applies_the_cuts():
     assert bank == [("probe", "headstart", "margin", 0), ("probe", "small-text", "BreakingTies", 0)]
     trec = active.plan(args, "trec")
     assert len(trec) == 12 and [u[3] for u in trec[:4]] == [0, 0, 0, 0] and trec[-1][3] == 2
+    fewer = active.plan(active.parse(["--datasets", "trec", "--seeds", "3", "--queries", "margin",
+                                      "--small-text", "GreedyCoreset", "--seeds-for", "trec/GreedyCoreset:1"]), "trec")
+    assert [(u[2], u[3]) for u in fewer] == [("margin", 0), ("GreedyCoreset", 0), ("margin", 1), ("margin", 2)]
 
 
 def test_summary_names_the_best_strategy_against_random():
