@@ -86,3 +86,19 @@ def test_a_tiny_run_writes_one_row_per_curve_and_resumes(tmp_path, small_data, t
     assert "labels to reach random" in printed and "query time" in printed
     assert active.main(argv) == 0  # everything is there: nothing runs again
     assert len(results.read_text().splitlines()) == len(rows)
+
+
+def test_contrastive_as_the_learner_refits_at_each_checkpoint(tmp_path, small_data, tiny_backbone):
+    train, test = small_data
+    folder = tmp_path / "data" / "tiny"
+    folder.mkdir(parents=True)
+    train.to_csv(folder / "train.csv", index=False)
+    test.iloc[:20].to_csv(folder / "test.csv", index=False)
+    results = tmp_path / "rows.jsonl"
+    assert active.main(["--data-dir", str(tmp_path / "data"), "--datasets", "tiny", "--seeds", "0",
+                        "--contrastive-sets", "tiny", "--contrastive-queries", "margin", "--checkpoints", "2,3",
+                        "--contrastive-pool", "60", "--contrastive-test", "20", "--backbone", tiny_backbone,
+                        "--results", str(results), "--query-time", ""]) == 0
+    (row,) = [json.loads(line) for line in results.read_text().splitlines()]
+    assert row["learner"] == "contrastive" and [p["labels"] for p in row["curve"]] == [4, 6]
+    assert row["pool_rows"] == 60 and len(row["query_s"]) == 1
