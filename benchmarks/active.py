@@ -72,7 +72,8 @@ def mean_curve(rows: Sequence[dict]) -> tuple[np.ndarray, np.ndarray]:
     return np.array(labels), np.array([statistics.mean(per[k]) for k in labels])
 
 
-def labels_needed(labels: Sequence[float], accuracy: Sequence[float], target: float) -> tuple[float | None, float | None]:
+def labels_needed(labels: Sequence[float], accuracy: Sequence[float],
+                  target: float) -> tuple[float | None, float | None]:
     """(first label count whose accuracy reaches `target`, the linear interpolation between it and the point
     before); (None, None) when the curve never reaches it."""
     for i, (n, acc) in enumerate(zip(labels, accuracy)):
@@ -149,7 +150,8 @@ def small_text_curve(strategy: str, x: np.ndarray, y: np.ndarray, x_test: np.nda
     np.random.seed(seed)  # small-text's RandomSampling and EmbeddingKMeans draw from numpy's global generator
     k = int(y.max()) + 1
     factory = SklearnClassifierFactory(LogisticRegression(C=c, max_iter=max_iter), k)
-    learner = PoolBasedActiveLearner(factory, small_text_strategy(strategy), SklearnDataset(x, y, target_labels=np.arange(k)))
+    learner = PoolBasedActiveLearner(factory, small_text_strategy(strategy),
+                                     SklearnDataset(x, y, target_labels=np.arange(k)))
     labelled = initial_sample(y, start, seed)
     t = time.perf_counter()
     learner.initialize_data(labelled, y[labelled])
