@@ -367,6 +367,7 @@ def query_model(clf: Any, texts: Sequence[str], n: int, strategy: str = "margin"
     texts = list(texts)
     proba = clf.predict_proba(texts) if task.single_label else None
     selection = select(strategy, n, proba=proba, embeddings=model_embeddings(clf, texts),
-                       labelled_embeddings=model_embeddings(clf, labelled_texts) if labelled_texts else None,
+                       labelled_embeddings=model_embeddings(clf, labelled_texts)
+                       if labelled_texts and q.needs_embeddings else None,  # only diversity uses them
                        texts=texts, labelled_texts=list(labelled_texts), seed=seed, duplicate_cosine=duplicate_cosine)
     return selection, proba
