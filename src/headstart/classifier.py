@@ -27,6 +27,7 @@ from .seeding import set_seed
 from .strategies import FitReport, get_strategy, strategy_names
 from .targets import Target
 from .tasks import AUTO, CLASSIFICATION, CLASSIFIER_TASK_NAMES, LabelTask, label_task
+from .unlabelled.query import DUPLICATE_COSINE, query_model
 
 # headstart.json fields that change predictions are sealed: covered by its recorded digest, so an edit is
 # refused at load
@@ -252,6 +253,21 @@ class TextClassifier(params.EstimatorParams, BaseEstimator):
     @staticmethod
     def _summary(metrics: dict[str, Any]) -> dict[str, Any]:
         return {k: v for k, v in metrics.items() if not isinstance(v, dict)}
+
+    def query(self, pool_texts: Sequence[str], n: int, strategy: str = "margin",
+              labelled_texts: Sequence[str] | None = None, seed: int | None = None,
+              duplicate_cosine: float = DUPLICATE_COSINE) -> tuple[np.ndarray, np.ndarray]:
+        """The `n` rows of `pool_texts` worth labelling next, best first: (indices, the score that chose each).
+
+        `strategy`: a query strategy of `headstart.unlabelled.query` (margin, entropy, least-confident, kcenter,
+        cluster-margin, kmeans, random). Rows whose text is in `labelled_texts` (or repeats an earlier pool
+        row) are never proposed; near-duplicates (embedding cosine >= `duplicate_cosine`) are not proposed
+        together, so fewer than `n` rows may come back; `n` larger than what may be
+        proposed is a DataError. `seed` defaults to the model's."""
+        self._check_fitted()
+        selection, _ = query_model(self, as_texts(pool_texts), n, strategy, as_texts(labelled_texts or []),
+                                   self.seed if seed is None else seed, duplicate_cosine)
+        return selection.indices, selection.scores
 
     # -- persistence -------------------------------------------------------------------------------
     def metadata(self) -> dict[str, Any]:
