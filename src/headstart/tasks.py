@@ -153,7 +153,7 @@ class LabelTask:
         else:
             # cross_entropy's own weighting (class_weights) normalises by the summed class weights; with row
             # weights too, each row counts class_weight[y] * row_weight, normalised by the sum of both
-            per_row = F.cross_entropy(logits, y, weight=class_weights, reduction="none")
+            per_row = F.cross_entropy(logits, y, reduction="none")
             if class_weights is not None:
                 row_weights = row_weights * class_weights[y]
         if row_weights is None:
