@@ -61,6 +61,10 @@ class SelfTrainArgs(Options):
                                        "labelled class)", min=0)
     self_train_weight: float = opt(0.5, "weight of a pseudo-labelled row relative to a real one", gt=0, max=1)
     self_train_pool_limit: int = opt(0, "use at most this many pool rows, a seeded sample (0: all)", min=0)
+    self_train_min_confidence: float = opt(0.0, "skip pool rows whose calibrated confidence is below this",
+                                           min=0, lt=1)
+    self_train_neighbours: int = opt(10, "neighbours per row of the label-spreading graph (propagate)", min=1)
+    self_train_folds: int = opt(5, "folds of the cross-validated check when there is no validation split", min=2)
 
     def options(self) -> dict[str, Any]:
         """The TextClassifier options (validated by SelfTrainConfig: ConfigError, exit 2)."""
@@ -68,7 +72,9 @@ class SelfTrainArgs(Options):
             return {}
         values = {"self_train": True, "self_train_rounds": self.rounds, "self_train_method": self.self_train_method,
                   "self_train_per_class": self.self_train_per_class, "self_train_weight": self.self_train_weight,
-                  "self_train_pool_limit": self.self_train_pool_limit}
+                  "self_train_pool_limit": self.self_train_pool_limit,
+                  "self_train_min_confidence": self.self_train_min_confidence,
+                  "self_train_neighbours": self.self_train_neighbours, "self_train_folds": self.self_train_folds}
         build_config(SelfTrainConfig, values)
         return values
 
