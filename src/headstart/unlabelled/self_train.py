@@ -48,8 +48,6 @@ from ..strategies.registry import Cost
 from ..targets import Target
 from ..tasks import CLASSIFICATION
 
-METHODS = ("auto", "rounds", "propagate")
-
 
 @dataclass
 class SelfTrainConfig(Options):
