@@ -66,3 +66,12 @@ def test_bad_self_training_grids_exit_2(comparison, strategies, extra, message, 
     assert main(args) == 2
     assert message in capsys.readouterr().err
     assert not (folder / "bad" / "cells.jsonl").exists()
+
+
+def test_the_learning_curve_figure_has_a_line_for_each(comparison):
+    from headstart.evaluation.report import learning_curve_figure
+
+    _, out, _ = comparison
+    fig = learning_curve_figure(json.loads((out / "results.json").read_text()))
+    labels = {text.get_text() for text in fig.axes[0].get_legend().get_texts()}
+    assert {"scratch-tfidf", "scratch-tfidf+self-train"} <= labels
