@@ -28,6 +28,7 @@ from .strategies import FitReport, get_strategy, strategy_names
 from .targets import Target
 from .tasks import AUTO, CLASSIFICATION, CLASSIFIER_TASK_NAMES, LabelTask, label_task
 from .unlabelled.query import DUPLICATE_COSINE, query_model
+from .unlabelled.self_train import SELF_TRAIN_OPTIONS, SelfTrainConfig, check_self_trainable, self_train
 
 # headstart.json fields that change predictions are sealed: covered by its recorded digest, so an edit is
 # refused at load
@@ -36,6 +37,7 @@ CLASSIFIER_FOLDER = ModelFolder(kind=CLASSIFIER_KIND, format_version=1,
                                                "temperature", "config", "backbone", "files"),
                                 libraries=("torch", "transformers", "scikit-learn"))
 AUGMENT_OPTIONS = ("augment", "augment_output", "augment_lm")  # preprocessing, not strategy options
+NOT_STRATEGY_OPTIONS = AUGMENT_OPTIONS + SELF_TRAIN_OPTIONS  # self-training wraps the strategy's fit
 
 
 class TextClassifier(params.EstimatorParams, BaseEstimator):
@@ -50,7 +52,9 @@ class TextClassifier(params.EstimatorParams, BaseEstimator):
     seed: seeds sampling, splits and initialisation; the same seed gives the same model on one machine.
     threshold: decision threshold of multilabel predictions.
     **options: the strategy's options (its config dataclass fields), e.g. epochs=3, lr=1e-4, valid_fraction=0.2
-        (the share held out for early stopping when no validation set is given).
+        (the share held out for early stopping when no validation set is given); the augmentation options
+        (augment=N, ...); the self-training options (self_train=True, self_train_rounds=3, ...:
+        `headstart.unlabelled.self_train.SelfTrainConfig`), which need `fit(..., X_unlabeled=pool_texts)`.
     """
 
     def __init__(self, backbone: str = DEFAULT_BACKBONE, strategy: str = CLASSIFICATION.default_strategy,
@@ -84,12 +88,16 @@ class TextClassifier(params.EstimatorParams, BaseEstimator):
 
     # -- fitting -----------------------------------------------------------------------------------
     def fit(self, X: Sequence[str] | Examples, y: Sequence[Any] | None = None, *,
-            X_valid: Sequence[str] | Examples | None = None, y_valid: Sequence[Any] | None = None) -> "TextClassifier":
-        """Fit on texts `X` and labels `y` (or on an `Examples`), optionally with a validation set."""
+            X_valid: Sequence[str] | Examples | None = None, y_valid: Sequence[Any] | None = None,
+            X_unlabeled: Sequence[str] | None = None) -> "TextClassifier":
+        """Fit on texts `X` and labels `y` (or on an `Examples`), optionally with a validation set and, with
+        `self_train=True`, with unlabelled texts `X_unlabeled` to pseudo-label (`headstart.unlabelled.self_train`)."""
         strategy_cls = get_strategy(self.strategy)
         augment_options = {k: self.options[k] for k in AUGMENT_OPTIONS if k in self.options}
+        self_training = build_config(SelfTrainConfig, {k: v for k, v in self.options.items() if k in SELF_TRAIN_OPTIONS})
         config = build_config(strategy_cls.config_cls,
-                              {k: v for k, v in self.options.items() if k not in AUGMENT_OPTIONS})
+                              {k: v for k, v in self.options.items() if k not in NOT_STRATEGY_OPTIONS})
+        pool = _unlabelled_texts(X_unlabeled, self_training.self_train)
         # strategies that need no examples (zero-shot) may get only label names, through their `labels` option
         label_names = list(getattr(config, "labels", None) or [])
         if not strategy_cls.needs_examples and label_names and not len(X):
@@ -103,6 +111,10 @@ class TextClassifier(params.EstimatorParams, BaseEstimator):
         if train.task not in strategy_cls.tasks:
             raise DataError(expected(f"a task that '{self.strategy}' supports ({', '.join(strategy_cls.tasks)})",
                                      f"'{train.task}'", "Choose another strategy or task."))
+        if pool is not None:  # refused before anything is fitted
+            check_self_trainable(strategy_cls, train.task, X_valid is not None or
+                                 (getattr(config, "valid_fraction", 0.0) > 0 and len(train) >= 20),
+                                 self_training.self_train_method)
         self.augmented_: list[dict[str, str]] = []
         if augment_options.get("augment"):
             train, self.augmented_ = augment_examples(train, backbone=self.backbone, seed=self.seed,
@@ -120,9 +132,12 @@ class TextClassifier(params.EstimatorParams, BaseEstimator):
         self.config_ = config
         self.temperature_ = 1.0  # a refit forgets an earlier calibration
         self.strategy_ = strategy_cls()
+        valid_target = self.encode(valid) if valid is not None else None
+        self.self_training_: dict[str, Any] | None = None  # what self-training did (headstart.json)
         with progress_enabled(self.progress):
-            self.fit_report_ = self.strategy_.fit(self.backbone_, self.encode(train),
-                                                  self.encode(valid) if valid is not None else None, config, self.seed)
+            self.fit_report_ = self.strategy_.fit(self.backbone_, self.encode(train), valid_target, config, self.seed)
+            if pool is not None:
+                self._self_train(strategy_cls, config, self.encode(train), valid_target, pool, self_training)
         self.data_ = {"source": train.source, "fingerprint": train.fingerprint(), "n_train": len(train),
                       "n_valid": len(valid) if valid is not None else 0,
                       "label_counts": label_counts(train.labels) if self._task.has_classes else {}}
@@ -138,6 +153,24 @@ class TextClassifier(params.EstimatorParams, BaseEstimator):
             self.fit_report_.notes.append(f"held-out estimate (cv_*): {cv.folds}-fold cross-validation on the "
                                           f"training rows ({cv.method}); the saved model is fitted on all of them")
         return self
+
+    def _self_train(self, strategy_cls: type, config: Any, train: Target, valid: Target | None, pool: list[str],
+                    options: SelfTrainConfig) -> None:
+        """Replace the fitted strategy by its self-trained version when a round helped; record what ran."""
+        inner = dataclasses.replace(config, cv_folds=0) if hasattr(config, "cv_folds") else config
+
+        def refit(target: Target) -> Any:  # a whole fit, for strategies without a head over embeddings
+            fresh = strategy_cls()
+            fresh.fit(self.backbone_, target, valid, inner, self.seed)
+            return fresh
+
+        model, report, cv = self_train(self.strategy_, train, valid, pool, options, self.seed, refit)
+        if cv is not None:
+            model.cv_ = cv  # the held-out estimate of the model kept, not of the one without self-training
+        self.strategy_ = model
+        self.fit_report_.notes.extend(report.summary())
+        self.fit_report_.fit_seconds += report.seconds
+        self.self_training_ = report.to_dict()
 
     def _validation_set(self, train: Examples, X_valid: Any, y_valid: Any, config: Any):
         if X_valid is not None:
@@ -280,6 +313,7 @@ class TextClassifier(params.EstimatorParams, BaseEstimator):
             "backbone": None if ref is None else {"name": ref.name, "source": ref.source, "kind": ref.kind,
                                                   "fingerprint": ref.fingerprint()},
             "config": dataclasses.asdict(self.config_), "fit": dataclasses.asdict(self.fit_report_),
+            "self_training": getattr(self, "self_training_", None),
             "metrics": self.metrics_, "data": self.data_})
 
     def save(self, folder: str | Path) -> Path:
@@ -308,6 +342,7 @@ class TextClassifier(params.EstimatorParams, BaseEstimator):
         obj.fit_report_ = _report(meta.get("fit", {}))
         obj.metrics_, obj.data_ = meta.get("metrics", {}), meta.get("data", {})
         obj.temperature_ = float(meta.get("temperature", 1.0))
+        obj.self_training_ = meta.get("self_training")
         obj.metadata_ = meta
         return obj
 
@@ -315,6 +350,22 @@ class TextClassifier(params.EstimatorParams, BaseEstimator):
 def _report(values: dict[str, Any]) -> FitReport:
     known = {f.name for f in dataclasses.fields(FitReport)}
     return FitReport(**{k: v for k, v in values.items() if k in known})
+
+
+def _unlabelled_texts(X_unlabeled: Sequence[str] | None, wanted: bool) -> list[str] | None:
+    """The pool texts when self-training is asked for; either one without the other is an error."""
+    if wanted and X_unlabeled is None:
+        raise ConfigError(expected("unlabelled texts to self-train on", "self_train=True without them",
+                                   "Pass fit(..., X_unlabeled=texts) (CLI: --unlabeled pool.csv), or drop self_train."))
+    if not wanted and X_unlabeled is not None:
+        raise ConfigError(expected("self_train=True to use unlabelled texts", "X_unlabeled without it",
+                                   "Add self_train=True (CLI: --self-train), or drop the unlabelled texts."))
+    if X_unlabeled is None:
+        return None
+    texts = as_texts(X_unlabeled)
+    if not texts:
+        raise DataError(expected("unlabelled texts in the pool", "an empty pool", "Pass rows nobody labelled yet."))
+    return texts
 
 
 def as_texts(X: Sequence[str] | Examples) -> list[str]:

@@ -22,9 +22,9 @@ from .data.examples import Examples
 from .data.split import sample_per_class, stratified_split
 from .errors import ConfigError, DataError, expected
 from .evaluation.calibration import calibration_summary
-from .evaluation.compare import (CELLS_FILE, FINAL_JSON, Cell, CompareSpec, analyse, append_cell,
-                                 plan, predicted_seconds, read_cells, resolve_strategies,
-                                 setup_hash, strategy_options, training_work, write_results)
+from .evaluation.compare import (CELLS_FILE, FINAL_JSON, Cell, CompareSpec, analyse, append_cell, base_strategy,
+                                 cell_options, plan, predicted_seconds, read_cells, resolve_strategies,
+                                 self_train_options, setup_hash, strategy_options, training_work, write_results)
 from .evaluation.curves import size_order
 from .io import read_json, write_json
 from .strategies import get_strategy
@@ -43,19 +43,38 @@ def run_cell(cell: Cell, train: Examples, test: Examples, spec: CompareSpec, met
     """Fit one strategy on one seeded per-class sample and score it on the test set."""
     sample = sample_per_class(train, None if cell.size == "all" else int(cell.size), cell.seed)
     start = clock()
-    options = without_cross_validation(cell.strategy, strategy_options(spec, cell.strategy))  # scored on test
-    clf = TextClassifier(backbone=spec.backbone, strategy=cell.strategy, task=train.task, seed=cell.seed,
-                         progress=False, **options)
-    clf.fit(sample)
+    base = base_strategy(cell.strategy)
+    options = without_cross_validation(base, strategy_options(spec, cell.strategy))  # scored on test
+    pool = unlabelled_pool(spec, train, sample) if cell.strategy != base else None
+    clf = TextClassifier(backbone=spec.backbone, strategy=base, task=train.task, seed=cell.seed,
+                         progress=False, **options, **(self_train_options(spec, cell.strategy) if pool else {}))
+    clf.fit(sample, X_unlabeled=pool or None)
     fit_seconds = clock() - start
     metrics = clf.evaluate(test)
     headline = {k: v for k, v in metrics.items() if not isinstance(v, dict)}
     n_classes = max(len(sample.classes()), 1)
     return {"key": cell.key, "strategy": cell.strategy, "size": cell.size, "seed": cell.seed, "setup": cell.setup,
             "n_train": len(sample), "sample": sample.fingerprint(), "n_per_class": len(sample) / n_classes,
-            "transfer": get_strategy(cell.strategy).pretrained,
+            "transfer": get_strategy(base).pretrained,
             "metrics": headline, "score": float(headline[metric]), "fit_seconds": float(fit_seconds),
-            "trainable_parameters": int(clf.fit_report_.trainable_parameters), "seconds": float(clock() - start)}
+            "trainable_parameters": int(clf.fit_report_.trainable_parameters), "seconds": float(clock() - start),
+            **({"self_training": _self_training_summary(clf.self_training_, pool)} if pool is not None else {})}
+
+
+def unlabelled_pool(spec: CompareSpec, train: Examples, sample: Examples) -> list[str]:
+    """The pool of a +self-train cell: `spec.unlabeled`, or the training rows not sampled into the cell
+    (empty for size 'all': that cell then fits without self-training and says so)."""
+    if spec.unlabeled is not None:
+        return list(spec.unlabeled)
+    taken = set(sample.texts)
+    return [t for t in train.texts if t not in taken]
+
+
+def _self_training_summary(record: dict[str, Any] | None, pool: list[str]) -> dict[str, Any]:
+    if record is None:
+        return {"ran": False, "note": "no unlabelled rows left for this cell: fitted without self-training"}
+    return {"ran": True, "pool_rows": record["pool_rows"], "kept_rounds": record["kept_rounds"],
+            "rounds": len(record["rounds"]), "seconds": record["seconds"], "check": record["check"]}
 
 
 def run_comparison(train: Examples, test: Examples, spec: CompareSpec, output: str | Path,
@@ -112,7 +131,8 @@ def _run_pending(pending: list[Cell], done: dict[str, dict[str, Any]], skipped: 
         if elapsed >= spec.budget_s:
             skipped.extend({"cell": c.label, "reason": "budget spent"} for c in pending[i:])
             break
-        config = build_config(get_strategy(cell.strategy).config_cls, strategy_options(spec, cell.strategy))
+        config = build_config(get_strategy(base_strategy(cell.strategy)).config_cls,
+                              strategy_options(spec, cell.strategy))
         guess = predicted_seconds(cell, list(done.values()), lambda rows: training_work(config, rows))
         if guess is not None and elapsed + guess > spec.budget_s:
             skipped.append({"cell": cell.label, "reason": f"needs ~{guess:.0f}s, {spec.budget_s - elapsed:.0f}s left"})
@@ -135,7 +155,7 @@ def fit_final(train: Examples, test: Examples, spec: Any, recommendation: dict[s
     """Fit, calibrate, save and score the recommended strategy; reuse an earlier identical result."""
     strategy, size, seed = recommendation["strategy"], recommendation["size"], 0
     options = strategy_options(spec, strategy)
-    key = f"{strategy}|{size}|{seed}|{setup_hash(train, test, spec.backbone, strategy, options)}"
+    key = f"{strategy}|{size}|{seed}|{setup_hash(train, test, spec.backbone, strategy, cell_options(spec, strategy))}"
     path = folder / FINAL_JSON
     if path.exists() and (folder / "model").exists():
         previous = read_json(path)
@@ -146,9 +166,11 @@ def fit_final(train: Examples, test: Examples, spec: Any, recommendation: dict[s
     fit_part, calib_part = stratified_split(sample, CALIBRATION_FRACTION, seed)
     if len(calib_part) < 2:  # too few rows to hold any out: calibrate on the training rows (noted below)
         fit_part, calib_part = sample, sample
-    clf = TextClassifier(backbone=spec.backbone, strategy=strategy, task=train.task, seed=seed, progress=False,
-                         **options)
-    clf.fit(fit_part, X_valid=calib_part)
+    base = base_strategy(strategy)
+    pool = unlabelled_pool(spec, train, sample) if base != strategy else None
+    clf = TextClassifier(backbone=spec.backbone, strategy=base, task=train.task, seed=seed, progress=False,
+                         **options, **(self_train_options(spec, strategy) if pool else {}))
+    clf.fit(fit_part, X_valid=calib_part, X_unlabeled=pool or None)  # self-training checked on calib_part
     raw = clf.predict_proba(test.texts)
     clf.calibrate(calib_part)
     metrics = clf.evaluate(test)

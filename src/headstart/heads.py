@@ -97,9 +97,12 @@ class DenseHead:
 
 
 def fit_head(x: np.ndarray, y: np.ndarray, task: str, kind: str = "logistic", c: float = 10.0,
-             hidden: int = 256, class_weight: str | None = None, seed: int = 0, max_iter: int = 2000) -> DenseHead:
+             hidden: int = 256, class_weight: str | None = None, seed: int = 0, max_iter: int = 2000,
+             sample_weight: np.ndarray | None = None) -> DenseHead:
     """Fit a logistic/ridge (kind='logistic') or one-hidden-layer MLP head and export its weights; the task's
-    output activation says which: a regressor (identity), one classifier per class (sigmoid) or one over all."""
+    output activation says which: a regressor (identity), one classifier per class (sigmoid) or one over all.
+    `sample_weight` (n,) weighs each row's loss (None: all 1); every sklearn model used here honours it."""
+    sw = None if sample_weight is None else np.asarray(sample_weight, dtype=float)
     from sklearn.linear_model import LogisticRegression, Ridge
     from sklearn.neural_network import MLPClassifier, MLPRegressor
 
@@ -108,13 +111,14 @@ def fit_head(x: np.ndarray, y: np.ndarray, task: str, kind: str = "logistic", c:
     if output == "identity":
         if kind == "mlp":
             model = MLPRegressor((hidden,), alpha=1.0 / c, max_iter=max_iter, random_state=seed, early_stopping=True)
-            model.fit(x, y)
+            model.fit(x, y, sample_weight=sw)
             return DenseHead([w.T for w in model.coefs_], list(model.intercepts_), "identity")
-        ridge = Ridge(alpha=1.0 / c).fit(x, y)
+        ridge = Ridge(alpha=1.0 / c).fit(x, y, sample_weight=sw)
         return DenseHead([ridge.coef_.reshape(1, -1)], [np.atleast_1d(ridge.intercept_)], "identity")
     if output == "sigmoid":
         if kind == "mlp":
-            model = MLPClassifier((hidden,), alpha=1.0 / c, max_iter=max_iter, random_state=seed).fit(x, y)
+            model = MLPClassifier((hidden,), alpha=1.0 / c, max_iter=max_iter, random_state=seed).fit(
+                x, y, sample_weight=sw)
             return DenseHead([w.T for w in model.coefs_], list(model.intercepts_), "sigmoid")
         weights, biases = [], []
         for j in range(y.shape[1]):
@@ -123,17 +127,18 @@ def fit_head(x: np.ndarray, y: np.ndarray, task: str, kind: str = "logistic", c:
                 weights.append(np.zeros(x.shape[1]))
                 biases.append(8.0 if column[0] else -8.0)
                 continue
-            lr = LogisticRegression(C=c, max_iter=max_iter, class_weight=cw).fit(x, column)
+            lr = LogisticRegression(C=c, max_iter=max_iter, class_weight=cw).fit(x, column, sample_weight=sw)
             weights.append(lr.coef_[0])
             biases.append(lr.intercept_[0])
         return DenseHead([np.stack(weights)], [np.asarray(biases)], "sigmoid")
     n_classes = int(y.max()) + 1
     if kind == "mlp":
-        model = MLPClassifier((hidden,), alpha=1.0 / c, max_iter=max_iter, random_state=seed).fit(x, y)
+        model = MLPClassifier((hidden,), alpha=1.0 / c, max_iter=max_iter, random_state=seed).fit(
+            x, y, sample_weight=sw)
         weights = [w.T for w in model.coefs_]
         biases = list(model.intercepts_)
     else:
-        model = LogisticRegression(C=c, max_iter=max_iter, class_weight=cw).fit(x, y)
+        model = LogisticRegression(C=c, max_iter=max_iter, class_weight=cw).fit(x, y, sample_weight=sw)
         weights, biases = [model.coef_], [model.intercept_]
     if weights[-1].shape[0] == 1:  # binary: sklearn keeps one logit; softmax over [0, z] is sigmoid(z)
         weights[-1] = np.vstack([np.zeros_like(weights[-1]), weights[-1]])

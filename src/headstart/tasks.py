@@ -139,15 +139,26 @@ class LabelTask:
 
         return torch.as_tensor(y, dtype=torch.long if self.single_label else torch.float32)
 
-    def loss(self, logits, y, class_weights=None):
-        """Cross-entropy (optionally class-weighted), binary cross-entropy per class, or mean squared error."""
+    def loss(self, logits, y, class_weights=None, row_weights=None):
+        """Cross-entropy (optionally class-weighted), binary cross-entropy per class, or mean squared error.
+        `row_weights` (a tensor (n,), or None for all 1) gives the weighted mean of the rows' losses."""
         import torch.nn.functional as F
 
         if not self.has_classes:
-            return F.mse_loss(logits.squeeze(-1), y)
-        if self.multi_label:
-            return F.binary_cross_entropy_with_logits(logits, y)
-        return F.cross_entropy(logits, y, weight=class_weights)
+            per_row = F.mse_loss(logits.squeeze(-1), y, reduction="none")
+        elif self.multi_label:
+            per_row = F.binary_cross_entropy_with_logits(logits, y, reduction="none").mean(-1)
+        elif row_weights is None:
+            return F.cross_entropy(logits, y, weight=class_weights)
+        else:
+            # cross_entropy's own weighting (class_weights) normalises by the summed class weights; with row
+            # weights too, each row counts class_weight[y] * row_weight, normalised by the sum of both
+            per_row = F.cross_entropy(logits, y, reduction="none")
+            if class_weights is not None:
+                row_weights = row_weights * class_weights[y]
+        if row_weights is None:
+            return per_row.mean()
+        return (per_row * row_weights).sum() / row_weights.sum().clamp_min(1e-12)
 
     def activate(self, logits):
         """Logits to the scores users see: softmax, sigmoid, or the value itself."""

@@ -34,12 +34,15 @@ class CompareArgs(Options):
                            "('*' applies to every strategy that has the option)")
     metric: str = opt("auto", "metric the curves use: auto (accuracy, micro_f1 or r2 by task), macro_f1, ...")
     final: bool = opt(True, "fit the recommended strategy once more, calibrate it and save it to OUTPUT/model")
+    unlabeled: str = opt("", "pool of unlabelled rows for the NAME+self-train strategies (e.g. --strategies "
+                             "probe,probe+self-train); default: the training rows not sampled into each cell")
 
 
 def add_arguments(parser: argparse.ArgumentParser, argv: list[str]) -> None:
     add_dataclass_args(parser, CompareArgs)
     add_dataclass_args(parser, ColumnArgs, "columns")
-    parser.epilog = "strategies: " + ", ".join(strategy_names()) + ". Then: headstart report OUTPUT"
+    parser.epilog = ("strategies: " + ", ".join(strategy_names()) + "; NAME+self-train also learns from unlabelled "
+                     "rows (--unlabeled). Then: headstart report OUTPUT")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -59,9 +62,23 @@ def run(args: argparse.Namespace) -> int:
     cols = parse_into(args, ColumnArgs)
     train = read_labelled(ca.data, cols)
     test = read_labelled(ca.test, cols, task=train.task)
-    spec = CompareSpec(strategies=[s.strip() for s in ca.strategies.split(",") if s.strip()],
-                       sizes=parse_sizes(ca.sizes), seeds=ca.seeds, backbone=ca.backbone, options=options,
-                       budget_s=parse_budget(ca.budget), metric=ca.metric, final=ca.final)
+    names = [s.strip() for s in ca.strategies.split(",") if s.strip()]
+    pool = None
+    if ca.unlabeled:
+        from ..evaluation.compare import self_trains
+        from ..unlabelled.pool import read_pool
+
+        if not any(self_trains(n) for n in names):
+            raise ConfigError(expected("a NAME+self-train strategy in --strategies with --unlabeled", ca.strategies
+                                       or "every registered strategy", "Add e.g. probe+self-train, or drop --unlabeled."))
+        found = read_pool(ca.unlabeled, cols.text_col, cols.label_col)
+        pool = found.texts
+        print(f"self-training pool: {len(pool):,} unlabelled rows of {ca.unlabeled}"
+              + (f"; {len(found.labelled_texts)} row(s) with a label ignored" if found.labelled_texts else ""),
+              flush=True)
+    spec = CompareSpec(strategies=names, sizes=parse_sizes(ca.sizes), seeds=ca.seeds, backbone=ca.backbone,
+                       options=options, budget_s=parse_budget(ca.budget), metric=ca.metric, final=ca.final,
+                       unlabeled=pool)
     if spec.seeds < 1:
         raise ConfigError(expected("--seeds of 1 or more", str(spec.seeds), "Pass e.g. --seeds 5."))
     for note in grid_notes(spec):
@@ -79,7 +96,12 @@ def grid_notes(spec) -> list[str]:
     """What a small grid cannot answer, said before it runs rather than shown as zeros after."""
     from ..evaluation.curves import MIN_FORECAST_SIZES
 
+    from ..evaluation.compare import self_trains
+
     notes = []
+    if spec.unlabeled is None and any(self_trains(n) for n in spec.strategies):
+        notes.append("+self-train without --unlabeled: each cell's pool is the training rows not sampled into it "
+                     "(their labels unused); size 'all' leaves none, so those cells fit without self-training")
     if spec.seeds == 1:
         notes.append("--seeds 1: one sample per cell, so the spread is unknown (no std, no paired-test p-values) and "
                      "the recommendation rests on single scores; --seeds 3 or more measures the spread")

@@ -20,6 +20,8 @@ from ..strategies.finetune import Finetune
 from ..tables import table
 from ..tasks import CLASSIFICATION, GENERATION_TASK_NAMES
 from ..training.distributed import is_main_process
+from ..unlabelled.pool import read_pool
+from ..unlabelled.self_train import SelfTrainConfig
 from . import generation
 from .args import add_dataclass_args, collect, parse_into
 from .common import ColumnArgs, PreprocessArgs, read_labelled
@@ -42,6 +44,39 @@ class FitArgs(Options):
     augment_lm: str = opt("SmolLM2-135M-Instruct", "language model that paraphrases for --augment ('none': edits only)")
     allow_pickle: bool = opt(False, "accept a backbone with pickled weights (*.bin); pickles can run code, "
                                     "so only for sources you trust (default: safetensors only)")
+
+
+@dataclass
+class SelfTrainArgs(Options):
+    """`fit --unlabeled pool.csv --self-train`: the CLI face of `SelfTrainConfig` (ranges checked there)."""
+
+    unlabeled: str = opt("", "file of unlabelled rows (same --text-col; rows whose --label-col is filled are "
+                             "ignored) to learn from with --self-train")
+    self_train: bool = opt(False, "pseudo-label the --unlabeled rows in rounds, each kept only if a held-out "
+                                  "check (validation split, else cross-validation) does not get worse")
+    rounds: int = opt(3, "rounds of self-training", min=1, max=10)
+    self_train_method: str = opt("auto", "auto, rounds (the model's calibrated predictions) or propagate "
+                                         "(label spreading over embeddings: probe, contrastive)")
+    self_train_per_class: int = opt(0, "pool rows added per predicted class and round (0: 4 x the smallest "
+                                       "labelled class)", min=0)
+    self_train_weight: float = opt(0.5, "weight of a pseudo-labelled row relative to a real one", gt=0, max=1)
+    self_train_pool_limit: int = opt(0, "use at most this many pool rows, a seeded sample (0: all)", min=0)
+    self_train_min_confidence: float = opt(0.0, "skip pool rows whose calibrated confidence is below this",
+                                           min=0, lt=1)
+    self_train_neighbours: int = opt(10, "neighbours per row of the label-spreading graph (propagate)", min=1)
+    self_train_folds: int = opt(5, "folds of the cross-validated check when there is no validation split", min=2)
+
+    def options(self) -> dict[str, Any]:
+        """The TextClassifier options (validated by SelfTrainConfig: ConfigError, exit 2)."""
+        if not self.self_train:
+            return {}
+        values = {"self_train": True, "self_train_rounds": self.rounds, "self_train_method": self.self_train_method,
+                  "self_train_per_class": self.self_train_per_class, "self_train_weight": self.self_train_weight,
+                  "self_train_pool_limit": self.self_train_pool_limit,
+                  "self_train_min_confidence": self.self_train_min_confidence,
+                  "self_train_neighbours": self.self_train_neighbours, "self_train_folds": self.self_train_folds}
+        build_config(SelfTrainConfig, values)
+        return values
 
 
 def _flag_value(argv: list[str], flag: str) -> str | None:
@@ -108,6 +143,7 @@ def add_arguments(parser: argparse.ArgumentParser, argv: list[str]) -> None:
         return
     add_dataclass_args(parser, ColumnArgs, "columns")
     add_dataclass_args(parser, PreprocessArgs, "preprocessing")
+    add_dataclass_args(parser, SelfTrainArgs, "self-training (learning from unlabelled rows)")
     name = chosen_strategy(argv)
     if name in strategy_names():
         default = " (the default)" if name == FitArgs.strategy else ""
@@ -136,11 +172,28 @@ def run(args: argparse.Namespace) -> int:
     pre = parse_into(args, PreprocessArgs)
     if fit_args.augment:
         options.update(augment=fit_args.augment, augment_output=fit_args.augment_output, augment_lm=fit_args.augment_lm)
+    st = parse_into(args, SelfTrainArgs)
+    options.update(st.options())
+    if st.self_train and not st.unlabeled:
+        raise ConfigError(expected("--unlabeled FILE with --self-train", "no --unlabeled",
+                                   "Add --unlabeled pool.csv (rows nobody labelled), or drop --self-train."))
+    if st.unlabeled and not st.self_train:
+        raise ConfigError(expected("--self-train with --unlabeled", "--unlabeled alone",
+                                   "Add --self-train to learn from the unlabelled rows, or drop --unlabeled."))
     if fit_args.data:
         train = read_labelled(fit_args.data, cols, pre, quiet=fit_args.quiet)
     else:  # zero-shot from label names only (--labels)
         train = Examples(texts=[], labels=[], source="--labels")
     valid = read_labelled(fit_args.valid, cols, pre, task=train.task, quiet=True) if fit_args.valid else None
+    pool = read_pool(st.unlabeled, cols.text_col, cols.label_col) if st.unlabeled else None
+    if pool is not None and is_main_process():
+        print(f"self-training pool: {len(pool):,} unlabelled rows of {st.unlabeled}")
+        if pool.labelled_texts:  # said once, in plain words: what happens to them
+            print(f"note: {len(pool.labelled_texts)} row(s) of {st.unlabeled} carry a label in '{cols.label_col}': "
+                  "ignored (neither trained on nor pseudo-labelled); move them to the training file to use them")
+        for note in pool.notes:
+            if "already carry a label" not in note:
+                print(f"note: {st.unlabeled}: {note}")
     clf = TextClassifier(backbone=fit_args.backbone, strategy=fit_args.strategy, task=train.task, seed=fit_args.seed,
                          progress=not fit_args.quiet and is_main_process(), **options)
     main_process = is_main_process()  # under torchrun/accelerate launch only rank 0 prints and saves
@@ -148,7 +201,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"fitting '{fit_args.strategy}' on {len(train):,} rows of {fit_args.data} "
               f"({train.task}, {len(train.classes()) or 'continuous'} classes)", flush=True)
     with pickle_allowed(fit_args.allow_pickle):
-        clf.fit(train, X_valid=valid)
+        clf.fit(train, X_valid=valid, X_unlabeled=pool.texts if pool is not None else None)
     if not main_process:
         return 0
     clf.save(fit_args.output)

@@ -8,6 +8,11 @@ stratified sample drawn with its seed and scored on one test set.
   interrupted run resumes without redoing finished cells. A cell's key includes a hash of the data,
   test set, backbone and the strategy's options: changing any of them reruns the affected cells.
 * Probe-like strategies share embeddings through the on-disk embedding cache.
+* A strategy name with the suffix `+self-train` (`contrastive+self-train`) is that strategy self-trained on
+  unlabelled rows (`headstart.unlabelled.self_train`): the pool given to `compare --unlabeled`, or, without
+  one, the training file's rows not sampled into the cell (their labels unused). Its cells are keyed by the
+  full name, so both curves resume side by side; `spec.options["probe+self-train"]` may hold self_train_*
+  options.
 
 This module plans the grid, keys and stores cells and analyses them; `headstart.grid`, a floor above the
 estimator, runs the cells and fits the final model.
@@ -42,6 +47,16 @@ RESULTS_JSON = "results.json"
 RESULTS_CSV = "results.csv"
 FINAL_JSON = "final.json"
 _CELL_OVERHEAD = 50  # examples' worth of fixed cost per cell (model load, evaluation), for cost estimates
+SELF_TRAIN_SUFFIX = "+self-train"
+
+
+def base_strategy(name: str) -> str:
+    """The registered strategy behind a grid name ('probe+self-train' -> 'probe')."""
+    return name[:-len(SELF_TRAIN_SUFFIX)] if name.endswith(SELF_TRAIN_SUFFIX) else name
+
+
+def self_trains(name: str) -> bool:
+    return name.endswith(SELF_TRAIN_SUFFIX)
 
 
 @dataclass
@@ -57,6 +72,7 @@ class CompareSpec:
     budget_s: float = math.inf
     metric: str = "auto"
     final: bool = True
+    unlabeled: list[str] | None = None  # pool texts of the +self-train strategies (None: the unsampled rows)
 
 
 def parse_sizes(text: str) -> list[str]:
@@ -88,20 +104,43 @@ def resolve_strategies(names: Sequence[str], task: str) -> list[str]:
     if not names:
         return available
     for name in names:
-        cls = get_strategy(name)  # unknown names raise a ConfigError listing the registered ones
+        cls = get_strategy(base_strategy(name))  # unknown names raise a ConfigError listing the registered ones
         if task not in cls.tasks:
             raise ConfigError(expected(f"strategies that support '{task}' ({', '.join(available)})", repr(name),
                                        "Drop it from --strategies."))
+        if self_trains(name) and (not getattr(cls, "row_weights", False) or not cls.needs_examples
+                                  or not label_task(task).single_label):
+            raise ConfigError(expected(f"a strategy that can self-train (weighted rows, classification) before "
+                                       f"'{SELF_TRAIN_SUFFIX}'", repr(name), "Drop it from --strategies."))
     return list(dict.fromkeys(names))
 
 
 def strategy_options(spec: CompareSpec, name: str) -> dict[str, Any]:
-    """The options one strategy gets: '*' entries it has a field for, then its own entries (checked)."""
-    cls = get_strategy(name)
+    """The options one strategy gets: '*' entries it has a field for, then its own entries (checked); a
+    '+self-train' name gets its base strategy's, then its own that are not self_train_* options."""
+    base = base_strategy(name)
+    cls = get_strategy(base)
     fields = {f.name for f in dataclasses.fields(cls.config_cls)}
     options = {k: v for k, v in spec.options.get("*", {}).items() if k in fields}
-    options.update(spec.options.get(name, {}))
+    options.update(spec.options.get(base, {}))
+    if base != name:
+        options.update({k: v for k, v in spec.options.get(name, {}).items() if not k.startswith("self_train")})
     build_config(cls.config_cls, options)  # unknown or ill-typed options fail before anything runs
+    return options
+
+
+def self_train_options(spec: CompareSpec, name: str) -> dict[str, Any]:
+    """The self-training options of a '+self-train' name (checked when its cells fit); {} for other names."""
+    if not self_trains(name):
+        return {}
+    return {"self_train": True, **{k: v for k, v in spec.options.get(name, {}).items() if k.startswith("self_train")}}
+
+
+def cell_options(spec: CompareSpec, name: str) -> dict[str, Any]:
+    """Everything a cell's result depends on besides data and seed (what its key hashes)."""
+    options = {**strategy_options(spec, name), **self_train_options(spec, name)}
+    if self_trains(name) and spec.unlabeled is not None:
+        options["pool"] = hashlib.sha256("\n".join(spec.unlabeled).encode()).hexdigest()[:12]
     return options
 
 
@@ -165,11 +204,12 @@ def plan(train: Examples, test: Examples, spec: CompareSpec, strategies: list[st
     """Every cell of the grid, cheapest first (kind weight x rows), then by seed."""
     cells = []
     for name in strategies:
-        setup = setup_hash(train, test, spec.backbone, name, strategy_options(spec, name))
+        setup = setup_hash(train, test, spec.backbone, name, cell_options(spec, name))
         for size in spec.sizes:
             for seed in range(spec.seeds):
                 cells.append(Cell(name, size, seed, setup, sample_size(train, size)))
-    return sorted(cells, key=lambda c: (get_strategy(c.strategy).cost.value * (c.estimated_rows + _CELL_OVERHEAD),
+    return sorted(cells, key=lambda c: (get_strategy(base_strategy(c.strategy)).cost.value
+                                        * (c.estimated_rows + _CELL_OVERHEAD),
                                         size_order(c.size), c.seed, c.strategy))
 
 
@@ -214,7 +254,7 @@ def analyse(cells: list[dict[str, Any]], train: Examples, test: Examples, spec: 
             metric: str, skipped: list[dict[str, Any]]) -> dict[str, Any]:
     """Curves, paired tests, transfer gain, forecasts and the recommendation from finished cells."""
     curves = learning_curves(cells)
-    baselines = [s for s in strategies if not get_strategy(s).pretrained]  # the from-scratch ones
+    baselines = [s for s in strategies if not get_strategy(base_strategy(s)).pretrained]  # the from-scratch ones
     upper = None if metric == "r2" else 1.0
     return {
         "task": train.task, "metric": metric, "strategies": strategies, "baselines": baselines,

@@ -38,6 +38,7 @@ class BitFit:
     config_cls: ClassVar[type] = BitFitConfig
     tasks: ClassVar[tuple[str, ...]] = CLASSIFIER_TASK_NAMES
     cost: ClassVar[Cost] = Cost.GRADIENT
+    row_weights: ClassVar[bool] = True
 
     def fit(self, backbone: BackboneRef | None, train: Target, valid: Target | None, config: BitFitConfig,
             seed: int) -> FitReport:

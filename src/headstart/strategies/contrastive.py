@@ -100,9 +100,14 @@ def encode(model, tokenizer, texts: Sequence[str], max_length: int, device: str,
 
 
 def contrastive_loss(model, tokenizer, texts: list[str], y: np.ndarray, triplets: np.ndarray,
-                     config: ContrastiveConfig, device: str):
-    """The batch's loss: each distinct text is embedded once; `triplets` rows are (anchor, positive, negative)."""
+                     config: ContrastiveConfig, device: str, weight: np.ndarray | None = None):
+    """The batch's loss: each distinct text is embedded once; `triplets` rows are (anchor, positive, negative).
+    `weight` (per text, None: all 1) weighs each triplet by the lower weight of its anchor and positive, so a
+    pseudo-labelled row counts less whichever end of the pair it is."""
     import torch
+
+    triplet_weight = None if weight is None else torch.as_tensor(
+        np.minimum(weight[triplets[:, 0]], weight[triplets[:, 1]]), dtype=torch.float32, device=device)
 
     # `rows` is `triplets` re-indexed into `unique`, the distinct texts embedded for this batch
     unique, rows = np.unique(triplets, return_inverse=True)
@@ -112,7 +117,8 @@ def contrastive_loss(model, tokenizer, texts: list[str], y: np.ndarray, triplets
     if config.loss == "cosine":
         sims = torch.cat([(anchors * emb[positives]).sum(-1), (anchors * emb[negative_rows]).sum(-1)])
         target = torch.cat([torch.ones(len(anchors)), torch.zeros(len(anchors))]).to(sims)
-        return torch.nn.functional.mse_loss(sims, target)
+        return _weighted_mean(torch.nn.functional.mse_loss(sims, target, reduction="none"),
+                              None if triplet_weight is None else triplet_weight.repeat(2))
     # Every text embedded for this batch is a candidate, the other triplets' anchors included: more negatives
     # at no extra forward passes (emotion 8/class, seeds 0-4, held-out train rows: 0.3827 vs 0.3807 with
     # positives and negatives only). Other texts of the anchor's class are masked rather than negatives.
@@ -120,7 +126,12 @@ def contrastive_loss(model, tokenizer, texts: list[str], y: np.ndarray, triplets
     same_class = torch.as_tensor(y[triplets[:, 0]][:, None] == y[unique][None, :], device=device)
     own = torch.nn.functional.one_hot(positives, len(unique)).bool()
     logits = logits.masked_fill(same_class & ~own, float("-inf"))
-    return torch.nn.functional.cross_entropy(logits, positives)
+    return _weighted_mean(torch.nn.functional.cross_entropy(logits, positives, reduction="none"), triplet_weight)
+
+
+def _weighted_mean(values, weight):
+    """The mean of per-triplet losses, weighted when weights are given."""
+    return values.mean() if weight is None else (values * weight).sum() / weight.sum().clamp_min(1e-12)
 
 
 @register
@@ -129,6 +140,7 @@ class Contrastive:
     config_cls: ClassVar[type] = ContrastiveConfig
     tasks: ClassVar[tuple[str, ...]] = (CLASSIFICATION.name,)
     cost: ClassVar[Cost] = Cost.GRADIENT
+    row_weights: ClassVar[bool] = True  # triplets and the head weighted (see contrastive_loss)
 
     def __init__(self) -> None:
         self.model_ = None
@@ -156,12 +168,12 @@ class Contrastive:
         for step in range(steps):
             chunk = triplets[step * config.batch_size:(step + 1) * config.batch_size]
             loss = train_step(lambda: contrastive_loss(self.model_, self.tokenizer_, train.texts, train.y, chunk,
-                                                       config, self.device_))
+                                                       config, self.device_, train.weight))
             if step % 50 == 0 or step == steps - 1:
                 history.append({"step": step, "loss": loss})
         train_step.close()
         x = self._embed(train.texts)
-        self.head_ = fit_head(x, train.y, train.task, "logistic", config.C, seed=seed)
+        self.refit_head(x, train, seed)
         total = sum(p.numel() for p in self.model_.parameters()) + self.head_.n_parameters()
         return FitReport(fit_seconds=time.perf_counter() - start, trainable_parameters=total, total_parameters=total,
                          history=history, notes=[f"{len(triplets):,} triplets ({config.loss} loss) in {steps} steps"])
@@ -172,6 +184,16 @@ class Contrastive:
     def embeddings(self, texts: Sequence[str]) -> np.ndarray:
         """The tuned features the head sees."""
         return self._embed(texts)
+
+    def refit_head(self, x: np.ndarray, train: Target, seed: int) -> None:
+        """Fit the logistic head on features `x` of `train`'s rows (weighted); the encoder is left as it is."""
+        self.head_ = fit_head(x, train.y, train.task, "logistic", self.config_.C, seed=seed,
+                              sample_weight=train.weight)
+
+    def head_scores(self, x: np.ndarray) -> np.ndarray:
+        """The head's scores of features `x` (what `predict_proba` returns for the texts they embed)."""
+        assert self.head_ is not None, "fit first"
+        return self.head_.scores(x)
 
     def predict_proba(self, texts: Sequence[str]) -> np.ndarray:
         assert self.head_ is not None, "fit first"

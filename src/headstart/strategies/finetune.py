@@ -26,6 +26,7 @@ class Finetune:
     config_cls: ClassVar[type] = FinetuneConfig
     tasks: ClassVar[tuple[str, ...]] = CLASSIFIER_TASK_NAMES
     cost: ClassVar[Cost] = Cost.GRADIENT
+    row_weights: ClassVar[bool] = True
 
     def fit(self, backbone: BackboneRef | None, train: Target, valid: Target | None, config: FinetuneConfig,
             seed: int) -> FitReport:

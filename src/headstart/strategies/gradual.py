@@ -49,6 +49,7 @@ class Gradual:
     config_cls: ClassVar[type] = GradualConfig
     tasks: ClassVar[tuple[str, ...]] = CLASSIFIER_TASK_NAMES
     cost: ClassVar[Cost] = Cost.GRADIENT
+    row_weights: ClassVar[bool] = True
 
     def fit(self, backbone: BackboneRef | None, train: Target, valid: Target | None, config: GradualConfig,
             seed: int) -> FitReport:

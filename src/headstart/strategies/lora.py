@@ -95,6 +95,7 @@ class Lora:
     config_cls: ClassVar[type] = LoraConfig
     tasks: ClassVar[tuple[str, ...]] = CLASSIFIER_TASK_NAMES
     cost: ClassVar[Cost] = Cost.GRADIENT
+    row_weights: ClassVar[bool] = True
 
     def __init__(self) -> None:
         self.classifier_: SequenceClassifier | None = None

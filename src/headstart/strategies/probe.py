@@ -42,6 +42,7 @@ class Probe:
     config_cls: ClassVar[type] = ProbeConfig
     tasks: ClassVar[tuple[str, ...]] = CLASSIFIER_TASK_NAMES
     cost: ClassVar[Cost] = Cost.FROZEN
+    row_weights: ClassVar[bool] = True
 
     def __init__(self) -> None:
         self.backbone_: BackboneRef | None = None
@@ -59,7 +60,7 @@ class Probe:
         x = self._embed(train.texts, progress=None)
         def fit(rows: np.ndarray) -> DenseHead:
             return fit_head(x[rows], train.y[rows], train.task, config.head, config.C, config.hidden,
-                            config.class_weight, seed)
+                            config.class_weight, seed, sample_weight=train.weights()[rows])
 
         self.head_ = fit(np.arange(len(x)))
         # The backbone is frozen, so refitting only the head per fold gives a genuinely held-out estimate.
@@ -81,8 +82,20 @@ class Probe:
         return self.head_.scores(self._embed(texts))
 
     def embeddings(self, texts: Sequence[str]) -> np.ndarray:
-        """The frozen features the head sees (used by audits and calibration)."""
+        """The frozen features the head sees (used by audits, calibration and self-training)."""
         return self._embed(texts)
+
+    def refit_head(self, x: np.ndarray, train: Target, seed: int) -> None:
+        """Refit only the head on features `x` of `train`'s rows (weighted), as `fit` would: self-training over
+        embeddings (`headstart.unlabelled.self_train`) changes the rows, not the frozen encoder."""
+        c = self.config_
+        self.head_ = fit_head(x, train.y, train.task, c.head, c.C, c.hidden, c.class_weight, seed,
+                              sample_weight=train.weights())
+
+    def head_scores(self, x: np.ndarray) -> np.ndarray:
+        """The head's scores of features `x` (what `predict_proba` returns for the texts they embed)."""
+        assert self.head_ is not None, "fit first"
+        return self.head_.scores(x)
 
     def torch_module(self) -> TorchExport:
         """The frozen encoder, pooling and the head as one graph. The graph holds the PyTorch encoder, so from

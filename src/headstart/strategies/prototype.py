@@ -41,9 +41,10 @@ class PrototypeConfig(Options):
     runtime: RuntimeName = opt("auto", RUNTIME_HELP)
 
 
-def prototypes(x: np.ndarray, y: np.ndarray, n_classes: int) -> np.ndarray:
-    """Normalised class means (n_classes, d)."""
-    protos = np.stack([x[y == c].mean(0) for c in range(n_classes)])
+def prototypes(x: np.ndarray, y: np.ndarray, n_classes: int, weight: np.ndarray | None = None) -> np.ndarray:
+    """Normalised class means (n_classes, d), weighted by `weight` (n,) when given."""
+    w = np.ones(len(y)) if weight is None else np.asarray(weight, dtype=float)
+    protos = np.stack([np.average(x[y == c], axis=0, weights=w[y == c]) for c in range(n_classes)])
     return protos / np.clip(np.linalg.norm(protos, axis=1, keepdims=True), 1e-12, None)
 
 
@@ -80,6 +81,7 @@ class Prototype:
     config_cls: ClassVar[type] = PrototypeConfig
     tasks: ClassVar[tuple[str, ...]] = (CLASSIFICATION.name,)
     cost: ClassVar[Cost] = Cost.FROZEN
+    row_weights: ClassVar[bool] = True  # weighted class means; the temperature is fitted on every row alike
 
     def __init__(self) -> None:
         self.backbone_: BackboneRef | None = None
@@ -97,7 +99,7 @@ class Prototype:
         self.runtime_ = strategy_runtime(backbone, config)
         x = self._embed(train.texts)
         k = len(train.classes)
-        self.prototypes_ = prototypes(x, train.y, k)
+        self.prototypes_ = prototypes(x, train.y, k, train.weight)
         notes = [f"embedding runtime {self.runtime_}"]
         if config.temperature > 0:
             self.temperature_ = config.temperature
@@ -110,7 +112,8 @@ class Prototype:
                 self.temperature_ = fit_temperature(sims, y)
                 notes.append(f"temperature {self.temperature_:.4f} fitted on {len(y)} leave-one-out examples")
         self.cv_ = out_of_fold(lambda fold_train, fold_test: softmax(
-            x[fold_test] @ prototypes(x[fold_train], train.y[fold_train], k).T / self.temperature_),
+            x[fold_test] @ prototypes(x[fold_train], train.y[fold_train], k, train.weights()[fold_train]).T
+            / self.temperature_),
             train.y, train.task, config.cv_folds, seed, "prototypes rebuilt per fold"
         ) if valid is None and config.cv_folds else None
         return FitReport(fit_seconds=time.perf_counter() - start, trainable_parameters=self.trainable_parameters(),

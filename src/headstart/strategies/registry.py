@@ -63,6 +63,7 @@ class StrategyTraits(Protocol):
     needs_backbone: ClassVar[bool]  # (default True) False: no pre-trained model is read at all
     pretrained: ClassVar[bool]  # (default True) False: a from-scratch baseline that transfer is measured against
     needs_examples: ClassVar[bool]  # (default True) False: fits from the label names alone
+    row_weights: ClassVar[bool]  # (default False) True: honours `Target.weight` (per-row weights, self-training)
 
 
 @runtime_checkable
@@ -99,7 +100,7 @@ class GenerationStrategy(StrategyTraits, Protocol):
 
 _REQUIRED = {Strategy: ("fit", "predict_proba", "save", "load", "trainable_parameters"),
              GenerationStrategy: ("trains", "build_backend")}
-_DEFAULT_TRAITS = {"needs_backbone": True, "pretrained": True, "needs_examples": True}
+_DEFAULT_TRAITS = {"needs_backbone": True, "pretrained": True, "needs_examples": True, "row_weights": False}
 _REGISTRY: dict[str, list[type]] = {}
 
 

@@ -30,6 +30,7 @@ class ScratchInit:
     tasks: ClassVar[tuple[str, ...]] = CLASSIFIER_TASK_NAMES
     pretrained: ClassVar[bool] = False  # the from-scratch baseline transfer is measured against
     cost: ClassVar[Cost] = Cost.GRADIENT
+    row_weights: ClassVar[bool] = True
 
     def fit(self, backbone: BackboneRef | None, train: Target, valid: Target | None, config: ScratchInitConfig,
             seed: int) -> FitReport:

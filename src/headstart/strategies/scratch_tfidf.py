@@ -37,6 +37,7 @@ class ScratchTfidf:
     tasks: ClassVar[tuple[str, ...]] = CLASSIFIER_TASK_NAMES
     pretrained: ClassVar[bool] = False  # the from-scratch baseline transfer is measured against
     cost: ClassVar[Cost] = Cost.FEATURES
+    row_weights: ClassVar[bool] = True
 
     def __init__(self) -> None:
         self.vectorizer_ = None
@@ -98,7 +99,8 @@ def _fit_tfidf(train: Target, config: TfidfConfig, seed: int):
         raise DataError(expected("texts with words of two or more letters", f"none usable ({exc})",
                                  "Check the text column; scratch-tfidf needs words to count.")) from None
     # fit_head works on sparse input too; only the MLP path would densify, and it is not offered here
-    head = fit_head(x, train.y, train.task, "logistic", config.C, class_weight=config.class_weight, seed=seed)
+    head = fit_head(x, train.y, train.task, "logistic", config.C, class_weight=config.class_weight, seed=seed,
+                    sample_weight=train.weight)
     return vectorizer, head
 
 

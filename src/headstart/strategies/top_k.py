@@ -50,6 +50,7 @@ class TopK:
     config_cls: ClassVar[type] = TopKConfig
     tasks: ClassVar[tuple[str, ...]] = CLASSIFIER_TASK_NAMES
     cost: ClassVar[Cost] = Cost.GRADIENT
+    row_weights: ClassVar[bool] = True
 
     def fit(self, backbone: BackboneRef | None, train: Target, valid: Target | None, config: TopKConfig,
             seed: int) -> FitReport:
@@ -64,6 +65,7 @@ class HeadOnly:
     config_cls: ClassVar[type] = HeadOnlyConfig
     tasks: ClassVar[tuple[str, ...]] = CLASSIFIER_TASK_NAMES
     cost: ClassVar[Cost] = Cost.GRADIENT
+    row_weights: ClassVar[bool] = True
 
     def fit(self, backbone: BackboneRef | None, train: Target, valid: Target | None, config: HeadOnlyConfig,
             seed: int) -> FitReport:

@@ -116,6 +116,9 @@ def train_classifier(model, tokenizer, train: Target, valid: Target | None, cfg:
     y_all = task.target_tensor(train.y)
     class_weights = _class_weights(train) if cfg.class_weight == "balanced" else None
     class_weights = class_weights.to(device) if class_weights is not None else None
+    import torch
+
+    row_weights = None if train.weight is None else torch.as_tensor(train.weight, dtype=torch.float32)
 
     groups = param_groups if param_groups is not None else default_param_groups(model, cfg.lr, cfg.weight_decay)
     steps_per_epoch = math.ceil(len(ids) / cfg.batch_size)
@@ -136,7 +139,8 @@ def train_classifier(model, tokenizer, train: Target, valid: Target | None, cfg:
     def loss_of(batch):
         input_ids, mask = pad_batch([ids[i] for i in batch], tokenizer.pad_token_id or 0, device)
         logits = forward(input_ids=input_ids, attention_mask=mask).logits
-        loss = task.loss(logits.float(), y_all[batch].to(device), class_weights)
+        weights = None if row_weights is None else row_weights[batch].to(device)
+        loss = task.loss(logits.float(), y_all[batch].to(device), class_weights, weights)
         for penalty in penalties:
             loss = loss + penalty()
         return loss

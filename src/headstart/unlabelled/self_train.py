@@ -1,0 +1,412 @@
+"""Self-training: learn from the rows nobody labelled, for any classification strategy.
+
+Rounds of pseudo-labelling: the current model labels the pool, the rows it is most sure of are added, a
+class-balanced share per predicted class (`per_class` more each round), each weighted below a real row
+(`weight` x its calibrated confidence), and the model is refitted. A held-out check scores every round and
+keeps the last round that helped; the first round that hurts is undone and ends the run.
+
+Two ways to refit (`Learner`):
+* over embeddings, for strategies with `embeddings`, `refit_head` and `head_scores` (probe, contrastive):
+  the encoder is embedded once (labelled rows, pool, validation rows) and only the head is refitted, so a
+  round costs one head fit;
+* the whole strategy, for the others (finetune, lora, prototype, scratch-tfidf...): every round is a full
+  fit on the labelled plus pseudo-labelled rows (weights through `Target.weight`).
+
+Two ways to choose pseudo-labels (`method`):
+* `rounds`: the model's own predictions, confidence calibrated by a temperature (fitted on the validation
+  split, or on the out-of-fold scores of the cross-validated check);
+* `propagate`: label spreading (scikit-learn's LabelSpreading, a kNN graph over labelled + pool embeddings),
+  its normalised label distribution as confidence; strategies with embeddings only.
+`auto` is `rounds` (on sst2 and trec rows outside the labelled sample it beat label spreading over the
+frozen MiniLM embeddings; see docs/unlabelled-self-training.md).
+
+The held-out check (the rule): with a validation split (given, or held out by the strategy's
+`valid_fraction`), every round is scored on it. Without one, the whole procedure is cross-validated on the
+labelled rows (k folds: each fold's model self-trains from the other folds' rows and the pool, and scores the
+fold), which is cheap for strategies refitted over embeddings and for `Cost.FEATURES`/`Cost.FROZEN` ones;
+a gradient strategy refitted whole without a validation split is refused (k more fine-tunings per round).
+For contrastive, refitted over its tuned embeddings, the encoder has seen every labelled row, so the
+cross-validated scores are optimistic, equally so with and without self-training. Rounds are compared on
+accuracy, ties broken by the lower log-loss; a tie on both keeps the round.
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import time
+from dataclasses import asdict, dataclass, field
+from typing import Any, Callable, Literal, Sequence
+
+import numpy as np
+
+from ..config import Options, opt
+from ..errors import ConfigError, DataError, expected
+from ..evaluation.calibration import apply_temperature, fit_temperature, negative_log_likelihood
+from ..evaluation.crossval import CrossValidation, fold_splits
+from ..strategies.registry import Cost
+from ..targets import Target
+from ..tasks import CLASSIFICATION
+
+
+@dataclass
+class SelfTrainConfig(Options):
+    """Self-training options (`TextClassifier(self_train=True, self_train_rounds=3, ...)`, `fit --self-train`)."""
+
+    self_train: bool = opt(False, "learn from unlabelled rows too (fit(..., X_unlabeled=...), CLI --unlabeled)")
+    self_train_method: Literal["auto", "rounds", "propagate"] = opt(
+        "auto", "how pool rows get pseudo-labels: 'rounds' (the model's calibrated predictions), 'propagate' "
+                "(label spreading over embeddings; strategies with embeddings only); auto: rounds")
+    self_train_rounds: int = opt(3, "rounds of pseudo-labelling; each is kept only if the held-out check does not "
+                                    "get worse", min=1, max=10)
+    self_train_per_class: int = opt(0, "pool rows added per predicted class and round (0: 4 x the smallest "
+                                       "labelled class)", min=0)
+    self_train_weight: float = opt(0.5, "weight of a pseudo-labelled row relative to a real one (times its "
+                                        "calibrated confidence)", gt=0, max=1)
+    self_train_min_confidence: float = opt(0.0, "skip pool rows whose calibrated confidence is below this",
+                                           min=0, lt=1)
+    self_train_neighbours: int = opt(10, "neighbours per row in the label-spreading graph (method propagate)",
+                                     min=1)
+    self_train_pool_limit: int = opt(0, "use at most this many pool rows, a seeded sample (0: all)", min=0)
+    self_train_folds: int = opt(5, "folds of the cross-validated check when there is no validation split",
+                                min=2)
+
+
+SELF_TRAIN_OPTIONS = tuple(SelfTrainConfig.__dataclass_fields__)
+
+
+@dataclass
+class RoundRecord:
+    """One round: what it added and how the held-out check scored the model after it."""
+
+    round: int
+    added_per_class: dict[str, int]
+    pseudo_rows: int
+    accuracy: float
+    log_loss: float
+    kept: bool
+    temperature: float
+    seconds: float
+
+
+@dataclass
+class SelfTrainReport:
+    """What self-training did (kept in headstart.json under `self_training`)."""
+
+    method: str
+    learner: str
+    check: str
+    pool_rows: int
+    per_class: int
+    weight: float
+    baseline: dict[str, float] = field(default_factory=dict)
+    rounds: list[RoundRecord] = field(default_factory=list)
+    kept_rounds: int = 0
+    seconds: float = 0.0
+    notes: list[str] = field(default_factory=list)
+
+    def summary(self) -> list[str]:
+        """Lines for the fit summary."""
+        lines = [f"self-training ({self.method}, {self.learner}) on {self.pool_rows:,} pool rows, held-out check: "
+                 f"{self.check}; baseline accuracy {self.baseline['accuracy']:.4f}"]
+        for r in self.rounds:
+            added = ", ".join(f"{k} {v}" for k, v in r.added_per_class.items())
+            lines.append(f"self-training round {r.round}: +{r.pseudo_rows} pseudo-labelled rows ({added}); "
+                         f"held-out accuracy {r.accuracy:.4f}, log-loss {r.log_loss:.4f}: "
+                         f"{'kept' if r.kept else 'undone (it hurt)'}")
+        lines.append(f"self-training kept {self.kept_rounds} of {len(self.rounds)} round(s) run, "
+                     f"{self.seconds:.1f}s" + ("; the model is the one without it" if not self.kept_rounds else ""))
+        return lines + self.notes
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+# ------------------------------------------------------------------------------------------------ learners
+
+
+class Learner:
+    """Fits candidates on labelled rows (indices into the training rows) plus pseudo-labelled pool rows, and
+    scores texts of the three kinds ('train', 'pool', 'valid') by index."""
+
+    name = ""
+
+    def fit(self, rows: np.ndarray, pool_rows: np.ndarray, pool_y: np.ndarray, pool_w: np.ndarray) -> Any:
+        raise NotImplementedError
+
+    def scores(self, model: Any, kind: str, index: np.ndarray) -> np.ndarray:
+        raise NotImplementedError
+
+    def features(self, kind: str) -> np.ndarray | None:
+        return None
+
+    @property
+    def pool_size(self) -> int:
+        raise NotImplementedError
+
+
+class HeadLearner(Learner):
+    """Refits only the head of `strategy` over its embeddings (computed once)."""
+
+    name = "head refitted over the strategy's embeddings"
+
+    def __init__(self, strategy: Any, train: Target, pool: Sequence[str], valid: Target | None, seed: int) -> None:
+        self.strategy, self.train, self.seed = strategy, train, seed
+        self.x = {"train": strategy.embeddings(train.texts), "pool": strategy.embeddings(list(pool)),
+                  "valid": strategy.embeddings(valid.texts) if valid is not None else None}
+
+    def fit(self, rows: np.ndarray, pool_rows: np.ndarray, pool_y: np.ndarray, pool_w: np.ndarray) -> Any:
+        model = copy.copy(self.strategy)  # shares the encoder; refit_head replaces only the copy's head
+        x = np.vstack([self.x["train"][rows], self.x["pool"][pool_rows]])
+        target = _joined(self.train, rows, [], pool_y, pool_w)
+        model.refit_head(x, target, self.seed)
+        return model
+
+    def scores(self, model: Any, kind: str, index: np.ndarray) -> np.ndarray:
+        return model.head_scores(self.x[kind][index])
+
+    def features(self, kind: str) -> np.ndarray | None:
+        return self.x[kind]
+
+    @property
+    def pool_size(self) -> int:
+        return len(self.x["pool"])
+
+
+class StrategyLearner(Learner):
+    """Refits the whole strategy (`refit(target)` returns a fitted one) on labelled + pseudo-labelled rows."""
+
+    name = "whole strategy refitted each round"
+
+    def __init__(self, refit: Callable[[Target], Any], train: Target, pool: Sequence[str],
+                 valid: Target | None) -> None:
+        self.refit, self.train = refit, train
+        self.texts = {"train": train.texts, "pool": list(pool), "valid": valid.texts if valid is not None else []}
+
+    def fit(self, rows: np.ndarray, pool_rows: np.ndarray, pool_y: np.ndarray, pool_w: np.ndarray) -> Any:
+        return self.refit(_joined(self.train, rows, [self.texts["pool"][i] for i in pool_rows], pool_y, pool_w))
+
+    def scores(self, model: Any, kind: str, index: np.ndarray) -> np.ndarray:
+        return np.asarray(model.predict_proba([self.texts[kind][i] for i in index]))
+
+    @property
+    def pool_size(self) -> int:
+        return len(self.texts["pool"])
+
+
+def _joined(train: Target, rows: np.ndarray, pool_texts: list[str], pool_y: np.ndarray,
+            pool_w: np.ndarray) -> Target:
+    """The labelled rows (weight 1) followed by the pseudo-labelled ones (their weights)."""
+    part = train.subset(rows)
+    return Target(part.texts + list(pool_texts), np.concatenate([part.y, pool_y]).astype(int), train.task,
+                  train.classes, np.concatenate([part.weights(), pool_w]))
+
+
+# ------------------------------------------------------------------------------------------------ selection
+
+
+def select_balanced(proba: np.ndarray, per_class: int, taken: np.ndarray, min_confidence: float = 0.0
+                    ) -> np.ndarray:
+    """Pool rows to pseudo-label: for every predicted class, the `per_class` most confident rows not `taken`
+    yet (and at least `min_confidence`), so a dominant class cannot crowd the others out."""
+    predicted, confidence = proba.argmax(1), proba.max(1)
+    chosen = []
+    for c in range(proba.shape[1]):
+        candidates = np.flatnonzero((predicted == c) & ~taken & (confidence >= min_confidence)
+                                    & (proba.sum(1) > 0))
+        chosen.append(candidates[np.argsort(-confidence[candidates], kind="stable")][:per_class])
+    return np.concatenate(chosen).astype(int) if chosen else np.zeros(0, dtype=int)
+
+
+def spread_labels(x_labelled: np.ndarray, y: np.ndarray, x_pool: np.ndarray, n_classes: int,
+                  neighbours: int) -> np.ndarray:
+    """Label distributions (pool rows x classes, rows summing to 1, or 0 where no label reached the row) from
+    label spreading over a kNN graph of labelled + pool embeddings."""
+    from sklearn.semi_supervised import LabelSpreading
+
+    x = np.vstack([x_labelled, x_pool])
+    k = max(1, min(neighbours, len(x) - 1))
+    model = LabelSpreading(kernel="knn", n_neighbors=k, alpha=0.2, max_iter=100)
+    model.fit(x, np.concatenate([y, -np.ones(len(x_pool), dtype=int)]))
+    dist = np.zeros((len(x_pool), n_classes))
+    dist[:, model.classes_[model.classes_ >= 0]] = model.label_distributions_[len(x_labelled):]
+    total = dist.sum(1, keepdims=True)
+    return np.divide(dist, total, out=np.zeros_like(dist), where=total > 0)
+
+
+# ------------------------------------------------------------------------------------------------ the run
+
+
+@dataclass
+class _Run:
+    """The models of one self-training run (round 0 is the model without pseudo-labels)."""
+
+    models: list[Any]
+    labels: list[np.ndarray] = field(default_factory=list)  # pseudo-labels added in each round
+    temperatures: list[float] = field(default_factory=list)
+    seconds: list[float] = field(default_factory=list)
+
+
+def _self_train_run(learner: Learner, rows: np.ndarray, y: np.ndarray, n_classes: int, config: SelfTrainConfig,
+                    per_class: int, rounds: int, temperature: Callable[[int, Any], float],
+                    keep_going: Callable[[int, Any], bool] = lambda r, m: True, base: Any = None) -> _Run:
+    """Self-train from labelled `rows` for up to `rounds` rounds; `temperature(r, model)` calibrates the pool
+    predictions of round r (made by the model of round r - 1); `keep_going(r, model)` may end the run after
+    round r's model is fitted."""
+    model = base if base is not None else learner.fit(rows, np.zeros(0, int), np.zeros(0, int), np.zeros(0))
+    run = _Run([model])
+    taken = np.zeros(learner.pool_size, dtype=bool)
+    chosen, chosen_y, chosen_w = np.zeros(0, int), np.zeros(0, int), np.zeros(0)
+    spread = None
+    if config.self_train_method == "propagate":  # one spreading from the labelled rows; rounds take more of it
+        spread = spread_labels(learner.features("train")[rows], y[rows], learner.features("pool"), n_classes,
+                               config.self_train_neighbours)
+    every = np.arange(learner.pool_size)
+    for r in range(1, rounds + 1):
+        started = time.perf_counter()
+        t = 1.0
+        if spread is not None:
+            proba = spread
+        else:
+            t = temperature(r, model)
+            proba = apply_temperature(learner.scores(model, "pool", every), t)
+        new = select_balanced(proba, per_class, taken, config.self_train_min_confidence)
+        if len(new) == 0:
+            break
+        taken[new] = True
+        chosen = np.concatenate([chosen, new])
+        chosen_y = np.concatenate([chosen_y, proba[new].argmax(1)])
+        chosen_w = np.concatenate([chosen_w, config.self_train_weight * proba[new].max(1)])
+        model = learner.fit(rows, chosen, chosen_y, chosen_w)
+        run.models.append(model)
+        run.labels.append(proba[new].argmax(1))
+        run.temperatures.append(float(t))
+        run.seconds.append(time.perf_counter() - started)
+        if not keep_going(r, model):
+            break
+    return run
+
+
+def _better(score: tuple[float, float], best: tuple[float, float]) -> bool:
+    """At least as good: higher accuracy, or the same accuracy and no higher log-loss."""
+    return score[0] > best[0] or (score[0] == best[0] and score[1] <= best[1])
+
+
+def _score(proba: np.ndarray, y: np.ndarray) -> tuple[float, float]:
+    return float((proba.argmax(1) == y).mean()), negative_log_likelihood(proba, y)
+
+
+def check_self_trainable(strategy_cls: type, task: str, has_valid: bool, method: str) -> None:
+    """Refuse, before any fit, what self-training cannot do (task, weights, held-out check, method)."""
+    if task != CLASSIFICATION.name:
+        raise ConfigError(expected("a single-label classification task for self-training", f"task '{task}'",
+                                   "Drop --self-train (regression and multilabel pseudo-labels are not supported)."))
+    if not getattr(strategy_cls, "needs_examples", True) or not getattr(strategy_cls, "row_weights", False):
+        raise ConfigError(expected("a strategy that learns from weighted rows (probe, contrastive, finetune, ...)",
+                                   f"'{strategy_cls.name}', which cannot weight pseudo-labelled rows below real ones",
+                                   "Choose another strategy or drop --self-train."))
+    if method == "propagate" and not over_embeddings(strategy_cls):
+        raise ConfigError(expected("a strategy with embeddings and a head for --self-train-method propagate "
+                                   "(probe, contrastive)", f"'{strategy_cls.name}'",
+                                   "Use --self-train-method rounds (or auto)."))
+    if not has_valid and not over_embeddings(strategy_cls) and strategy_cls.cost is Cost.GRADIENT:
+        raise ConfigError(expected(f"a validation split for self-training '{strategy_cls.name}' (every round is a "
+                                   "full fine-tuning, too costly to cross-validate)", "none",
+                                   "Pass --valid FILE (X_valid=...), or keep at least 20 labelled rows with "
+                                   "--valid-fraction > 0."))
+
+
+def over_embeddings(strategy_cls: type) -> bool:
+    """True when self-training refits only the head over the strategy's embeddings."""
+    return all(callable(getattr(strategy_cls, m, None)) for m in ("embeddings", "refit_head", "head_scores"))
+
+
+def self_train(strategy: Any, train: Target, valid: Target | None, pool: Sequence[str], config: SelfTrainConfig,
+               seed: int, refit: Callable[[Target], Any]) -> tuple[Any, SelfTrainReport, CrossValidation | None]:
+    """Self-train the fitted `strategy` with the pool texts; returns the model to keep (the original one when
+    no round helped), the report, and, for the cross-validated check, the out-of-fold scores of the kept
+    round (a held-out estimate of the procedure that made the returned model)."""
+    start = time.perf_counter()
+    cls = type(strategy)
+    check_self_trainable(cls, train.task, valid is not None, config.self_train_method)
+    method = "rounds" if config.self_train_method == "auto" else config.self_train_method
+    config = dataclasses.replace(config, self_train_method=method)
+    pool = _pool_texts(pool, train.texts, config.self_train_pool_limit, seed)
+    n_classes = len(train.classes)
+    counts = np.bincount(train.y, minlength=n_classes)
+    per_class = config.self_train_per_class or max(8, 4 * int(counts[counts > 0].min()))
+    learner: Learner = (HeadLearner(strategy, train, pool, valid, seed) if over_embeddings(cls)
+                        else StrategyLearner(refit, train, pool, valid))
+    rows = np.arange(len(train.y))
+    report = SelfTrainReport(method=method, learner=learner.name, check="", pool_rows=len(pool),
+                             per_class=per_class, weight=config.self_train_weight)
+    rounds = config.self_train_rounds
+    verdict: list[bool] = []  # per round run: kept (True) or undone (False, and the run ended there)
+    cv: CrossValidation | None = None
+    if valid is not None:
+        report.check = f"validation split ({len(valid.y)} rows)"
+        every = np.arange(len(valid.y))
+        scores = [_score(learner.scores(strategy, "valid", every), valid.y)]
+
+        def keep_going(r: int, model: Any) -> bool:
+            scores.append(_score(learner.scores(model, "valid", every), valid.y))
+            verdict.append(_better(scores[-1], scores[-2]))  # every earlier round was kept: [-2] is the best
+            return verdict[-1]
+
+        run = _self_train_run(learner, rows, train.y, n_classes, config, per_class, rounds,
+                              lambda r, m: fit_temperature(learner.scores(m, "valid", every), valid.y),
+                              keep_going, base=strategy)
+    else:
+        splits = fold_splits(train.y, train.task, config.self_train_folds, seed)
+        if not splits:
+            labels = dict(zip(map(str, train.classes), counts.tolist()))
+            raise DataError(expected("at least 2 labelled rows in every class for the cross-validated check of "
+                                     "self-training", f"class counts {labels}",
+                                     "Label more rows of the smallest classes, or pass a validation file."))
+        report.check = f"{len(splits)}-fold cross-validation of the whole self-training on the labelled rows"
+        oof = np.zeros((rounds + 1, len(train.y), n_classes), dtype=np.float64)
+        reached = rounds
+        for fold_train, fold_test in splits:
+            fold = _self_train_run(learner, fold_train, train.y, n_classes, config, per_class, rounds,
+                                   lambda r, m: 1.0)
+            reached = min(reached, len(fold.models) - 1)
+            for r, model in enumerate(fold.models):
+                oof[r, fold_test] = learner.scores(model, "train", fold_test)
+        scores = [_score(oof[r], train.y) for r in range(reached + 1)]
+        temperatures = [fit_temperature(oof[r], train.y) for r in range(reached + 1)]
+        for r in range(1, reached + 1):
+            verdict.append(_better(scores[r], scores[r - 1]))
+            if not verdict[-1]:
+                break
+        # the undone round is run once more on every row too, so the report can say what it would have added
+        run = _self_train_run(learner, rows, train.y, n_classes, config, per_class, len(verdict),
+                              lambda r, m: temperatures[r - 1], base=strategy)
+        kept = verdict.count(True)
+        cv = CrossValidation(oof[kept].astype(np.float32), len(splits),
+                             f"self-training ({method}, {kept} round(s)) rerun per fold")
+    report.baseline = {"accuracy": scores[0][0], "log_loss": scores[0][1]}
+    report.kept_rounds = verdict.count(True)
+    for r, ok in enumerate(verdict, start=1):
+        counts_r = np.bincount(run.labels[r - 1], minlength=n_classes)
+        report.rounds.append(RoundRecord(
+            round=r, added_per_class={str(c): int(n) for c, n in zip(train.classes, counts_r)},
+            pseudo_rows=int(len(run.labels[r - 1])), accuracy=scores[r][0], log_loss=scores[r][1], kept=ok,
+            temperature=run.temperatures[r - 1], seconds=run.seconds[r - 1]))
+    if len(verdict) < rounds:
+        report.notes.append(f"self-training stopped after round {len(verdict)}: " +
+                            ("it hurt the held-out check" if verdict and not verdict[-1] else "no pool row left"))
+    report.seconds = time.perf_counter() - start
+    return run.models[report.kept_rounds], report, cv
+
+
+def _pool_texts(pool: Sequence[str], labelled: Sequence[str], limit: int, seed: int) -> list[str]:
+    """Distinct pool texts that are not labelled texts, at most `limit` (a seeded sample, in pool order)."""
+    seen = set(labelled)
+    texts = [t for t in dict.fromkeys(str(t) for t in pool) if t not in seen and t.strip()]
+    if not texts:
+        raise DataError(expected("unlabelled texts in the pool", "none (empty, or every text is a labelled one)",
+                                 "Pass rows nobody has labelled yet."))
+    if limit and len(texts) > limit:
+        keep = np.sort(np.random.default_rng(seed).choice(len(texts), limit, replace=False))
+        texts = [texts[i] for i in keep]
+    return texts
