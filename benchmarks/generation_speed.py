@@ -34,6 +34,9 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
 import sidebyside  # noqa: E402  (benchmarks/ is on sys.path when this script runs)
+# headstart sets its OpenMP settings (threads, short spin) at import, which only works before torch is imported:
+# imported here, every side (the Trainer and one-by-one sides too) runs with the same settings
+import headstart  # noqa: E402,F401
 
 DATASETS = {"multi30k_en_de": ("translate", "source", "target"), "aeslc": ("summarize", "document", "summary")}
 
@@ -310,14 +313,16 @@ def main(argv=None) -> int:
     p.add_argument("--max-length", type=int, default=256)
     p.add_argument("--max-source-length", type=int, default=192)
     p.add_argument("--max-target-length", type=int, default=64)
-    p.add_argument("--gen-inputs", type=int, default=32, help="inputs decoded by each generation run")
+    p.add_argument("--gen-inputs", type=int, default=8, help="inputs decoded by each generation run")
     p.add_argument("--gen-batch-size", type=int, default=16)
-    p.add_argument("--max-new-tokens", type=int, default=32)
+    p.add_argument("--max-new-tokens", type=int, default=16)
     p.add_argument("--repeats", type=int, default=3)
     p.add_argument("--threads", type=int, default=0, help="torch threads of every side (0: the usable CPUs)")
     p.add_argument("--skip", default="", help="comma list of parts to skip: training,generation")
     p.add_argument("--profile", action="store_true", help="only print where one training step's time goes")
     p.add_argument("--memory", default="", help="comma list of batch sizes: the trainer's peak RSS at each")
+    p.add_argument("--memory-steps", type=int, default=1, help="optimiser steps of each --memory run (the peak "
+                   "comes with the first: activations of one batch, LoRA optimiser state is a few MB)")
     p.add_argument("--results-dir", default=str(sidebyside.RESULTS_DIR), help="'' to keep no rows")
     p.add_argument("--results-name", default="generation-speed-cpu")
     args = p.parse_args(argv)
@@ -333,7 +338,7 @@ def main(argv=None) -> int:
     if args.memory:
         for size in [int(s) for s in args.memory.split(",")]:
             sidebyside.compare(f"{args.results_name.replace('speed', 'memory')}", __file__, ["memory"],
-                               dict(config, batch_size=size, rows=max(config["rows"], 2 * size)), repeats=1,
+                               dict(config, batch_size=size, rows=size * args.memory_steps), repeats=1,
                                threads=args.threads, results_dir=results)
         return 0
     skip = set(args.skip.split(","))
