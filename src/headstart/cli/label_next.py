@@ -60,7 +60,7 @@ class LabelNextArgs(Options):
     backbone: str = opt(DEFAULT_BACKBONE, "with --cold-start: the encoder that embeds the pool")
     duplicate_cosine: float = opt(DUPLICATE_COSINE, "rows at least this cosine-similar to a row already proposed "
                                                     "are not proposed with it", gt=0, max=1)
-    seed: int = opt(0, "seed of the random, kcenter and clustering choices")
+    seed: int = opt(0, "seed of the random, kcenter and clustering choices", min=0)
     overwrite: bool = opt(False, "replace an existing --output file")
 
 
