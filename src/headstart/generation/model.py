@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 from typing import Any, Sequence
 
+import numpy as np
 from sklearn.base import BaseEstimator
 
 from .. import params
@@ -81,9 +82,7 @@ class Seq2SeqModel(params.EstimatorParams, BaseEstimator):
         train_pairs = sources if isinstance(sources, Pairs) else pairs_from_lists(sources, targets)
         if train_pairs.targets is None:
             raise ModelError(expected("training targets", "none", "Pass the target texts."))
-        valid_pairs = self._validation(train_pairs, sources_valid, targets_valid, config, strategy.trains)
-        if valid_pairs is not None and sources_valid is None:
-            train_pairs, valid_pairs = valid_pairs
+        train_pairs, valid_pairs = self._validation(train_pairs, sources_valid, targets_valid, config, strategy.trains)
         set_seed(self.seed)
         self.config_ = config
         self.device_ = pick_device(config.device)
@@ -116,13 +115,14 @@ class Seq2SeqModel(params.EstimatorParams, BaseEstimator):
         return self
 
     def _validation(self, train_pairs: Pairs, sources_valid: Any, targets_valid: Any, config: GenerationConfig,
-                    trains: bool):
+                    trains: bool) -> tuple[Pairs, Pairs | None]:
+        """(training pairs, validation pairs): the ones given, else a seeded `valid_fraction` of the training
+        pairs (from 20 on, for strategies that train), else none."""
         if sources_valid is not None:
-            return sources_valid if isinstance(sources_valid, Pairs) else pairs_from_lists(sources_valid, targets_valid)
+            return train_pairs, (sources_valid if isinstance(sources_valid, Pairs)
+                                 else pairs_from_lists(sources_valid, targets_valid))
         if not trains or config.valid_fraction <= 0 or len(train_pairs) < 20:
-            return None
-        import numpy as np
-
+            return train_pairs, None
         order = np.random.default_rng(self.seed).permutation(len(train_pairs))
         n_valid = max(1, int(round(config.valid_fraction * len(train_pairs))))
         pick = lambda idx: Pairs([train_pairs.sources[i] for i in idx],  # noqa: E731
