@@ -170,8 +170,8 @@ class TextClassifier(params.EstimatorParams, BaseEstimator):
 
     def _validation_set(self, train: Examples, X_valid: Any, y_valid: Any,
                         config: Any) -> tuple[Examples, Examples | None]:
-        """(training rows, validation rows): the ones given, else a stratified `valid_fraction` of the training
-        rows (from 20 on), else none."""
+        """(training rows, validation rows): the ones given, else a stratified `valid_fraction` of the
+        training rows (from 20 on), else none."""
         if X_valid is not None:
             valid = X_valid if isinstance(X_valid, Examples) else from_lists(X_valid, y_valid, train.task)
             if valid.labels is None:

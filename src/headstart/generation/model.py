@@ -82,7 +82,8 @@ class Seq2SeqModel(params.EstimatorParams, BaseEstimator):
         train_pairs = sources if isinstance(sources, Pairs) else pairs_from_lists(sources, targets)
         if train_pairs.targets is None:
             raise ModelError(expected("training targets", "none", "Pass the target texts."))
-        train_pairs, valid_pairs = self._validation(train_pairs, sources_valid, targets_valid, config, strategy.trains)
+        train_pairs, valid_pairs = self._validation(train_pairs, sources_valid, targets_valid, config,
+                                                    strategy.trains)
         set_seed(self.seed)
         self.config_ = config
         self.device_ = pick_device(config.device)
