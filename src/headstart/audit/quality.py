@@ -76,23 +76,18 @@ def similar_pairs(a: np.ndarray, b: np.ndarray | None, threshold: float, block: 
     return pairs
 
 
-def _union_find_groups(n: int, pairs: Sequence[tuple[int, int]]) -> list[list[int]]:
-    parent = list(range(n))
+def _linked_groups(n: int, pairs: Sequence[tuple[int, int]]) -> list[list[int]]:
+    """The groups (2+ rows, sorted) that `pairs` link, directly or through other rows, by their first row."""
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import connected_components
 
-    def root(x: int) -> int:
-        while parent[x] != x:
-            parent[x] = parent[parent[x]]
-            x = parent[x]
-        return x
-
-    for i, j in pairs:
-        ri, rj = root(i), root(j)
-        if ri != rj:
-            parent[max(ri, rj)] = min(ri, rj)
+    links = np.asarray(pairs, dtype=np.int64).reshape(-1, 2)
+    graph = coo_matrix((np.ones(len(links)), (links[:, 0], links[:, 1])), shape=(n, n))
+    _, component = connected_components(graph)  # weakly connected: a link joins its rows either way round
     groups: dict[int, list[int]] = defaultdict(list)
-    for i in range(n):
-        groups[root(i)].append(i)
-    return [sorted(g) for g in groups.values() if len(g) > 1]
+    for i, c in enumerate(component.tolist()):
+        groups[c].append(i)
+    return [g for g in groups.values() if len(g) > 1]
 
 
 def duplicate_checks(texts: Sequence[str], labels: Sequence[Any] | None, vectors: np.ndarray | None,
@@ -117,7 +112,7 @@ def duplicate_checks(texts: Sequence[str], labels: Sequence[Any] | None, vectors
         in_group = {r for g in exact for r in g}
         keep = [i for i in range(len(texts)) if i not in in_group or i in first]  # one row per exact group
         pairs = similar_pairs(vectors[keep], None, threshold)
-        near = [[keep[i] for i in g] for g in _union_find_groups(len(keep), [(i, j) for i, j, _ in pairs])]
+        near = [[keep[i] for i in g] for g in _linked_groups(len(keep), [(i, j) for i, j, _ in pairs])]
         best = sorted(pairs, key=lambda p: -p[2])
         examples = [{"rows": [keep[i], keep[j]], "similarity": round(s, 4), "text_a": _clip(texts[keep[i]]),
                      "text_b": _clip(texts[keep[j]]),
