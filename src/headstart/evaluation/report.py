@@ -35,22 +35,21 @@ MAX_TEXT_CHARS = 300
 
 
 def _png(fig) -> str:
+    """The figure as an inline <img> (base64 PNG)."""
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png", dpi=90, bbox_inches="tight")
-    import matplotlib.pyplot as plt
-
-    plt.close(fig)
     data = base64.b64encode(buffer.getvalue()).decode("ascii")
     return f'<img class="plot" alt="plot" src="data:image/png;base64,{data}">'
 
 
-def _pyplot():
-    import matplotlib
+def _figure(width: float, height: float):
+    """A new figure drawn by matplotlib's Agg backend, outside pyplot (nothing to close, no window), and its axes."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
 
-    matplotlib.use("Agg", force=True)
-    import matplotlib.pyplot as plt
-
-    return plt
+    fig = Figure(figsize=(width, height))
+    FigureCanvasAgg(fig)
+    return fig, fig.subplots()
 
 
 def _spread(point: dict[str, Any]) -> float:
@@ -125,8 +124,7 @@ def _score_axes(ax, results: dict[str, Any], xlabel: str, title: str) -> None:
 def learning_curve_figure(results: dict[str, Any]):
     """The learning curves as a matplotlib figure: x ticks at the sizes run, the majority-class score as a
     line."""
-    plt = _pyplot()
-    fig, ax = plt.subplots(figsize=(8, 4.8))
+    fig, ax = _figure(8, 4.8)
     for name, points in results["curves"].items():
         x = [p["n_per_class"] for p in points]
         y = [p["mean"] for p in points]
@@ -144,8 +142,7 @@ def learning_curve_figure(results: dict[str, Any]):
 
 def fit_time_figure(results: dict[str, Any]):
     """Score against mean fit time, one point per strategy and size: what each gain costs."""
-    plt = _pyplot()
-    fig, ax = plt.subplots(figsize=(8, 4.8))
+    fig, ax = _figure(8, 4.8)
     for name, points in results["curves"].items():
         x = [max(p["fit_seconds"], 1e-3) for p in points]
         y = [p["mean"] for p in points]
@@ -161,10 +158,9 @@ def fit_time_figure(results: dict[str, Any]):
 def confusion_plot(labels: Sequence[str], matrix: Sequence[Sequence[int]]) -> str:
     import numpy as np
 
-    plt = _pyplot()
     m = np.asarray(matrix)
     size = min(0.5 * len(labels) + 2.5, 14)
-    fig, ax = plt.subplots(figsize=(size, size * 0.85))
+    fig, ax = _figure(size, size * 0.85)
     ax.imshow(m, cmap="Blues")
     ax.set_xticks(range(len(labels)), labels, rotation=45, ha="right", fontsize=8)
     ax.set_yticks(range(len(labels)), labels, fontsize=8)
@@ -181,8 +177,7 @@ def confusion_plot(labels: Sequence[str], matrix: Sequence[Sequence[int]]) -> st
 
 def calibration_figure(calibration: dict[str, Any]):
     """Reliability diagram before and after temperature scaling; the legend sits below the axes."""
-    plt = _pyplot()
-    fig, ax = plt.subplots(figsize=(5.5, 5))
+    fig, ax = _figure(5.5, 5)
     ax.plot([0, 1], [0, 1], color="grey", linestyle=":", label="perfect calibration")
     for key, label, marker in (("reliability_before", "before", "o"), ("reliability_after", "after temperature", "s")):
         bins = [b for b in calibration[key]["bins"] if b["count"]]
