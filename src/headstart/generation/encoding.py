@@ -63,12 +63,9 @@ def training_examples(backend: Backend, prompter: Prompter, sources: Sequence[st
     labels = target_ids(backend, targets, config.max_target_length)
     if not backend.is_decoder:
         return [{"input_ids": i, "labels": t} for i, t in zip(inputs, labels)]
-    examples = []
-    for prompt, target in zip(inputs, labels):
-        ids = (prompt + target)[:config.max_length]
-        masked = ([IGNORE_INDEX] * len(prompt) + target)[:config.max_length]
-        examples.append({"input_ids": ids, "labels": masked})
-    return examples
+    n = config.max_length
+    return [{"input_ids": (prompt + target)[:n], "labels": ([IGNORE_INDEX] * len(prompt) + target)[:n]}
+            for prompt, target in zip(inputs, labels)]
 
 
 def collate(examples: list[dict[str, list[int]]], pad_id: int, device: str) -> dict:

@@ -24,21 +24,18 @@ def validation_loss(model, examples: list[dict], pad_id: int, batch_size: int, d
     import torch
 
     total, tokens = 0.0, 0
+    # causal LMs predict token t+1 from t: the first label of each row is never scored
+    shifts = not getattr(model.config, "is_encoder_decoder", False)
     model.eval()
     with torch.no_grad():
         for start in range(0, len(examples), batch_size):
             batch = collate(examples[start:start + batch_size], pad_id, device)
-            scored = batch["labels"][:, 1:] if _shifts(model) else batch["labels"]
+            scored = batch["labels"][:, 1:] if shifts else batch["labels"]
             n = max(int((scored != -100).sum()), 1)
             total += float(loss_fn(model, batch)) * n
             tokens += n
     model.train()
     return total / max(tokens, 1)
-
-
-def _shifts(model) -> bool:
-    # causal LMs predict token t+1 from t: the first label of each row is never scored
-    return not getattr(model.config, "is_encoder_decoder", False)
 
 
 def train(model, train_examples: list[dict], valid_examples: list[dict] | None, config: GenerationConfig,
