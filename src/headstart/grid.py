@@ -23,7 +23,7 @@ from .data.split import sample_per_class, stratified_split
 from .errors import ConfigError, DataError, expected
 from .evaluation.calibration import calibration_summary
 from .evaluation.compare import (CELLS_FILE, FINAL_JSON, Cell, CompareSpec, analyse, append_cell, base_strategy,
-                                 cell_options, plan, predicted_seconds, read_cells, resolve_strategies,
+                                 cell_key, cell_options, plan, predicted_seconds, read_cells, resolve_strategies,
                                  self_train_options, setup_hash, strategy_options, training_work, write_results)
 from .evaluation.curves import size_order
 from .io import read_json, write_json
@@ -155,7 +155,8 @@ def fit_final(train: Examples, test: Examples, spec: Any, recommendation: dict[s
     """Fit, calibrate, save and score the recommended strategy; reuse an earlier identical result."""
     strategy, size, seed = recommendation["strategy"], recommendation["size"], 0
     options = strategy_options(spec, strategy)
-    key = f"{strategy}|{size}|{seed}|{setup_hash(train, test, spec.backbone, strategy, cell_options(spec, strategy))}"
+    key = cell_key(strategy, size, seed, setup_hash(train, test, spec.backbone, strategy,
+                                                    cell_options(spec, strategy)))
     path = folder / FINAL_JSON
     if path.exists() and (folder / "model").exists():
         previous = read_json(path)
