@@ -124,11 +124,8 @@ def duplicate_checks(texts: Sequence[str], labels: Sequence[Any] | None, vectors
                                  "--near-threshold if these are legitimate", examples, groups=len(near), pairs=len(pairs),
                                  threshold=threshold))
     if labels is not None:
-        conflicts = []
-        for kind, groups in (("exact", exact), ("near", near)):
-            for g in groups:
-                if len({_label_str(labels[r]) for r in g}) > 1:
-                    conflicts.append((kind, g))
+        conflicts = [(kind, g) for kind, groups in (("exact", exact), ("near", near)) for g in groups
+                     if len({_label_str(labels[r]) for r in g}) > 1]
         examples = [{"kind": kind, "rows": g[:10], "text": _clip(texts[g[0]]),
                      "labels": dict(Counter(_label_str(labels[r]) for r in g))} for kind, g in conflicts[:n_examples]]
         checks.append(make_check("conflicting_labels", "duplicates with conflicting labels",
@@ -148,11 +145,8 @@ def leakage_check(train_texts: Sequence[str], test_texts: Sequence[str], train_v
     train_keys: dict[str, list[int]] = defaultdict(list)
     for i, text in enumerate(train_texts):
         train_keys[normalise_text(text)].append(i)
-    exact: dict[int, list[int]] = {}
-    for j, text in enumerate(test_texts):
-        hits = train_keys.get(normalise_text(text))
-        if hits:
-            exact[j] = hits
+    test_keys = [normalise_text(text) for text in test_texts]
+    exact = {j: train_keys[k] for j, k in enumerate(test_keys) if k in train_keys}  # test row -> train rows
     near: dict[int, tuple[int, float]] = {}
     if train_vectors is not None and test_vectors is not None:
         for j, i, sim in similar_pairs(test_vectors, train_vectors, threshold):
