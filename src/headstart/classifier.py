@@ -337,17 +337,13 @@ class TextClassifier(params.EstimatorParams, BaseEstimator):
         obj.task_, obj.classes_ = meta["task"], meta["classes"]
         obj.strategy_ = strategy_cls.load(folder, obj.config_, meta["task"])
         obj.backbone_ = None
-        obj.fit_report_ = _report(meta.get("fit", {}))
+        known = {f.name for f in dataclasses.fields(FitReport)}  # other versions may record other fields
+        obj.fit_report_ = FitReport(**{k: v for k, v in meta.get("fit", {}).items() if k in known})
         obj.metrics_, obj.data_ = meta.get("metrics", {}), meta.get("data", {})
         obj.temperature_ = float(meta.get("temperature", 1.0))
         obj.self_training_ = meta.get("self_training")
         obj.metadata_ = meta
         return obj
-
-
-def _report(values: dict[str, Any]) -> FitReport:
-    known = {f.name for f in dataclasses.fields(FitReport)}
-    return FitReport(**{k: v for k, v in values.items() if k in known})
 
 
 def _unlabelled_texts(X_unlabeled: Sequence[str] | None, wanted: bool) -> list[str] | None:

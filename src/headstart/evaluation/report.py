@@ -52,11 +52,6 @@ def _figure(width: float, height: float):
     return fig, fig.subplots()
 
 
-def _spread(point: dict[str, Any]) -> float:
-    """The std over seeds, 0 where there is none (one seed)."""
-    return float(point.get("std") or 0.0) if point.get("seeds", 2) > 1 else 0.0
-
-
 def one_seed(results: dict[str, Any]) -> bool:
     """Whether any curve point rests on a single seed (no spread known)."""
     points = [p for curve in results["curves"].values() for p in curve]
@@ -128,7 +123,7 @@ def learning_curve_figure(results: dict[str, Any]):
     for name, points in results["curves"].items():
         x = [p["n_per_class"] for p in points]
         y = [p["mean"] for p in points]
-        err = [_spread(p) for p in points]
+        err = [float(p.get("std") or 0.0) if p.get("seeds", 2) > 1 else 0.0 for p in points]  # 0: one seed
         style = "--" if name in results["baselines"] else "-"
         ax.errorbar(x, y, yerr=err if any(err) else None, fmt="o" + style, capsize=4, label=name)
         if any(err):
@@ -225,10 +220,6 @@ def display_path(path: str | os.PathLike, folder: str | Path | None = None) -> s
     return Path(text).name
 
 
-def _short_source(results: dict[str, Any]) -> str:
-    return display_path(results["data"]["train"]["source"])
-
-
 def _pm(mean: float | None, std: float | None, seeds: int) -> str:
     if mean is None:
         return "-"
@@ -246,7 +237,7 @@ def model_card(results: dict[str, Any], final: dict[str, Any] | None, folder: st
     rec, data = results.get("recommendation") or {}, results["data"]
     metric, seeds = results["metric"], results["seeds"]
     train, test = data["train"], data["test"]
-    lines = [f"# Model card: {rec.get('strategy', 'no model')} on {_short_source(results)}", ""]
+    lines = [f"# Model card: {rec.get('strategy', 'no model')} on {display_path(train['source'])}", ""]
     lines += ["## Intended use",
               f"- {results['task']} of short texts into: {', '.join(train['labels']) or 'values'}.",
               "- Texts like the training data (same domain, language and length); a human should review "
@@ -295,10 +286,6 @@ def model_card(results: dict[str, Any], final: dict[str, Any] | None, folder: st
     return "\n".join(lines) + "\n"
 
 
-def _inline(text: str) -> str:
-    return re.sub(r"`([^`]+)`", r"<code>\1</code>", html.escape(text))
-
-
 def _markdown_to_html(text: str) -> str:
     """The small markdown subset model cards use: headings, bullet lists, pipe tables and `code`."""
     out, block = [], ""  # block: the open <ul> or <table>, if any
@@ -310,7 +297,7 @@ def _markdown_to_html(text: str) -> str:
         if kind == "ul":
             if not block:
                 out.append("<ul>")
-            out.append(f"<li>{_inline(line[2:])}</li>")
+            out.append("<li>" + re.sub(r"`([^`]+)`", r"<code>\1</code>", html.escape(line[2:])) + "</li>")
         elif kind == "table":
             cells = [html.escape(c.strip()) for c in line.strip().strip("|").split("|")]
             if not block:
@@ -333,7 +320,8 @@ def _markdown_to_html(text: str) -> str:
 def _header(results: dict[str, Any], folder: Path) -> list[str]:
     stamp = datetime.datetime.fromtimestamp((folder / RESULTS_JSON).stat().st_mtime).strftime("%Y-%m-%d %H:%M")
     now = datetime.datetime.now().strftime("%Y-%m-%d %H:%M")
-    parts = [f'<header id="hs-header"><h1>headstart comparison: {html.escape(_short_source(results))}</h1>',
+    source = html.escape(display_path(results["data"]["train"]["source"]))
+    parts = [f'<header id="hs-header"><h1>headstart comparison: {source}</h1>',
              f'<p class="note">headstart {html.escape(__version__)}; results of {stamp}, report written {now}.<br>'
              f'task {results["task"]}, metric {results["metric"]}, backbone '
              f'{html.escape(display_path(results["backbone"]))}, {results["seeds"]} seed(s), '
