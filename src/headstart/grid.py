@@ -104,7 +104,25 @@ def run_comparison(train: Examples, test: Examples, spec: CompareSpec, output: s
     start = clock()
     skipped: list[dict[str, Any]] = []
     try:
-        _run_pending(pending, done, skipped, train, test, spec, metric, folder, len(cells), log, clock, start, on_cell)
+        for i, cell in enumerate(pending):  # in order, until the budget is spent
+            elapsed = clock() - start
+            if elapsed >= spec.budget_s:
+                skipped.extend({"cell": c.label, "reason": "budget spent"} for c in pending[i:])
+                break
+            config = build_config(get_strategy(base_strategy(cell.strategy)).config_cls,
+                                  strategy_options(spec, cell.strategy))
+            guess = predicted_seconds(cell, list(done.values()), lambda rows: training_work(config, rows))
+            if guess is not None and elapsed + guess > spec.budget_s:
+                skipped.append({"cell": cell.label,
+                                "reason": f"needs ~{guess:.0f}s, {spec.budget_s - elapsed:.0f}s left"})
+                continue
+            result = run_cell(cell, train, test, spec, metric, clock)
+            append_cell(folder, result)
+            done[cell.key] = result
+            log(f"[{len(done)}/{len(cells)}] {cell.label}: {metric}={result['score']:.4f} "
+                f"fit {result['fit_seconds']:.1f}s, {result['trainable_parameters']:,} trainable")
+            if on_cell is not None:
+                on_cell(result)
     except KeyboardInterrupt:
         log(f"interrupted: {len(done)} finished cell(s) are kept in {folder / CELLS_FILE}; rerun the same command "
             "to resume")
@@ -119,31 +137,6 @@ def run_comparison(train: Examples, test: Examples, spec: CompareSpec, output: s
         results["final"] = fit_final(train, test, spec, results["recommendation"], folder, log)
     write_results(folder, results)
     return results
-
-
-def _run_pending(pending: list[Cell], done: dict[str, dict[str, Any]], skipped: list[dict[str, Any]],
-                 train: Examples, test: Examples, spec: CompareSpec, metric: str, folder: Path, total: int,
-                 log: Callable[[str], None], clock: Callable[[], float], start: float,
-                 on_cell: Callable[[dict[str, Any]], None] | None) -> None:
-    """Run cells in order until the budget is spent; `done` and `skipped` are filled in place."""
-    for i, cell in enumerate(pending):
-        elapsed = clock() - start
-        if elapsed >= spec.budget_s:
-            skipped.extend({"cell": c.label, "reason": "budget spent"} for c in pending[i:])
-            break
-        config = build_config(get_strategy(base_strategy(cell.strategy)).config_cls,
-                              strategy_options(spec, cell.strategy))
-        guess = predicted_seconds(cell, list(done.values()), lambda rows: training_work(config, rows))
-        if guess is not None and elapsed + guess > spec.budget_s:
-            skipped.append({"cell": cell.label, "reason": f"needs ~{guess:.0f}s, {spec.budget_s - elapsed:.0f}s left"})
-            continue
-        result = run_cell(cell, train, test, spec, metric, clock)
-        append_cell(folder, result)
-        done[cell.key] = result
-        log(f"[{len(done)}/{total}] {cell.label}: {metric}={result['score']:.4f} "
-            f"fit {result['fit_seconds']:.1f}s, {result['trainable_parameters']:,} trainable")
-        if on_cell is not None:
-            on_cell(result)
 
 
 CALIBRATION_FRACTION = 0.2
