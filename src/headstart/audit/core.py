@@ -20,7 +20,7 @@ from ..embeddings import embed
 from ..errors import ConfigError, expected
 from ..estimators import load_estimator
 from ..grid import without_cross_validation
-from ..io import atomic_write_text, write_json
+from ..io import atomic_write_text, read_json, write_json
 from ..model_folder import CLASSIFIER_KIND
 from ..runtime import RUNTIME_HELP, RuntimeName, resolve_runtime
 from ..progress import progress_enabled
@@ -154,12 +154,10 @@ def audit_data(data: str, test: str | None = None, model: str | None = None, con
 
 def _position_limit(ref: Any) -> int | None:
     """max_position_embeddings of a Hugging Face folder (None when unknown)."""
-    import json
-
-    config_path = Path(ref.path) / "config.json" if Path(ref.path).is_dir() else None
-    if config_path is None or not config_path.exists():
+    config_path = Path(ref.path) / "config.json"
+    if not config_path.is_file():
         return None
-    value = json.loads(config_path.read_text(encoding="utf-8")).get("max_position_embeddings")
+    value = read_json(config_path).get("max_position_embeddings")
     return int(value) if isinstance(value, int) and value > 0 else None
 
 
