@@ -25,10 +25,7 @@ def default_positive_label(classes: Sequence[str]) -> str | None:
     if len(classes) != 2:
         return None
     lowered = {str(c).lower(): c for c in classes}
-    for name in POSITIVE_NAMES:
-        if name in lowered:
-            return lowered[name]
-    return classes[1]
+    return next((lowered[name] for name in POSITIVE_NAMES if name in lowered), classes[1])
 
 
 def check_positive_label(classes: Sequence[str], positive: str | None) -> str | None:
@@ -80,9 +77,8 @@ def slice_metrics(groups: Sequence[Sequence[str]], y_true: Sequence[str], y_pred
     overall = _rates(t, p, pos, len(classes))
     per_group = {}
     for g, rows in sorted(members.items(), key=lambda kv: -len(kv[1])):
-        r = _rates(t[rows], p[rows], pos, len(classes))
-        r["n"] = len(rows)
-        r["comparable"] = len(rows) >= min_group_size
+        r = {**_rates(t[rows], p[rows], pos, len(classes)), "n": len(rows),
+             "comparable": len(rows) >= min_group_size}
         for metric in ("accuracy", "false_positive_rate", "false_negative_rate"):
             if r[metric] is not None and overall[metric] is not None:
                 r[f"{metric}_gap"] = round(float(r[metric]) - float(overall[metric]), 6)
@@ -236,13 +232,12 @@ def run_bias(clf: Any, texts: list[str], labels: list[str] | None, terms: TermLi
     positive = check_positive_label(classes, positive)
     report: dict[str, Any] = {"format": "headstart-bias", "version": 1, "data": source, "rows": len(texts),
                               "classes": classes, "positive_label": positive, "term_lists": terms.sources,
-                              "groups_from": "column values" if group_values is not None else "identity terms in the text"}
+                              "groups_from": "column values" if group_values is not None else "identity terms in the text",
+                              "slices": None}  # slice metrics need labels
     if labels is not None:
         predictions = clf.predict(texts)
         groups = [[str(g)] for g in group_values] if group_values is not None else term_groups(texts, terms)
         report["slices"] = slice_metrics(groups, labels, predictions, classes, positive, min_group_size)
-    else:
-        report["slices"] = None
     report["counterfactual"] = counterfactual_test(clf.predict_proba, texts, classes, terms, positive, max_per_text,
                                                    max_texts, seed=seed)
     report["verdict"] = verdict(report, flip_threshold, shift_threshold, gap_threshold)
