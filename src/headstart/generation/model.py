@@ -96,7 +96,8 @@ class Seq2SeqModel(params.EstimatorParams, BaseEstimator):
             backend = strategy.build_backend(self.backbone_, config)
             self.prompter_ = Prompter.for_backend(backend, self.task, config)
             trainable, total = count_parameters(backend.model)
-            result: dict[str, Any] = {"history": [], "steps": 0, "best": {}}
+            result: dict[str, Any] = {"train_seconds": 0.0, "steps": 0, "best": {}, "history": [],
+                                      "stopped_early": False, "out_of_time": False, "loss": ""}  # zero-shot
             if strategy.trains:
                 train_ex = training_examples(backend, self.prompter_, train_pairs.sources, train_pairs.targets, config)
                 valid_ex = (training_examples(backend, self.prompter_, valid_pairs.sources, valid_pairs.targets, config)
@@ -106,11 +107,8 @@ class Seq2SeqModel(params.EstimatorParams, BaseEstimator):
             else:
                 trainable = 0
         self.backend_: Backend = finish_training(backend)
-        self.fit_report_ = {"fit_seconds": time.perf_counter() - started, "train_seconds": result.get("seconds", 0.0),
-                            "trainable_parameters": trainable, "total_parameters": total,
-                            "steps": result["steps"], "best": result["best"], "history": result["history"],
-                            "stopped_early": result.get("stopped_early", False),
-                            "out_of_time": result.get("out_of_time", False), "loss": result.get("loss", "")}
+        self.fit_report_ = {"fit_seconds": time.perf_counter() - started, "trainable_parameters": trainable,
+                            "total_parameters": total, **result}
         self.data_ = {"source": train_pairs.source, "fingerprint": train_pairs.fingerprint(),
                       "n_train": len(train_pairs), "n_valid": len(valid_pairs) if valid_pairs is not None else 0}
         return self

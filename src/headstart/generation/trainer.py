@@ -40,7 +40,7 @@ def validation_loss(model, examples: list[dict], pad_id: int, batch_size: int, d
 
 def train(model, train_examples: list[dict], valid_examples: list[dict] | None, config: GenerationConfig,
           pad_id: int, seed: int, device: str) -> dict[str, Any]:
-    """Train in place; returns history, best validation loss and whether the time budget ended training."""
+    """Train in place; returns the training part of the fit report (steps, history, best, ...)."""
     model.to(device)
     model.train()
     checkpointing = config.gradient_checkpointing and hasattr(model, "gradient_checkpointing_enable")
@@ -102,7 +102,7 @@ def train(model, train_examples: list[dict], valid_examples: list[dict] | None, 
     model.eval()
     return {"history": history, "steps": step, "best": {"valid_loss": best_loss, "step": best_step}
             if best_state is not None else {}, "stopped_early": stop, "out_of_time": out_of_time,
-            "seconds": time.perf_counter() - started, "loss": loss_name}
+            "train_seconds": time.perf_counter() - started, "loss": loss_name}
 
 
 def _trainable_state(model) -> dict[str, Any]:
