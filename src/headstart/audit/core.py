@@ -120,10 +120,9 @@ def audit_data(data: str, test: str | None = None, model: str | None = None, con
 
         t = time.perf_counter()
         method = "none"
-        if not config.label_errors:
-            checks.append(quality.skipped_check("label_errors", "likely label errors", "switched off (--no-label-errors)"))
-        elif unusable is not None:
-            checks.append(quality.skipped_check("label_errors", "likely label errors", unusable))
+        if not config.label_errors or unusable is not None:
+            why = "switched off (--no-label-errors)" if not config.label_errors else unusable
+            checks.append(quality.skipped_check("label_errors", "likely label errors", why))
         else:
             factory, method = _predictor(config, clf, meta, train.texts, labels, vectors, ref)
             checks.append(label_checks.label_error_check(train.texts, labels, factory, _folds(config), config.seed,

@@ -278,8 +278,7 @@ def write_results(folder: Path, results: dict[str, Any]) -> None:
     buffer = io.StringIO()
     writer = csv.DictWriter(buffer, fieldnames=CSV_COLUMNS, extrasaction="ignore")
     writer.writeheader()
-    for cell in results["cells"]:
-        writer.writerow({**cell["metrics"], **{k: v for k, v in cell.items() if k != "metrics"}})
+    writer.writerows(c["metrics"] | {k: v for k, v in c.items() if k != "metrics"} for c in results["cells"])
     atomic_write_text(folder / RESULTS_CSV, buffer.getvalue())
 
 
