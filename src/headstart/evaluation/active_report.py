@@ -75,9 +75,7 @@ def active_figure(title: str, curves: dict[str, list[Point]]):
         if any(sd):
             ax.fill_between(xs, [y - s for y, s in zip(ys, sd)], [y + s for y, s in zip(ys, sd)],
                             color=line.get_color(), alpha=0.08)
-    ax.set_xlabel("labelled rows")
-    ax.set_ylabel("accuracy")
-    ax.set_title(title)
+    ax.set(xlabel="labelled rows", ylabel="accuracy", title=title)
     ax.grid(alpha=0.3)
     ax.legend(fontsize=7, ncol=2)
     return fig

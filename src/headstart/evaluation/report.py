@@ -107,10 +107,7 @@ def _score_axes(ax, results: dict[str, Any], xlabel: str, title: str) -> None:
     majority = majority_baseline(results)
     if majority:
         ax.axhline(majority[1], color="grey", linestyle=":", label=f"always '{majority[0]}' ({majority[1]:.3f})")
-    ax.set_xscale("log")
-    ax.set_xlabel(xlabel)
-    ax.set_ylabel(f"test {results['metric']}")
-    ax.set_title(title)
+    ax.set(xscale="log", xlabel=xlabel, ylabel=f"test {results['metric']}", title=title)
     ax.grid(alpha=0.3)
     if results["curves"]:
         ax.legend(loc="upper left", bbox_to_anchor=(1.02, 1.0), fontsize=9)
@@ -160,13 +157,10 @@ def confusion_plot(labels: Sequence[str], matrix: Sequence[Sequence[int]]) -> st
     ax.set_xticks(range(len(labels)), labels, rotation=45, ha="right", fontsize=8)
     ax.set_yticks(range(len(labels)), labels, fontsize=8)
     if len(labels) <= 20:
-        for i in range(m.shape[0]):
-            for j in range(m.shape[1]):
-                ax.text(j, i, str(m[i, j]), ha="center", va="center",
-                        color="white" if m[i, j] > m.max() / 2 else "black", fontsize=8)
-    ax.set_xlabel("predicted")
-    ax.set_ylabel("true")
-    ax.set_title("confusion matrix (test set)")
+        for i, j in np.ndindex(m.shape):
+            ax.text(j, i, str(m[i, j]), ha="center", va="center",
+                    color="white" if m[i, j] > m.max() / 2 else "black", fontsize=8)
+    ax.set(xlabel="predicted", ylabel="true", title="confusion matrix (test set)")
     return _png(fig)
 
 
@@ -178,11 +172,8 @@ def calibration_figure(calibration: dict[str, Any]):
         bins = [b for b in calibration[key]["bins"] if b["count"]]
         ax.plot([b["confidence"] for b in bins], [b["accuracy"] for b in bins], marker=marker,
                 label=f"{label} (ECE {calibration[key]['ece']:.3f})")
-    ax.set_xlim(0, 1)
-    ax.set_ylim(0, 1)
-    ax.set_xlabel("confidence (top-class probability)")
-    ax.set_ylabel("accuracy")
-    ax.set_title(f"reliability diagram, T = {calibration['temperature']:.3f}")
+    ax.set(xlim=(0, 1), ylim=(0, 1), xlabel="confidence (top-class probability)", ylabel="accuracy",
+           title=f"reliability diagram, T = {calibration['temperature']:.3f}")
     ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.13), fontsize=9)
     ax.grid(alpha=0.3)
     return fig
