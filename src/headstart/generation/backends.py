@@ -81,10 +81,9 @@ def prepare_tokenizer(tokenizer):
 
 
 def start_token_id(tokenizer) -> int:
-    for tok in (tokenizer.bos_token_id, tokenizer.cls_token_id, tokenizer.eos_token_id):
-        if tok is not None:
-            return int(tok)
-    return int(tokenizer.pad_token_id)
+    """The decoder's first token: bos, else cls, else eos, else pad."""
+    ids = (tokenizer.bos_token_id, tokenizer.cls_token_id, tokenizer.eos_token_id)
+    return int(next((i for i in ids if i is not None), tokenizer.pad_token_id))
 
 
 def set_special_ids(model, tokenizer, arch: str) -> None:
