@@ -108,9 +108,8 @@ def duplicate_checks(texts: Sequence[str], labels: Sequence[Any] | None, vectors
     if vectors is None:
         checks.append(skipped_check("near_duplicates", "near duplicates", "no embeddings (near duplicates not checked)"))
     else:
-        first = {g[0] for g in exact}
-        in_group = {r for g in exact for r in g}
-        keep = [i for i in range(len(texts)) if i not in in_group or i in first]  # one row per exact group
+        repeated = set(redundant)
+        keep = [i for i in range(len(texts)) if i not in repeated]  # one row per exact group
         pairs = similar_pairs(vectors[keep], None, threshold)
         near = [[keep[i] for i in g] for g in _linked_groups(len(keep), [(i, j) for i, j, _ in pairs])]
         best = sorted(pairs, key=lambda p: -p[2])
