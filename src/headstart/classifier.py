@@ -274,9 +274,7 @@ class TextClassifier(params.EstimatorParams, BaseEstimator):
             examples.source = X.source
         else:
             examples = from_lists(as_texts(X), y, self.task_)
-        target = self.encode(examples)
-        scores = self.decision_scores(examples.texts)
-        return self._metrics(examples.labels, target, scores)
+        return self._metrics(examples.labels, self.encode(examples), self.decision_scores(examples.texts))
 
     def _metrics(self, labels: Sequence[Any] | None, target: Target, scores: np.ndarray) -> dict[str, Any]:
         return self._task.evaluate(list(labels or []), target.y, scores, self.classes_, self.threshold)
