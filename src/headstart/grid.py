@@ -50,8 +50,7 @@ def run_cell(cell: Cell, train: Examples, test: Examples, spec: CompareSpec, met
                          progress=False, **options, **(self_train_options(spec, cell.strategy) if pool else {}))
     clf.fit(sample, X_unlabeled=pool or None)
     fit_seconds = clock() - start
-    metrics = clf.evaluate(test)
-    headline = {k: v for k, v in metrics.items() if not isinstance(v, dict)}
+    headline = {k: v for k, v in clf.evaluate(test).items() if not isinstance(v, dict)}  # no tables
     n_classes = max(len(sample.classes()), 1)
     return {"key": cell.key, "strategy": cell.strategy, "size": cell.size, "seed": cell.seed, "setup": cell.setup,
             "n_train": len(sample), "sample": sample.fingerprint(), "n_per_class": len(sample) / n_classes,
