@@ -201,7 +201,7 @@ def recommend(curves: dict[str, list[dict[str, Any]]]) -> dict[str, Any] | None:
     """At the largest size: the cheapest strategy (mean fit time) whose mean is within one standard
     deviation (over seeds) of the best mean there. When the best has a single seed its spread is unknown,
     so no strategy can be called "within" it: the best score is recommended, and `basis` says so."""
-    sizes = {p["size"] for points in curves.values() for p in points}
+    sizes = [p["size"] for points in curves.values() for p in points]
     if not sizes:
         return None
     size = max(sizes, key=size_order)
