@@ -43,7 +43,7 @@ def _png(fig) -> str:
 
 
 def _figure(width: float, height: float):
-    """A new figure drawn by matplotlib's Agg backend, outside pyplot (nothing to close, no window), and its axes."""
+    """A figure and its axes, drawn by matplotlib's Agg backend outside pyplot (no window, nothing to close)."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
