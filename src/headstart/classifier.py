@@ -119,11 +119,7 @@ class TextClassifier(params.EstimatorParams, BaseEstimator):
         if augment_options.get("augment"):
             train, self.augmented_ = augment_examples(train, backbone=self.backbone, seed=self.seed,
                                                       **augment_options)
-        valid = self._validation_set(train, X_valid, y_valid, config)
-        if valid is not None and X_valid is None:
-            train, valid = valid
-        elif valid is not None:
-            valid = valid[1]
+        train, valid = self._validation_set(train, X_valid, y_valid, config)
         self.task_ = train.task
         self.classes_ = sorted(set(train.classes()) | set(valid.classes() if valid is not None else [])
                                | set(label_names))
@@ -172,7 +168,10 @@ class TextClassifier(params.EstimatorParams, BaseEstimator):
         self.fit_report_.fit_seconds += report.seconds
         self.self_training_ = report.to_dict()
 
-    def _validation_set(self, train: Examples, X_valid: Any, y_valid: Any, config: Any):
+    def _validation_set(self, train: Examples, X_valid: Any, y_valid: Any,
+                        config: Any) -> tuple[Examples, Examples | None]:
+        """(training rows, validation rows): the ones given, else a stratified `valid_fraction` of the
+        training rows (from 20 on), else none."""
         if X_valid is not None:
             valid = X_valid if isinstance(X_valid, Examples) else from_lists(X_valid, y_valid, train.task)
             if valid.labels is None:
@@ -180,7 +179,7 @@ class TextClassifier(params.EstimatorParams, BaseEstimator):
             return train, valid
         fraction = getattr(config, "valid_fraction", 0.0)
         if fraction <= 0 or len(train) < 20:
-            return None
+            return train, None
         return stratified_split(train, fraction, self.seed)
 
     def encode(self, examples: Examples) -> Target:
@@ -251,8 +250,7 @@ class TextClassifier(params.EstimatorParams, BaseEstimator):
         return self.decision_scores(X)
 
     def predict(self, X: Sequence[str]) -> list[Any]:
-        scores = self.decision_scores(X)
-        return self.scores_to_labels(scores)
+        return self.scores_to_labels(self.decision_scores(X))
 
     def scores_to_labels(self, scores: np.ndarray) -> list[Any]:
         """Scores to labels: the best class, the classes over `threshold` (multilabel), or the value (regression)."""
@@ -276,9 +274,7 @@ class TextClassifier(params.EstimatorParams, BaseEstimator):
             examples.source = X.source
         else:
             examples = from_lists(as_texts(X), y, self.task_)
-        target = self.encode(examples)
-        scores = self.decision_scores(examples.texts)
-        return self._metrics(examples.labels, target, scores)
+        return self._metrics(examples.labels, self.encode(examples), self.decision_scores(examples.texts))
 
     def _metrics(self, labels: Sequence[Any] | None, target: Target, scores: np.ndarray) -> dict[str, Any]:
         return self._task.evaluate(list(labels or []), target.y, scores, self.classes_, self.threshold)
@@ -339,17 +335,13 @@ class TextClassifier(params.EstimatorParams, BaseEstimator):
         obj.task_, obj.classes_ = meta["task"], meta["classes"]
         obj.strategy_ = strategy_cls.load(folder, obj.config_, meta["task"])
         obj.backbone_ = None
-        obj.fit_report_ = _report(meta.get("fit", {}))
+        known = {f.name for f in dataclasses.fields(FitReport)}  # other versions may record other fields
+        obj.fit_report_ = FitReport(**{k: v for k, v in meta.get("fit", {}).items() if k in known})
         obj.metrics_, obj.data_ = meta.get("metrics", {}), meta.get("data", {})
         obj.temperature_ = float(meta.get("temperature", 1.0))
         obj.self_training_ = meta.get("self_training")
         obj.metadata_ = meta
         return obj
-
-
-def _report(values: dict[str, Any]) -> FitReport:
-    known = {f.name for f in dataclasses.fields(FitReport)}
-    return FitReport(**{k: v for k, v in values.items() if k in known})
 
 
 def _unlabelled_texts(X_unlabeled: Sequence[str] | None, wanted: bool) -> list[str] | None:

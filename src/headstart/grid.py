@@ -23,7 +23,7 @@ from .data.split import sample_per_class, stratified_split
 from .errors import ConfigError, DataError, expected
 from .evaluation.calibration import calibration_summary
 from .evaluation.compare import (CELLS_FILE, FINAL_JSON, Cell, CompareSpec, analyse, append_cell, base_strategy,
-                                 cell_options, plan, predicted_seconds, read_cells, resolve_strategies,
+                                 cell_key, cell_options, plan, predicted_seconds, read_cells, resolve_strategies,
                                  self_train_options, setup_hash, strategy_options, training_work, write_results)
 from .evaluation.curves import size_order
 from .io import read_json, write_json
@@ -50,8 +50,7 @@ def run_cell(cell: Cell, train: Examples, test: Examples, spec: CompareSpec, met
                          progress=False, **options, **(self_train_options(spec, cell.strategy) if pool else {}))
     clf.fit(sample, X_unlabeled=pool or None)
     fit_seconds = clock() - start
-    metrics = clf.evaluate(test)
-    headline = {k: v for k, v in metrics.items() if not isinstance(v, dict)}
+    headline = {k: v for k, v in clf.evaluate(test).items() if not isinstance(v, dict)}  # no tables
     n_classes = max(len(sample.classes()), 1)
     return {"key": cell.key, "strategy": cell.strategy, "size": cell.size, "seed": cell.seed, "setup": cell.setup,
             "n_train": len(sample), "sample": sample.fingerprint(), "n_per_class": len(sample) / n_classes,
@@ -104,7 +103,25 @@ def run_comparison(train: Examples, test: Examples, spec: CompareSpec, output: s
     start = clock()
     skipped: list[dict[str, Any]] = []
     try:
-        _run_pending(pending, done, skipped, train, test, spec, metric, folder, len(cells), log, clock, start, on_cell)
+        for i, cell in enumerate(pending):  # in order, until the budget is spent
+            elapsed = clock() - start
+            if elapsed >= spec.budget_s:
+                skipped.extend({"cell": c.label, "reason": "budget spent"} for c in pending[i:])
+                break
+            config = build_config(get_strategy(base_strategy(cell.strategy)).config_cls,
+                                  strategy_options(spec, cell.strategy))
+            guess = predicted_seconds(cell, list(done.values()), lambda rows: training_work(config, rows))
+            if guess is not None and elapsed + guess > spec.budget_s:
+                skipped.append({"cell": cell.label,
+                                "reason": f"needs ~{guess:.0f}s, {spec.budget_s - elapsed:.0f}s left"})
+                continue
+            result = run_cell(cell, train, test, spec, metric, clock)
+            append_cell(folder, result)
+            done[cell.key] = result
+            log(f"[{len(done)}/{len(cells)}] {cell.label}: {metric}={result['score']:.4f} "
+                f"fit {result['fit_seconds']:.1f}s, {result['trainable_parameters']:,} trainable")
+            if on_cell is not None:
+                on_cell(result)
     except KeyboardInterrupt:
         log(f"interrupted: {len(done)} finished cell(s) are kept in {folder / CELLS_FILE}; rerun the same command "
             "to resume")
@@ -121,31 +138,6 @@ def run_comparison(train: Examples, test: Examples, spec: CompareSpec, output: s
     return results
 
 
-def _run_pending(pending: list[Cell], done: dict[str, dict[str, Any]], skipped: list[dict[str, Any]],
-                 train: Examples, test: Examples, spec: CompareSpec, metric: str, folder: Path, total: int,
-                 log: Callable[[str], None], clock: Callable[[], float], start: float,
-                 on_cell: Callable[[dict[str, Any]], None] | None) -> None:
-    """Run cells in order until the budget is spent; `done` and `skipped` are filled in place."""
-    for i, cell in enumerate(pending):
-        elapsed = clock() - start
-        if elapsed >= spec.budget_s:
-            skipped.extend({"cell": c.label, "reason": "budget spent"} for c in pending[i:])
-            break
-        config = build_config(get_strategy(base_strategy(cell.strategy)).config_cls,
-                              strategy_options(spec, cell.strategy))
-        guess = predicted_seconds(cell, list(done.values()), lambda rows: training_work(config, rows))
-        if guess is not None and elapsed + guess > spec.budget_s:
-            skipped.append({"cell": cell.label, "reason": f"needs ~{guess:.0f}s, {spec.budget_s - elapsed:.0f}s left"})
-            continue
-        result = run_cell(cell, train, test, spec, metric, clock)
-        append_cell(folder, result)
-        done[cell.key] = result
-        log(f"[{len(done)}/{total}] {cell.label}: {metric}={result['score']:.4f} "
-            f"fit {result['fit_seconds']:.1f}s, {result['trainable_parameters']:,} trainable")
-        if on_cell is not None:
-            on_cell(result)
-
-
 CALIBRATION_FRACTION = 0.2
 MISCLASSIFIED_PER_CLASS = 3
 
@@ -155,7 +147,8 @@ def fit_final(train: Examples, test: Examples, spec: Any, recommendation: dict[s
     """Fit, calibrate, save and score the recommended strategy; reuse an earlier identical result."""
     strategy, size, seed = recommendation["strategy"], recommendation["size"], 0
     options = strategy_options(spec, strategy)
-    key = f"{strategy}|{size}|{seed}|{setup_hash(train, test, spec.backbone, strategy, cell_options(spec, strategy))}"
+    key = cell_key(strategy, size, seed, setup_hash(train, test, spec.backbone, strategy,
+                                                    cell_options(spec, strategy)))
     path = folder / FINAL_JSON
     if path.exists() and (folder / "model").exists():
         previous = read_json(path)

@@ -25,10 +25,7 @@ def default_positive_label(classes: Sequence[str]) -> str | None:
     if len(classes) != 2:
         return None
     lowered = {str(c).lower(): c for c in classes}
-    for name in POSITIVE_NAMES:
-        if name in lowered:
-            return lowered[name]
-    return classes[1]
+    return next((lowered[name] for name in POSITIVE_NAMES if name in lowered), classes[1])
 
 
 def check_positive_label(classes: Sequence[str], positive: str | None) -> str | None:
@@ -80,9 +77,8 @@ def slice_metrics(groups: Sequence[Sequence[str]], y_true: Sequence[str], y_pred
     overall = _rates(t, p, pos, len(classes))
     per_group = {}
     for g, rows in sorted(members.items(), key=lambda kv: -len(kv[1])):
-        r = _rates(t[rows], p[rows], pos, len(classes))
-        r["n"] = len(rows)
-        r["comparable"] = len(rows) >= min_group_size
+        r = {**_rates(t[rows], p[rows], pos, len(classes)), "n": len(rows),
+             "comparable": len(rows) >= min_group_size}
         for metric in ("accuracy", "false_positive_rate", "false_negative_rate"):
             if r[metric] is not None and overall[metric] is not None:
                 r[f"{metric}_gap"] = round(float(r[metric]) - float(overall[metric]), 6)
@@ -115,20 +111,15 @@ def counterfactual_test(predict_proba: Any, texts: Sequence[str], classes: list[
     candidates = [i for i, t in enumerate(texts) if terms.find(t)]
     if len(candidates) > max_texts:  # a seeded sample keeps the cost bounded on large files
         candidates = sorted(np.random.default_rng(seed).choice(candidates, max_texts, replace=False).tolist())
-    originals, variants = [], []
-    for i in candidates:
-        for v in terms.counterfactuals(texts[i], max_per_text):
-            variants.append({**v, "row": i})
-        originals.append(i)
+    variants = [{**v, "row": i} for i in candidates for v in terms.counterfactuals(texts[i], max_per_text)]
     result: dict[str, Any] = {"texts_with_terms": len(candidates), "variants": len(variants), "positive_label": positive,
                               "measured_on": f"probability of '{positive}'" if positive else "probability of the originally predicted class"}
     if not variants:
         result.update(flip_rate=None, mean_abs_shift=None, max_abs_shift=None, by_category={}, by_target={}, examples=[])
         return result
-    orig_probs = dict(zip(originals, np.asarray(predict_proba([texts[i] for i in originals]))))
+    orig_probs = dict(zip(candidates, np.asarray(predict_proba([texts[i] for i in candidates]))))
     var_probs = np.asarray(predict_proba([v["text"] for v in variants]))
     pos = classes.index(positive) if positive is not None else None
-    flips, shifts = [], []
     for v, vp in zip(variants, var_probs):
         op = orig_probs[v["row"]]
         k = pos if pos is not None else int(op.argmax())
@@ -136,27 +127,24 @@ def counterfactual_test(predict_proba: Any, texts: Sequence[str], classes: list[
         v["shift"] = float(vp[k] - op[k])
         v["original_prediction"], v["new_prediction"] = classes[int(op.argmax())], classes[int(vp.argmax())]
         v["original_probability"], v["new_probability"] = round(float(op[k]), 4), round(float(vp[k]), 4)
-        flips.append(v["flip"])
-        shifts.append(v["shift"])
-    flips_a, shifts_a = np.asarray(flips), np.asarray(shifts)
+    flips_a, shifts_a = np.asarray([v["flip"] for v in variants]), np.asarray([v["shift"] for v in variants])
 
     def summary(mask: np.ndarray) -> dict[str, Any]:
         return {"variants": int(mask.sum()), "flip_rate": round(float(flips_a[mask].mean()), 6),
                 "mean_abs_shift": round(float(np.abs(shifts_a[mask]).mean()), 6),
                 "mean_shift": round(float(shifts_a[mask].mean()), 6)}
 
-    by_category = {c: summary(np.asarray([v["category"] == c for v in variants])) for c in sorted({v["category"] for v in variants})}
+    categories = np.asarray([v["category"] for v in variants])
+    targets = np.asarray([f"{v['category']}:{v['target']}" for v in variants])
+    by_category = {c: summary(categories == c) for c in sorted(set(categories.tolist()))}
     # swapping INTO a group: a positive mean shift means that group's terms push towards the positive class
-    by_target = {f"{v['category']}:{v['target']}": None for v in variants}
-    by_target = {key: summary(np.asarray([f"{v['category']}:{v['target']}" == key for v in variants])) for key in by_target}
+    by_target = {key: summary(targets == key) for key in dict.fromkeys(targets.tolist())}
     order = np.argsort(-np.abs(shifts_a))
     examples = [{"original": texts[variants[i]["row"]], "counterfactual": variants[i]["text"],
                  **{k: variants[i][k] for k in ("row", "category", "source", "target", "flip", "shift",
                                                 "original_prediction", "new_prediction", "original_probability",
-                                                "new_probability")}}
+                                                "new_probability")}, "shift": round(variants[i]["shift"], 4)}
                 for i in order[:n_examples]]
-    for ex in examples:
-        ex["shift"] = round(ex["shift"], 4)
     result.update(flip_rate=round(float(flips_a.mean()), 6), flips=int(flips_a.sum()),
                   mean_abs_shift=round(float(np.abs(shifts_a).mean()), 6),
                   max_abs_shift=round(float(np.abs(shifts_a).max()), 6), by_category=by_category,
@@ -244,13 +232,12 @@ def run_bias(clf: Any, texts: list[str], labels: list[str] | None, terms: TermLi
     positive = check_positive_label(classes, positive)
     report: dict[str, Any] = {"format": "headstart-bias", "version": 1, "data": source, "rows": len(texts),
                               "classes": classes, "positive_label": positive, "term_lists": terms.sources,
-                              "groups_from": "column values" if group_values is not None else "identity terms in the text"}
+                              "groups_from": "column values" if group_values is not None else "identity terms in the text",
+                              "slices": None}  # slice metrics need labels
     if labels is not None:
         predictions = clf.predict(texts)
         groups = [[str(g)] for g in group_values] if group_values is not None else term_groups(texts, terms)
         report["slices"] = slice_metrics(groups, labels, predictions, classes, positive, min_group_size)
-    else:
-        report["slices"] = None
     report["counterfactual"] = counterfactual_test(clf.predict_proba, texts, classes, terms, positive, max_per_text,
                                                    max_texts, seed=seed)
     report["verdict"] = verdict(report, flip_threshold, shift_threshold, gap_threshold)

@@ -20,7 +20,7 @@ from ..embeddings import embed
 from ..errors import ConfigError, expected
 from ..estimators import load_estimator
 from ..grid import without_cross_validation
-from ..io import atomic_write_text, write_json
+from ..io import atomic_write_text, read_json, write_json
 from ..model_folder import CLASSIFIER_KIND
 from ..runtime import RUNTIME_HELP, RuntimeName, resolve_runtime
 from ..progress import progress_enabled
@@ -63,27 +63,17 @@ class AuditConfig(Options):
     runtime: RuntimeName = opt("auto", RUNTIME_HELP)
 
 
-def _model_context(model: str | None) -> tuple[Any, dict[str, Any]]:
-    if not model:
-        return None, {}
-    clf = load_estimator(model, kinds=(CLASSIFIER_KIND,))
-    return clf, clf.metadata_
-
-
 def audit_data(data: str, test: str | None = None, model: str | None = None, config: AuditConfig | None = None,
                text_col: str = "text", label_col: str = "label", progress: bool = True) -> dict[str, Any]:
     """Run every check on `data` (and leakage against `test`); returns the audit as a JSON-ready dict."""
-    config = config or AuditConfig()
-    if not 0 < config.near_threshold <= 1:
-        raise ConfigError(expected("--near-threshold in (0, 1]", str(config.near_threshold), "Use e.g. 0.95."))
-    if config.folds < 0 or config.folds == 1:
-        raise ConfigError(expected("--folds of at least 2 (or 0 for the default)", str(config.folds), "Use e.g. 5."))
+    config = config or AuditConfig()  # its fields were checked when it was built (near_threshold, folds, ...)
     started = time.perf_counter()
     timings: dict[str, float] = {}
-    clf, meta = _model_context(model)
+    clf = load_estimator(model, kinds=(CLASSIFIER_KIND,)) if model else None
+    meta = clf.metadata_ if clf is not None else {}
     train = read_examples(data, text_col, label_col, "auto")
     test_examples = read_examples(test, text_col, label_col, "auto", require_labels=False) if test else None
-    backbone_name = config.backbone or ((meta.get("backbone") or {}).get("name") if meta else None) or DEFAULT_BACKBONE
+    backbone_name = config.backbone or (meta.get("backbone") or {}).get("name") or DEFAULT_BACKBONE
     ref = resolve_backbone(backbone_name)
     n = config.examples
     labels = train.labels
@@ -130,10 +120,9 @@ def audit_data(data: str, test: str | None = None, model: str | None = None, con
 
         t = time.perf_counter()
         method = "none"
-        if not config.label_errors:
-            checks.append(quality.skipped_check("label_errors", "likely label errors", "switched off (--no-label-errors)"))
-        elif unusable is not None:
-            checks.append(quality.skipped_check("label_errors", "likely label errors", unusable))
+        if not config.label_errors or unusable is not None:
+            why = "switched off (--no-label-errors)" if not config.label_errors else unusable
+            checks.append(quality.skipped_check("label_errors", "likely label errors", why))
         else:
             factory, method = _predictor(config, clf, meta, train.texts, labels, vectors, ref)
             checks.append(label_checks.label_error_check(train.texts, labels, factory, _folds(config), config.seed,
@@ -147,7 +136,7 @@ def audit_data(data: str, test: str | None = None, model: str | None = None, con
                  "a suggested action, examples and the affected 0-based data row numbers (header not counted).",
         "data": {"path": str(data), "rows": len(train), "task": train.task, "text_col": text_col, "label_col": label_col,
                  "classes": train.classes() if unusable is None else [],
-                 "label_counts": _counts(labels) if unusable is None else {}},
+                 "label_counts": dict(Counter(map(str, labels)).most_common()) if unusable is None else {}},
         "test": {"path": str(test), "rows": len(test_examples)} if test_examples is not None else None,
         "model": model or None, "backbone": {"name": ref.name, "fingerprint": ref.fingerprint(),
                                                  "runtime": runtime},
@@ -164,17 +153,11 @@ def audit_data(data: str, test: str | None = None, model: str | None = None, con
 
 def _position_limit(ref: Any) -> int | None:
     """max_position_embeddings of a Hugging Face folder (None when unknown)."""
-    import json
-
-    config_path = Path(ref.path) / "config.json" if Path(ref.path).is_dir() else None
-    if config_path is None or not config_path.exists():
+    config_path = Path(ref.path) / "config.json"
+    if not config_path.is_file():
         return None
-    value = json.loads(config_path.read_text(encoding="utf-8")).get("max_position_embeddings")
+    value = read_json(config_path).get("max_position_embeddings")
     return int(value) if isinstance(value, int) and value > 0 else None
-
-
-def _counts(labels: Any) -> dict[str, int]:
-    return dict(Counter(map(str, labels)).most_common())
 
 
 def _folds(config: AuditConfig) -> int:

@@ -75,8 +75,7 @@ def classifier_fit_predict(params: dict[str, Any], texts: Sequence[str], labels:
         clf.fit([texts[i] for i in train_rows], [labels[i] for i in train_rows])
         probs = clf.predict_proba([texts[i] for i in held_out])
         out = np.zeros((len(held_out), len(classes)))
-        for j, c in enumerate(clf.classes_):
-            out[:, classes.index(c)] = probs[:, j]
+        out[:, [classes.index(c) for c in clf.classes_]] = probs  # a class missing from a fold stays at 0
         return out
 
     return fit_predict

@@ -76,23 +76,18 @@ def similar_pairs(a: np.ndarray, b: np.ndarray | None, threshold: float, block: 
     return pairs
 
 
-def _union_find_groups(n: int, pairs: Sequence[tuple[int, int]]) -> list[list[int]]:
-    parent = list(range(n))
+def _linked_groups(n: int, pairs: Sequence[tuple[int, int]]) -> list[list[int]]:
+    """The groups (2+ rows, sorted) that `pairs` link, directly or through other rows, by their first row."""
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import connected_components
 
-    def root(x: int) -> int:
-        while parent[x] != x:
-            parent[x] = parent[parent[x]]
-            x = parent[x]
-        return x
-
-    for i, j in pairs:
-        ri, rj = root(i), root(j)
-        if ri != rj:
-            parent[max(ri, rj)] = min(ri, rj)
+    links = np.asarray(pairs, dtype=np.int64).reshape(-1, 2)
+    graph = coo_matrix((np.ones(len(links)), (links[:, 0], links[:, 1])), shape=(n, n))
+    _, component = connected_components(graph)  # weakly connected: a link joins its rows either way round
     groups: dict[int, list[int]] = defaultdict(list)
-    for i in range(n):
-        groups[root(i)].append(i)
-    return [sorted(g) for g in groups.values() if len(g) > 1]
+    for i, c in enumerate(component.tolist()):
+        groups[c].append(i)
+    return [g for g in groups.values() if len(g) > 1]
 
 
 def duplicate_checks(texts: Sequence[str], labels: Sequence[Any] | None, vectors: np.ndarray | None,
@@ -113,11 +108,10 @@ def duplicate_checks(texts: Sequence[str], labels: Sequence[Any] | None, vectors
     if vectors is None:
         checks.append(skipped_check("near_duplicates", "near duplicates", "no embeddings (near duplicates not checked)"))
     else:
-        first = {g[0] for g in exact}
-        in_group = {r for g in exact for r in g}
-        keep = [i for i in range(len(texts)) if i not in in_group or i in first]  # one row per exact group
+        repeated = set(redundant)
+        keep = [i for i in range(len(texts)) if i not in repeated]  # one row per exact group
         pairs = similar_pairs(vectors[keep], None, threshold)
-        near = [[keep[i] for i in g] for g in _union_find_groups(len(keep), [(i, j) for i, j, _ in pairs])]
+        near = [[keep[i] for i in g] for g in _linked_groups(len(keep), [(i, j) for i, j, _ in pairs])]
         best = sorted(pairs, key=lambda p: -p[2])
         examples = [{"rows": [keep[i], keep[j]], "similarity": round(s, 4), "text_a": _clip(texts[keep[i]]),
                      "text_b": _clip(texts[keep[j]]),
@@ -129,11 +123,8 @@ def duplicate_checks(texts: Sequence[str], labels: Sequence[Any] | None, vectors
                                  "--near-threshold if these are legitimate", examples, groups=len(near), pairs=len(pairs),
                                  threshold=threshold))
     if labels is not None:
-        conflicts = []
-        for kind, groups in (("exact", exact), ("near", near)):
-            for g in groups:
-                if len({_label_str(labels[r]) for r in g}) > 1:
-                    conflicts.append((kind, g))
+        conflicts = [(kind, g) for kind, groups in (("exact", exact), ("near", near)) for g in groups
+                     if len({_label_str(labels[r]) for r in g}) > 1]
         examples = [{"kind": kind, "rows": g[:10], "text": _clip(texts[g[0]]),
                      "labels": dict(Counter(_label_str(labels[r]) for r in g))} for kind, g in conflicts[:n_examples]]
         checks.append(make_check("conflicting_labels", "duplicates with conflicting labels",
@@ -153,11 +144,8 @@ def leakage_check(train_texts: Sequence[str], test_texts: Sequence[str], train_v
     train_keys: dict[str, list[int]] = defaultdict(list)
     for i, text in enumerate(train_texts):
         train_keys[normalise_text(text)].append(i)
-    exact: dict[int, list[int]] = {}
-    for j, text in enumerate(test_texts):
-        hits = train_keys.get(normalise_text(text))
-        if hits:
-            exact[j] = hits
+    test_keys = [normalise_text(text) for text in test_texts]
+    exact = {j: train_keys[k] for j, k in enumerate(test_keys) if k in train_keys}  # test row -> train rows
     near: dict[int, tuple[int, float]] = {}
     if train_vectors is not None and test_vectors is not None:
         for j, i, sim in similar_pairs(test_vectors, train_vectors, threshold):

@@ -11,19 +11,15 @@ from ..tables import table
 SEVERITY_ORDER = {"problem": 0, "warning": 1, "ok": 2, "skipped": 3}
 
 
-def audit_rows(audit: dict[str, Any]) -> list[dict[str, Any]]:
-    """One row per check: check, count, severity, suggested action."""
-    return [{"check": c["title"], "count": c["count"], "severity": c["severity"], "suggested action": c["action"]}
-            for c in audit["checks"]]
-
-
 def audit_text(audit: dict[str, Any], examples: int = 2) -> str:
-    """The table plus a couple of examples per non-empty check."""
+    """The table (a row per check: count, severity, suggested action) plus a couple of examples per non-empty
+    check."""
     data = audit["data"]
     lines = [f"audit of {data['path']}: {data['rows']:,} rows"
              + (f", {len(data['classes'])} classes" if data["classes"] else "")
              + (f"; test {audit['test']['path']}: {audit['test']['rows']:,} rows" if audit.get("test") else ""),
-             "", table(audit_rows(audit))]
+             "", table([{"check": c["title"], "count": c["count"], "severity": c["severity"],
+                         "suggested action": c["action"]} for c in audit["checks"]])]
     for check in audit["checks"]:
         if check["count"] and check["examples"] and check["severity"] in ("problem", "warning"):
             lines.append(f"\n{check['title']} — examples:")

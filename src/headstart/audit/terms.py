@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -60,13 +61,11 @@ class TermList:
         category: swapping one side only would change the meaning, not just the identity.
         """
         variants: list[dict[str, str]] = []
-        by_category: dict[str, list[str]] = {}
-        for category, group in self.find(text):
-            by_category.setdefault(category, []).append(group)
-        for category, groups in by_category.items():
-            if len(groups) != 1:
+        found = self.find(text)
+        groups_in = Counter(category for category, _ in found)
+        for category, source in found:
+            if groups_in[category] != 1:
                 continue
-            source = groups[0]
             for target in self.categories[category]:
                 if target == source:
                     continue

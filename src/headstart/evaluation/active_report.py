@@ -17,7 +17,7 @@ from typing import Any, Sequence
 
 from ..errors import DataError, expected
 from ..io import atomic_write_text
-from .report import CSS, _png, _pyplot, html_table
+from .report import CSS, _figure, _png, html_table
 
 Point = tuple[float, float, float, int]  # labels, mean accuracy, std over seeds, seeds
 RANDOM_NAMES = ("random", "RandomSampling")
@@ -67,8 +67,7 @@ def is_random(name: str) -> bool:
 
 def active_figure(title: str, curves: dict[str, list[Point]]):
     """One plot: labels (x) against accuracy (y), a line per strategy, random sampling dashed."""
-    plt = _pyplot()
-    fig, ax = plt.subplots(figsize=(7.5, 4.4))
+    fig, ax = _figure(7.5, 4.4)
     for name, points in curves.items():
         xs, ys, sd = [p[0] for p in points], [p[1] for p in points], [p[2] for p in points]
         line, = ax.plot(xs, ys, "--" if is_random(name) else "-", marker="." if len(xs) < 20 else None, label=name,
@@ -76,9 +75,7 @@ def active_figure(title: str, curves: dict[str, list[Point]]):
         if any(sd):
             ax.fill_between(xs, [y - s for y, s in zip(ys, sd)], [y + s for y, s in zip(ys, sd)],
                             color=line.get_color(), alpha=0.08)
-    ax.set_xlabel("labelled rows")
-    ax.set_ylabel("accuracy")
-    ax.set_title(title)
+    ax.set(xlabel="labelled rows", ylabel="accuracy", title=title)
     ax.grid(alpha=0.3)
     ax.legend(fontsize=7, ncol=2)
     return fig

@@ -52,7 +52,7 @@ SELF_TRAIN_SUFFIX = "+self-train"
 
 def base_strategy(name: str) -> str:
     """The registered strategy behind a grid name ('probe+self-train' -> 'probe')."""
-    return name[:-len(SELF_TRAIN_SUFFIX)] if name.endswith(SELF_TRAIN_SUFFIX) else name
+    return name.removesuffix(SELF_TRAIN_SUFFIX)
 
 
 def self_trains(name: str) -> bool:
@@ -202,12 +202,10 @@ class Cell:
 
 def plan(train: Examples, test: Examples, spec: CompareSpec, strategies: list[str]) -> list[Cell]:
     """Every cell of the grid, cheapest first (kind weight x rows), then by seed."""
-    cells = []
-    for name in strategies:
-        setup = setup_hash(train, test, spec.backbone, name, cell_options(spec, name))
-        for size in spec.sizes:
-            for seed in range(spec.seeds):
-                cells.append(Cell(name, size, seed, setup, sample_size(train, size)))
+    setups = {name: setup_hash(train, test, spec.backbone, name, cell_options(spec, name))
+              for name in strategies}
+    cells = [Cell(name, size, seed, setups[name], sample_size(train, size))
+             for name in strategies for size in spec.sizes for seed in range(spec.seeds)]
     return sorted(cells, key=lambda c: (get_strategy(base_strategy(c.strategy)).cost.value
                                         * (c.estimated_rows + _CELL_OVERHEAD),
                                         size_order(c.size), c.seed, c.strategy))
@@ -280,8 +278,7 @@ def write_results(folder: Path, results: dict[str, Any]) -> None:
     buffer = io.StringIO()
     writer = csv.DictWriter(buffer, fieldnames=CSV_COLUMNS, extrasaction="ignore")
     writer.writeheader()
-    for cell in results["cells"]:
-        writer.writerow({**cell["metrics"], **{k: v for k, v in cell.items() if k != "metrics"}})
+    writer.writerows(c["metrics"] | {k: v for k, v in c.items() if k != "metrics"} for c in results["cells"])
     atomic_write_text(folder / RESULTS_CSV, buffer.getvalue())
 
 

@@ -201,14 +201,11 @@ def recommend(curves: dict[str, list[dict[str, Any]]]) -> dict[str, Any] | None:
     """At the largest size: the cheapest strategy (mean fit time) whose mean is within one standard
     deviation (over seeds) of the best mean there. When the best has a single seed its spread is unknown,
     so no strategy can be called "within" it: the best score is recommended, and `basis` says so."""
-    at_size: dict[str, list[tuple[str, dict[str, Any]]]] = {}
-    for name, points in curves.items():
-        for p in points:
-            at_size.setdefault(p["size"], []).append((name, p))
-    if not at_size:
+    sizes = [p["size"] for points in curves.values() for p in points]
+    if not sizes:
         return None
-    size = max(at_size, key=size_order)
-    rows = at_size[size]
+    size = max(sizes, key=size_order)
+    rows = [(name, p) for name, points in curves.items() for p in points if p["size"] == size]
     best_name, best = max(rows, key=lambda r: r[1]["mean"])
     spread = best["std"]
     floor = best["mean"] - (spread or 0.0)

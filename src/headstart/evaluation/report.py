@@ -35,27 +35,21 @@ MAX_TEXT_CHARS = 300
 
 
 def _png(fig) -> str:
+    """The figure as an inline <img> (base64 PNG)."""
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png", dpi=90, bbox_inches="tight")
-    import matplotlib.pyplot as plt
-
-    plt.close(fig)
     data = base64.b64encode(buffer.getvalue()).decode("ascii")
     return f'<img class="plot" alt="plot" src="data:image/png;base64,{data}">'
 
 
-def _pyplot():
-    import matplotlib
+def _figure(width: float, height: float):
+    """A figure and its axes, drawn by matplotlib's Agg backend outside pyplot (no window, nothing to close)."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
 
-    matplotlib.use("Agg", force=True)
-    import matplotlib.pyplot as plt
-
-    return plt
-
-
-def _spread(point: dict[str, Any]) -> float:
-    """The std over seeds, 0 where there is none (one seed)."""
-    return float(point.get("std") or 0.0) if point.get("seeds", 2) > 1 else 0.0
+    fig = Figure(figsize=(width, height))
+    FigureCanvasAgg(fig)
+    return fig, fig.subplots()
 
 
 def one_seed(results: dict[str, Any]) -> bool:
@@ -113,10 +107,7 @@ def _score_axes(ax, results: dict[str, Any], xlabel: str, title: str) -> None:
     majority = majority_baseline(results)
     if majority:
         ax.axhline(majority[1], color="grey", linestyle=":", label=f"always '{majority[0]}' ({majority[1]:.3f})")
-    ax.set_xscale("log")
-    ax.set_xlabel(xlabel)
-    ax.set_ylabel(f"test {results['metric']}")
-    ax.set_title(title)
+    ax.set(xscale="log", xlabel=xlabel, ylabel=f"test {results['metric']}", title=title)
     ax.grid(alpha=0.3)
     if results["curves"]:
         ax.legend(loc="upper left", bbox_to_anchor=(1.02, 1.0), fontsize=9)
@@ -125,12 +116,11 @@ def _score_axes(ax, results: dict[str, Any], xlabel: str, title: str) -> None:
 def learning_curve_figure(results: dict[str, Any]):
     """The learning curves as a matplotlib figure: x ticks at the sizes run, the majority-class score as a
     line."""
-    plt = _pyplot()
-    fig, ax = plt.subplots(figsize=(8, 4.8))
+    fig, ax = _figure(8, 4.8)
     for name, points in results["curves"].items():
         x = [p["n_per_class"] for p in points]
         y = [p["mean"] for p in points]
-        err = [_spread(p) for p in points]
+        err = [float(p.get("std") or 0.0) if p.get("seeds", 2) > 1 else 0.0 for p in points]  # 0: one seed
         style = "--" if name in results["baselines"] else "-"
         ax.errorbar(x, y, yerr=err if any(err) else None, fmt="o" + style, capsize=4, label=name)
         if any(err):
@@ -144,8 +134,7 @@ def learning_curve_figure(results: dict[str, Any]):
 
 def fit_time_figure(results: dict[str, Any]):
     """Score against mean fit time, one point per strategy and size: what each gain costs."""
-    plt = _pyplot()
-    fig, ax = plt.subplots(figsize=(8, 4.8))
+    fig, ax = _figure(8, 4.8)
     for name, points in results["curves"].items():
         x = [max(p["fit_seconds"], 1e-3) for p in points]
         y = [p["mean"] for p in points]
@@ -161,38 +150,30 @@ def fit_time_figure(results: dict[str, Any]):
 def confusion_plot(labels: Sequence[str], matrix: Sequence[Sequence[int]]) -> str:
     import numpy as np
 
-    plt = _pyplot()
     m = np.asarray(matrix)
     size = min(0.5 * len(labels) + 2.5, 14)
-    fig, ax = plt.subplots(figsize=(size, size * 0.85))
+    fig, ax = _figure(size, size * 0.85)
     ax.imshow(m, cmap="Blues")
     ax.set_xticks(range(len(labels)), labels, rotation=45, ha="right", fontsize=8)
     ax.set_yticks(range(len(labels)), labels, fontsize=8)
     if len(labels) <= 20:
-        for i in range(m.shape[0]):
-            for j in range(m.shape[1]):
-                ax.text(j, i, str(m[i, j]), ha="center", va="center",
-                        color="white" if m[i, j] > m.max() / 2 else "black", fontsize=8)
-    ax.set_xlabel("predicted")
-    ax.set_ylabel("true")
-    ax.set_title("confusion matrix (test set)")
+        for i, j in np.ndindex(m.shape):
+            ax.text(j, i, str(m[i, j]), ha="center", va="center",
+                    color="white" if m[i, j] > m.max() / 2 else "black", fontsize=8)
+    ax.set(xlabel="predicted", ylabel="true", title="confusion matrix (test set)")
     return _png(fig)
 
 
 def calibration_figure(calibration: dict[str, Any]):
     """Reliability diagram before and after temperature scaling; the legend sits below the axes."""
-    plt = _pyplot()
-    fig, ax = plt.subplots(figsize=(5.5, 5))
+    fig, ax = _figure(5.5, 5)
     ax.plot([0, 1], [0, 1], color="grey", linestyle=":", label="perfect calibration")
     for key, label, marker in (("reliability_before", "before", "o"), ("reliability_after", "after temperature", "s")):
         bins = [b for b in calibration[key]["bins"] if b["count"]]
         ax.plot([b["confidence"] for b in bins], [b["accuracy"] for b in bins], marker=marker,
                 label=f"{label} (ECE {calibration[key]['ece']:.3f})")
-    ax.set_xlim(0, 1)
-    ax.set_ylim(0, 1)
-    ax.set_xlabel("confidence (top-class probability)")
-    ax.set_ylabel("accuracy")
-    ax.set_title(f"reliability diagram, T = {calibration['temperature']:.3f}")
+    ax.set(xlim=(0, 1), ylim=(0, 1), xlabel="confidence (top-class probability)", ylabel="accuracy",
+           title=f"reliability diagram, T = {calibration['temperature']:.3f}")
     ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.13), fontsize=9)
     ax.grid(alpha=0.3)
     return fig
@@ -230,10 +211,6 @@ def display_path(path: str | os.PathLike, folder: str | Path | None = None) -> s
     return Path(text).name
 
 
-def _short_source(results: dict[str, Any]) -> str:
-    return display_path(results["data"]["train"]["source"])
-
-
 def _pm(mean: float | None, std: float | None, seeds: int) -> str:
     if mean is None:
         return "-"
@@ -251,7 +228,7 @@ def model_card(results: dict[str, Any], final: dict[str, Any] | None, folder: st
     rec, data = results.get("recommendation") or {}, results["data"]
     metric, seeds = results["metric"], results["seeds"]
     train, test = data["train"], data["test"]
-    lines = [f"# Model card: {rec.get('strategy', 'no model')} on {_short_source(results)}", ""]
+    lines = [f"# Model card: {rec.get('strategy', 'no model')} on {display_path(train['source'])}", ""]
     lines += ["## Intended use",
               f"- {results['task']} of short texts into: {', '.join(train['labels']) or 'values'}.",
               "- Texts like the training data (same domain, language and length); a human should review "
@@ -300,10 +277,6 @@ def model_card(results: dict[str, Any], final: dict[str, Any] | None, folder: st
     return "\n".join(lines) + "\n"
 
 
-def _inline(text: str) -> str:
-    return re.sub(r"`([^`]+)`", r"<code>\1</code>", html.escape(text))
-
-
 def _markdown_to_html(text: str) -> str:
     """The small markdown subset model cards use: headings, bullet lists, pipe tables and `code`."""
     out, block = [], ""  # block: the open <ul> or <table>, if any
@@ -315,7 +288,7 @@ def _markdown_to_html(text: str) -> str:
         if kind == "ul":
             if not block:
                 out.append("<ul>")
-            out.append(f"<li>{_inline(line[2:])}</li>")
+            out.append("<li>" + re.sub(r"`([^`]+)`", r"<code>\1</code>", html.escape(line[2:])) + "</li>")
         elif kind == "table":
             cells = [html.escape(c.strip()) for c in line.strip().strip("|").split("|")]
             if not block:
@@ -338,7 +311,8 @@ def _markdown_to_html(text: str) -> str:
 def _header(results: dict[str, Any], folder: Path) -> list[str]:
     stamp = datetime.datetime.fromtimestamp((folder / RESULTS_JSON).stat().st_mtime).strftime("%Y-%m-%d %H:%M")
     now = datetime.datetime.now().strftime("%Y-%m-%d %H:%M")
-    parts = [f'<header id="hs-header"><h1>headstart comparison: {html.escape(_short_source(results))}</h1>',
+    source = html.escape(display_path(results["data"]["train"]["source"]))
+    parts = [f'<header id="hs-header"><h1>headstart comparison: {source}</h1>',
              f'<p class="note">headstart {html.escape(__version__)}; results of {stamp}, report written {now}.<br>'
              f'task {results["task"]}, metric {results["metric"]}, backbone '
              f'{html.escape(display_path(results["backbone"]))}, {results["seeds"]} seed(s), '

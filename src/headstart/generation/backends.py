@@ -51,18 +51,22 @@ def choose_architecture(ref: BackboneRef, config: GenerationConfig) -> str:
 
 def pretrained_backend(ref: BackboneRef, config: GenerationConfig) -> Backend:
     """The backbone's pre-trained weights as a model that generates (the generation strategies start here)."""
-    from transformers import AutoModelForCausalLM, AutoModelForSeq2SeqLM
-
     arch = choose_architecture(ref, config)
     tokenizer = prepare_tokenizer(load_tokenizer(ref))
-    if arch == "decoder":
-        model = load_model(ref, AutoModelForCausalLM)
-    elif arch == "seq2seq":
-        model = load_model(ref, AutoModelForSeq2SeqLM)
-    else:
-        model = warm_started(ref, tokenizer)
+    model = warm_started(ref, tokenizer) if arch == "warm-start" else load_model(ref, _model_class(arch))
     set_special_ids(model, tokenizer, arch)
     return Backend(model, tokenizer, arch)
+
+
+def _model_class(architecture: str):
+    """The transformers class that builds and loads models of `architecture` (ModelError for another name)."""
+    from transformers import AutoModelForCausalLM, AutoModelForSeq2SeqLM, EncoderDecoderModel
+
+    classes = {"decoder": AutoModelForCausalLM, "seq2seq": AutoModelForSeq2SeqLM,
+               "warm-start": EncoderDecoderModel}
+    if architecture not in classes:
+        raise ModelError(expected(f"an architecture in {ARCHITECTURES}", repr(architecture), "Retrain the model."))
+    return classes[architecture]
 
 
 def prepare_tokenizer(tokenizer):
@@ -77,10 +81,9 @@ def prepare_tokenizer(tokenizer):
 
 
 def start_token_id(tokenizer) -> int:
-    for tok in (tokenizer.bos_token_id, tokenizer.cls_token_id, tokenizer.eos_token_id):
-        if tok is not None:
-            return int(tok)
-    return int(tokenizer.pad_token_id)
+    """The decoder's first token: bos, else cls, else eos, else pad."""
+    ids = (tokenizer.bos_token_id, tokenizer.cls_token_id, tokenizer.eos_token_id)
+    return int(next((i for i in ids if i is not None), tokenizer.pad_token_id))
 
 
 def set_special_ids(model, tokenizer, arch: str) -> None:
@@ -143,14 +146,11 @@ def save_backend(backend: Backend, folder: Path, merge: bool = False) -> None:
 
 def load_backend(folder: Path, architecture: str, base: dict[str, str] | None = None) -> Backend:
     """Read what `save_backend` wrote; an adapter is put on its base model (`base`: the backbone record)."""
-    from transformers import AutoModelForCausalLM, AutoModelForSeq2SeqLM, AutoTokenizer, EncoderDecoderModel
+    from transformers import AutoTokenizer
 
     import torch
 
-    cls = {"decoder": AutoModelForCausalLM, "seq2seq": AutoModelForSeq2SeqLM,
-           "warm-start": EncoderDecoderModel}.get(architecture)
-    if cls is None:
-        raise ModelError(expected(f"an architecture in {ARCHITECTURES}", repr(architecture), "Retrain the model."))
+    cls = _model_class(architecture)
     if (folder / ADAPTER_DIR).exists():
         from peft import PeftModel
 

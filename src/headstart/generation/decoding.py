@@ -6,7 +6,7 @@ import time
 from dataclasses import dataclass
 
 from ..progress import bar as progress_bar
-from ..training.batching import sorted_batches
+from ..training.batching import pad_batch, sorted_batches
 from .backends import Backend
 from .config import GenerationConfig
 
@@ -23,16 +23,11 @@ class GenerationStats:
 
 
 def pad_inputs(rows: list[list[int]], pad_id: int, left: bool, device: str):
-    import torch
-
-    width = max(len(r) for r in rows)
-    ids = torch.full((len(rows), width), pad_id, dtype=torch.long)
-    mask = torch.zeros((len(rows), width), dtype=torch.long)
-    for i, r in enumerate(rows):
-        span = slice(width - len(r), width) if left else slice(0, len(r))
-        ids[i, span] = torch.as_tensor(r, dtype=torch.long)
-        mask[i, span] = 1
-    return ids.to(device), mask.to(device)
+    """Ids and attention mask, padded on the right or, with `left`, on the left (decoder-only models)."""
+    if not left:
+        return pad_batch(rows, pad_id, device)
+    ids, mask = pad_batch([r[::-1] for r in rows], pad_id, device)  # the reversed rows, padded on the right
+    return ids.flip(1), mask.flip(1)  # flipped back: each row in order, its padding on the left
 
 
 def generate(backend: Backend, inputs: list[list[int]], config: GenerationConfig, device: str,

@@ -6,12 +6,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Sequence
 
+from ..training.batching import pad_batch
 from .backends import Backend
 from .config import GenerationConfig
 from .data import truncate_tokens
+from .loss import IGNORE_INDEX
 from .prompts import build_prompt, resolve_template, uses_chat
-
-IGNORE_INDEX = -100
 
 
 @dataclass
@@ -63,26 +63,13 @@ def training_examples(backend: Backend, prompter: Prompter, sources: Sequence[st
     labels = target_ids(backend, targets, config.max_target_length)
     if not backend.is_decoder:
         return [{"input_ids": i, "labels": t} for i, t in zip(inputs, labels)]
-    examples = []
-    for prompt, target in zip(inputs, labels):
-        ids = (prompt + target)[:config.max_length]
-        masked = ([IGNORE_INDEX] * len(prompt) + target)[:config.max_length]
-        examples.append({"input_ids": ids, "labels": masked})
-    return examples
+    n = config.max_length
+    return [{"input_ids": (prompt + target)[:n], "labels": ([IGNORE_INDEX] * len(prompt) + target)[:n]}
+            for prompt, target in zip(inputs, labels)]
 
 
 def collate(examples: list[dict[str, list[int]]], pad_id: int, device: str) -> dict:
     """Right-padded batch: pad ids in inputs, -100 in labels (ignored by the loss)."""
-    import torch
-
-    def pad(rows: list[list[int]], value: int):
-        width = max(len(r) for r in rows)
-        out = torch.full((len(rows), width), value, dtype=torch.long)
-        for i, r in enumerate(rows):
-            out[i, :len(r)] = torch.as_tensor(r, dtype=torch.long)
-        return out
-
-    input_ids = pad([e["input_ids"] for e in examples], pad_id)
-    mask = pad([[1] * len(e["input_ids"]) for e in examples], 0)
-    labels = pad([e["labels"] for e in examples], IGNORE_INDEX)
-    return {"input_ids": input_ids.to(device), "attention_mask": mask.to(device), "labels": labels.to(device)}
+    input_ids, mask = pad_batch([e["input_ids"] for e in examples], pad_id, device)
+    labels, _ = pad_batch([e["labels"] for e in examples], IGNORE_INDEX, device)
+    return {"input_ids": input_ids, "attention_mask": mask, "labels": labels}

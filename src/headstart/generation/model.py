@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 from typing import Any, Sequence
 
+import numpy as np
 from sklearn.base import BaseEstimator
 
 from .. import params
@@ -81,9 +82,8 @@ class Seq2SeqModel(params.EstimatorParams, BaseEstimator):
         train_pairs = sources if isinstance(sources, Pairs) else pairs_from_lists(sources, targets)
         if train_pairs.targets is None:
             raise ModelError(expected("training targets", "none", "Pass the target texts."))
-        valid_pairs = self._validation(train_pairs, sources_valid, targets_valid, config, strategy.trains)
-        if valid_pairs is not None and sources_valid is None:
-            train_pairs, valid_pairs = valid_pairs
+        train_pairs, valid_pairs = self._validation(train_pairs, sources_valid, targets_valid, config,
+                                                    strategy.trains)
         set_seed(self.seed)
         self.config_ = config
         self.device_ = pick_device(config.device)
@@ -96,7 +96,8 @@ class Seq2SeqModel(params.EstimatorParams, BaseEstimator):
             backend = strategy.build_backend(self.backbone_, config)
             self.prompter_ = Prompter.for_backend(backend, self.task, config)
             trainable, total = count_parameters(backend.model)
-            result: dict[str, Any] = {"history": [], "steps": 0, "best": {}}
+            result: dict[str, Any] = {"train_seconds": 0.0, "steps": 0, "best": {}, "history": [],
+                                      "stopped_early": False, "out_of_time": False, "loss": ""}  # zero-shot
             if strategy.trains:
                 train_ex = training_examples(backend, self.prompter_, train_pairs.sources, train_pairs.targets, config)
                 valid_ex = (training_examples(backend, self.prompter_, valid_pairs.sources, valid_pairs.targets, config)
@@ -106,23 +107,21 @@ class Seq2SeqModel(params.EstimatorParams, BaseEstimator):
             else:
                 trainable = 0
         self.backend_: Backend = finish_training(backend)
-        self.fit_report_ = {"fit_seconds": time.perf_counter() - started, "train_seconds": result.get("seconds", 0.0),
-                            "trainable_parameters": trainable, "total_parameters": total,
-                            "steps": result["steps"], "best": result["best"], "history": result["history"],
-                            "stopped_early": result.get("stopped_early", False),
-                            "out_of_time": result.get("out_of_time", False), "loss": result.get("loss", "")}
+        self.fit_report_ = {"fit_seconds": time.perf_counter() - started, "trainable_parameters": trainable,
+                            "total_parameters": total, **result}
         self.data_ = {"source": train_pairs.source, "fingerprint": train_pairs.fingerprint(),
                       "n_train": len(train_pairs), "n_valid": len(valid_pairs) if valid_pairs is not None else 0}
         return self
 
     def _validation(self, train_pairs: Pairs, sources_valid: Any, targets_valid: Any, config: GenerationConfig,
-                    trains: bool):
+                    trains: bool) -> tuple[Pairs, Pairs | None]:
+        """(training pairs, validation pairs): the ones given, else a seeded `valid_fraction` of the training
+        pairs (from 20 on, for strategies that train), else none."""
         if sources_valid is not None:
-            return sources_valid if isinstance(sources_valid, Pairs) else pairs_from_lists(sources_valid, targets_valid)
+            return train_pairs, (sources_valid if isinstance(sources_valid, Pairs)
+                                 else pairs_from_lists(sources_valid, targets_valid))
         if not trains or config.valid_fraction <= 0 or len(train_pairs) < 20:
-            return None
-        import numpy as np
-
+            return train_pairs, None
         order = np.random.default_rng(self.seed).permutation(len(train_pairs))
         n_valid = max(1, int(round(config.valid_fraction * len(train_pairs))))
         pick = lambda idx: Pairs([train_pairs.sources[i] for i in idx],  # noqa: E731

@@ -24,11 +24,13 @@ def validation_loss(model, examples: list[dict], pad_id: int, batch_size: int, d
     import torch
 
     total, tokens = 0.0, 0
+    # causal LMs predict token t+1 from t: the first label of each row is never scored
+    shifts = not getattr(model.config, "is_encoder_decoder", False)
     model.eval()
     with torch.no_grad():
         for start in range(0, len(examples), batch_size):
             batch = collate(examples[start:start + batch_size], pad_id, device)
-            scored = batch["labels"][:, 1:] if _shifts(model) else batch["labels"]
+            scored = batch["labels"][:, 1:] if shifts else batch["labels"]
             n = max(int((scored != -100).sum()), 1)
             total += float(loss_fn(model, batch)) * n
             tokens += n
@@ -36,14 +38,9 @@ def validation_loss(model, examples: list[dict], pad_id: int, batch_size: int, d
     return total / max(tokens, 1)
 
 
-def _shifts(model) -> bool:
-    # causal LMs predict token t+1 from t: the first label of each row is never scored
-    return not getattr(model.config, "is_encoder_decoder", False)
-
-
 def train(model, train_examples: list[dict], valid_examples: list[dict] | None, config: GenerationConfig,
           pad_id: int, seed: int, device: str) -> dict[str, Any]:
-    """Train in place; returns history, best validation loss and whether the time budget ended training."""
+    """Train in place; returns the training part of the fit report (steps, history, best, ...)."""
     model.to(device)
     model.train()
     checkpointing = config.gradient_checkpointing and hasattr(model, "gradient_checkpointing_enable")
@@ -105,7 +102,7 @@ def train(model, train_examples: list[dict], valid_examples: list[dict] | None, 
     model.eval()
     return {"history": history, "steps": step, "best": {"valid_loss": best_loss, "step": best_step}
             if best_state is not None else {}, "stopped_early": stop, "out_of_time": out_of_time,
-            "seconds": time.perf_counter() - started, "loss": loss_name}
+            "train_seconds": time.perf_counter() - started, "loss": loss_name}
 
 
 def _trainable_state(model) -> dict[str, Any]:
