@@ -46,7 +46,8 @@ from headstart.heads import fit_head  # noqa: E402
 from headstart.unlabelled.query import QUERIES, query_model, select  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results" / "active-cpu.jsonl"
-HEADSTART_QUERIES = ("margin", "entropy", "least-confident", "kcenter", "cluster-margin", "random")
+HEADSTART_QUERIES = ("margin", "entropy", "least-confident", "kcenter", "cluster-margin", "density-margin",
+                     "random")
 # small-text's strategies by the name printed here (kcenter-like: GreedyCoreset; cold-start-like: EmbeddingKMeans)
 SMALL_TEXT_QUERIES = ("BreakingTies", "PredictionEntropy", "LeastConfidence", "GreedyCoreset", "EmbeddingKMeans",
                       "RandomSampling")

@@ -55,7 +55,9 @@ def main(argv: list[str] | None = None) -> int:
     conditions = ["quiet", "contended"] if args.beside_load else ["quiet"]
     src = str(Path(__file__).resolve().parents[1] / "src")
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(p for p in (src, os.environ.get("PYTHONPATH", "")) if p))
+    quiet_before = sidebyside.wait_until_quiet()
     load_before = os.getloadavg()
+    cpu_before = sidebyside.cpu_snapshot()
     runs: dict[str, list[dict]] = {c: [] for c in conditions}
     for repeat in range(args.repeats):
         for condition in conditions:
@@ -66,13 +68,16 @@ def main(argv: list[str] | None = None) -> int:
             print(f"# repeat {repeat + 1}/{args.repeats} {condition}: {seconds:.1f} s, peak RSS {rss:.0f} MB\n{tail}",
                   flush=True)
     load_after = os.getloadavg()
+    other = sidebyside.other_cores(cpu_before, sidebyside.cpu_snapshot())  # the competing load is ours
     row = {"benchmark": "demo_time", "command": shlex.join([sys.executable, *sys.argv]),
            "date": datetime.datetime.now().isoformat(timespec="seconds"), "host": platform.node(),
            "cpus": len(os.sched_getaffinity(0)), "repeats": args.repeats, "demo_args": args.demo_args,
            "load_before": [round(x, 2) for x in load_before], "load_after": [round(x, 2) for x in load_after],
-           "loaded": load_before[0] > sidebyside.LOADED_ABOVE, "target_s": TARGET_S, "conditions": {}}
+           "other_cores": sidebyside.cores(other), "other_cores_before": sidebyside.cores(quiet_before),
+           "loaded": sidebyside.is_loaded(other, load_before), "target_s": TARGET_S, "conditions": {}}
     print(f"\nheadstart demo, fresh cache each run; load average before {load_before[0]:.2f}, after "
-          f"{load_after[0]:.2f}" + ("  ** LOADED machine: not reportable **" if row["loaded"] else ""))
+          f"{load_after[0]:.2f}; other processes used {other:.2f} cores on average"
+          + ("  ** LOADED machine: not reportable **" if row["loaded"] else ""))
     for condition, mine in runs.items():
         s = sidebyside.spread([r["seconds"] for r in mine])
         row["conditions"][condition] = {"seconds": s, "runs_s": [r["seconds"] for r in mine],

@@ -9,9 +9,13 @@ A benchmark script defines its sides as functions `side(config: dict, clock: Clo
 * ASSERTS equal work before it prints a ratio: each side reports what it counted (rows, examples seen,
   optimiser steps, epochs, max length, longest batch, padding rule) and every field must agree across sides
   and repeats, as must the torch thread count; otherwise `UnequalWork` is raised and no row is written;
-* records torch threads, the load average before and after (the row is marked `loaded` when the 1-minute
-  load was above `LOADED_ABOVE` before it started), peak RSS per side, and appends one JSON row with the
-  exact command to `benchmarks/results/<name>.jsonl`.
+* records torch threads, the load average before and after, peak RSS per side, and the CPU that processes
+  OUTSIDE the benchmark used while it ran (`other_cores`: every CPU second the machine spent, from
+  /proc/stat, less this process's and its children's own); the row is marked `loaded` when that exceeds
+  `OTHER_CORES_ABOVE` (or, where /proc/stat is missing, when the 1-minute load was above `LOADED_ABOVE`
+  before it started). The load average alone cannot tell another job from the previous benchmark's own
+  tail, so before the first side runs the harness waits (up to `QUIET_WAIT_S`) until the other processes
+  are quiet; it appends one JSON row with the exact command to `benchmarks/results/<name>.jsonl`.
 
 `count_training(model)` counts the work of any PyTorch training loop from the outside (forward pre-hook
 and a global optimiser-step hook), so headstart and `transformers.Trainer` are counted the same way.
@@ -39,6 +43,8 @@ RESULTS_DIR = Path(__file__).resolve().parent / "results"
 CHILD_FLAG = "--sidebyside-child"
 RESULT_PREFIX = "SIDEBYSIDE_RESULT "
 LOADED_ABOVE = 0.5
+OTHER_CORES_ABOVE = 0.1  # average cores used by other processes during a run above which it is `loaded`
+QUIET_WAIT_S = 300.0
 
 
 class UnequalWork(AssertionError):
@@ -282,6 +288,66 @@ def competing_load(threads: int = 2, settle_s: float = 2.0) -> Iterator[subproce
 
 
 
+@dataclass(frozen=True)
+class CpuSnapshot:
+    """CPU seconds the whole machine (`busy_s`, from /proc/stat; nan where there is none) and this process with
+    its waited-for children (`own_s`) had used at wall-clock time `wall`."""
+
+    wall: float
+    busy_s: float
+    own_s: float
+
+
+def cpu_snapshot() -> CpuSnapshot:
+    own = sum(getattr(resource.getrusage(who), f) for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)
+              for f in ("ru_utime", "ru_stime"))
+    try:
+        with open("/proc/stat", encoding="ascii") as fh:
+            fields = [int(v) for v in fh.readline().split()[1:]]
+        # user nice system idle iowait irq softirq steal ...: busy = all but idle, iowait and steal
+        busy = (sum(fields[:3]) + sum(fields[5:7])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError):
+        busy = float("nan")
+    return CpuSnapshot(time.monotonic(), busy, own)
+
+
+def other_cores(before: CpuSnapshot, after: CpuSnapshot) -> float:
+    """Average cores used between two snapshots by processes that are neither this one nor its (waited-for)
+    children: 0 on a quiet machine, about 2 beside another 2-thread job; nan where it cannot be measured.
+    Children still running at `after` are not yet counted as ours, so take `after` once they are waited for."""
+    wall = after.wall - before.wall
+    if wall <= 0 or before.busy_s != before.busy_s:
+        return float("nan")
+    return max(0.0, ((after.busy_s - before.busy_s) - (after.own_s - before.own_s)) / wall)
+
+
+def wait_until_quiet(window_s: float = 5.0, limit_s: float | None = None) -> float:
+    """Wait until other processes use at most OTHER_CORES_ABOVE over `window_s` (at most `limit_s`, default
+    QUIET_WAIT_S; 0 waits not at all and returns nan); return what they used in the last window (recorded;
+    a run that never got quiet is marked loaded by what it measures while it runs)."""
+    limit = QUIET_WAIT_S if limit_s is None else limit_s
+    if limit <= 0:
+        return float("nan")
+    deadline = time.monotonic() + limit
+    while True:
+        before = cpu_snapshot()
+        time.sleep(window_s)
+        used = other_cores(before, cpu_snapshot())
+        if not used > OTHER_CORES_ABOVE or time.monotonic() >= deadline:
+            return used
+
+
+def cores(value: float) -> float | None:
+    """A measured core count for a JSON row: rounded, or None (null) where it could not be measured."""
+    return round(value, 3) if value == value else None
+
+
+def is_loaded(other: float, load_before: Sequence[float]) -> bool:
+    """The run shared the machine: other processes used more than OTHER_CORES_ABOVE on average (where that can
+    be measured), else the 1-minute load average before it was above LOADED_ABOVE."""
+    return other > OTHER_CORES_ABOVE if other == other else load_before[0] > LOADED_ABOVE
+
+
 def user_set(name: str) -> bool:
     """Whether `name` is in the environment by the user's choice, not set by headstart.threads at import
     (which lists what it set, with the value, in HEADSTART_THREADS_SET)."""
@@ -296,7 +362,8 @@ def spread(values: Sequence[float]) -> dict[str, float]:
 def compare(name: str, script: str, sides: Sequence[str], config: dict, *, repeats: int = 3,
             ratios: Sequence[tuple[str, str]] = (), env_of: dict[str, dict[str, str]] | None = None,
             beside: dict[str, Callable[[], contextlib.AbstractContextManager]] | None = None,
-            threads: int | None = 0, same_threads: bool = True, results_dir: Path | None = RESULTS_DIR, runner: Callable[..., Run] = run_child) -> dict[str, Any]:
+            threads: int | None = 0, same_threads: bool = True, results_dir: Path | None = RESULTS_DIR,
+            runner: Callable[..., Run] = run_child, wait_quiet: bool = True) -> dict[str, Any]:
     """Run `sides` of `script` interleaved `repeats` times, check equal work, print and record the figures.
 
     ratios: (slower_candidate, reference) pairs; each is reported as median(a) / median(b) seconds.
@@ -304,12 +371,15 @@ def compare(name: str, script: str, sides: Sequence[str], config: dict, *, repea
     during each of its repeats (e.g. a competing load process). threads: torch threads of every side, fixed
     through HEADSTART_THREADS so that the sides cannot differ (0: the CPUs this process may use; None: each
     child decides, as `headstart` would, e.g. to compare thread policies). A user's OMP_NUM_THREADS wins.
+    wait_quiet: first wait until other processes are quiet (`wait_until_quiet`).
     """
     if repeats < 1:
         raise ValueError(f"expected repeats >= 1; got {repeats}")
     fixed = {} if threads is None or user_set("OMP_NUM_THREADS") else {
         "HEADSTART_THREADS": str(threads or len(os.sched_getaffinity(0)))}
+    quiet_before = wait_until_quiet() if wait_quiet else float("nan")
     load_before = os.getloadavg()
+    cpu_before = cpu_snapshot()
     runs: list[Run] = []
     for repeat in range(repeats):
         for side in sides:
@@ -321,13 +391,15 @@ def compare(name: str, script: str, sides: Sequence[str], config: dict, *, repea
             print(f"# {name} repeat {repeat + 1}/{repeats} {side}: {run.seconds:.2f} s, "
                   f"peak RSS {run.peak_rss_mb:.0f} MB, torch threads {run.torch_threads}", flush=True)
     load_after = os.getloadavg()
+    other = other_cores(cpu_before, cpu_snapshot())
     work = check_equal_work(runs, same_threads)  # raises before any ratio is printed or recorded
     row: dict[str, Any] = {
         "benchmark": name, "command": shlex.join([sys.executable, *sys.argv]),
         "date": datetime.datetime.now().isoformat(timespec="seconds"), "host": platform.node(),
         "cpus": len(os.sched_getaffinity(0)), "repeats": repeats, "config": config, "work": work,
         "torch_threads": runs[0].torch_threads if same_threads else "per side", "load_before": [round(x, 2) for x in load_before],
-        "load_after": [round(x, 2) for x in load_after], "loaded": load_before[0] > LOADED_ABOVE, "sides": {}}
+        "load_after": [round(x, 2) for x in load_after], "other_cores": cores(other),
+        "other_cores_before": cores(quiet_before), "loaded": is_loaded(other, load_before), "sides": {}}
     for side in sides:
         mine = [r for r in runs if r.side == side]
         row["sides"][side] = {"seconds": spread([r.seconds for r in mine]), "runs_s": [r.seconds for r in mine],
@@ -348,8 +420,9 @@ def compare(name: str, script: str, sides: Sequence[str], config: dict, *, repea
 def print_row(row: dict[str, Any]) -> None:
     print(f"\n{row['benchmark']}: equal work {json.dumps(row['work'])}")
     print(f"torch threads {row['torch_threads']}; load average before {row['load_before'][0]:.2f}, "
-          f"after {row['load_after'][0]:.2f}" + ("  ** LOADED machine: ratios are not reportable **"
-                                                 if row["loaded"] else ""))
+          f"after {row['load_after'][0]:.2f}; other processes used "
+          f"{'?' if row.get('other_cores') is None else format(row['other_cores'], '.2f')} cores on average while it ran" + ("  ** LOADED machine: ratios are not reportable **"
+                                              if row["loaded"] else ""))
     for side, figures in row["sides"].items():
         s = figures["seconds"]
         print(f"  {side:<28} min {s['min']:8.2f} s  median {s['median']:8.2f} s  max {s['max']:8.2f} s  "

@@ -63,7 +63,9 @@ def test_equal_sides_are_interleaved_and_recorded(script, tmp_path, capsys):
     assert set(row["sides"]["two_steps"]["seconds"]) == {"min", "median", "max"}
     assert len(row["sides"]["also_two"]["runs_s"]) == 3
     assert row["sides"]["two_steps"]["peak_rss_mb"] > 0
-    assert row["loaded"] == (row["load_before"][0] > sidebyside.LOADED_ABOVE)
+    other = float("nan") if row["other_cores"] is None else row["other_cores"]
+    assert row["loaded"] == sidebyside.is_loaded(other, row["load_before"])
+    assert row["other_cores"] is None or row["other_cores"] >= 0, "what other processes used is recorded"
     assert row["command"] == shlex.join([sys.executable, *sys.argv]), "the exact command that ran it"
 
 
@@ -96,3 +98,30 @@ def test_classification_training_sides_do_equal_work(sst2_dir, tiny_backbone):
     work = sidebyside.check_equal_work(runs)
     assert work["epochs"] == 1.0 and work["steps"] == 2 and work["examples"] == 64
     assert work["longest_batch"] <= 32
+
+
+def test_other_cores_is_the_machine_s_cpu_less_the_benchmark_s_own():
+    Snap = sidebyside.CpuSnapshot
+    # 10 s of wall time: the machine spent 25 CPU seconds, the benchmark (with its children) 5 of them
+    assert sidebyside.other_cores(Snap(0.0, 100.0, 1.0), Snap(10.0, 125.0, 6.0)) == pytest.approx(2.0)
+    assert sidebyside.other_cores(Snap(0.0, 100.0, 1.0), Snap(10.0, 110.0, 11.0)) == 0.0  # all of it ours
+    assert sidebyside.other_cores(Snap(0.0, float("nan"), 0.0), Snap(1.0, float("nan"), 1.0)) != 0.0  # nan
+
+
+def test_a_run_is_loaded_by_what_others_used_not_by_its_own_previous_load():
+    # the 1-minute load average of a benchmark that just ran is high, yet nobody else used the CPU
+    assert not sidebyside.is_loaded(0.02, [2.1, 1.5, 1.0])
+    assert sidebyside.is_loaded(1.9, [0.1, 0.1, 0.1])
+    assert sidebyside.is_loaded(float("nan"), [0.9, 0.5, 0.2])  # no /proc/stat: the load average decides
+    assert not sidebyside.is_loaded(float("nan"), [0.2, 0.5, 0.2])
+
+
+def test_own_work_is_counted_as_own():
+    before = sidebyside.cpu_snapshot()
+    total = 0
+    while sidebyside.cpu_snapshot().own_s - before.own_s < 0.2:  # burn 0.2 s of CPU in this process
+        total += sum(range(10_000))
+    after = sidebyside.cpu_snapshot()
+    assert after.own_s - before.own_s >= 0.2 and after.wall > before.wall
+    if after.busy_s == after.busy_s:  # /proc/stat exists: the machine's total includes this work
+        assert after.busy_s - before.busy_s >= 0.1

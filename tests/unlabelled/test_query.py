@@ -6,7 +6,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from headstart.errors import ConfigError, DataError
-from headstart.unlabelled.query import QUERIES, kmeans, margin_uncertainty, min_distances, normalise, select
+from headstart.unlabelled.query import (QUERIES, density, kmeans, margin_uncertainty, min_distances, normalise,
+                                       select)
 
 
 def pool(m=60, k=3, d=8, seed=0):
@@ -93,6 +94,26 @@ def test_cluster_margin_spreads_uncertain_rows_over_clusters():
     proba = np.tile([0.5, 0.5], (20, 1))
     chosen = select("cluster-margin", 2, proba=proba, embeddings=x, duplicate_cosine=1.01)
     assert {int(i) // 10 for i in chosen.indices} == {0, 1}
+
+
+def test_density_is_the_mean_cosine_to_the_nearest_other_rows():
+    rng = np.random.default_rng(2)
+    x = normalise(rng.normal(size=(30, 4)))
+    cos = x @ x.T
+    np.fill_diagonal(cos, -np.inf)
+    brute = np.sort(cos, axis=1)[:, -3:].mean(axis=1)
+    assert np.allclose(density(x, neighbours=3), brute)
+    assert density(x[:1]).tolist() == [0.0]  # a lone row has no neighbours
+
+
+def test_density_margin_prefers_a_typical_uncertain_row_to_an_uncertain_outlier():
+    rng = np.random.default_rng(0)
+    crowd = normalise(np.array([1.0, 0, 0]) + 0.05 * rng.normal(size=(15, 3)))
+    outlier = normalise(np.array([[0.0, 0, 1]]))
+    x = np.vstack([outlier, crowd])
+    proba = np.vstack([[0.5, 0.5], [0.52, 0.48], np.tile([0.9, 0.1], (14, 1))])  # the outlier is the most unsure
+    assert select("margin", 1, proba=proba, embeddings=x).indices.tolist() == [0]
+    assert select("density-margin", 1, proba=proba, embeddings=x).indices.tolist() == [1]
 
 
 @pytest.mark.parametrize("bad", [0, -1, 2.5, True])

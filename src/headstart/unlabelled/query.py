@@ -32,6 +32,7 @@ DUPLICATE_COSINE = 0.95
 # cluster the whole pool once; clustering the uncertain candidates keeps a 10,000-row pool under a second)
 CANDIDATES_PER_ROW = 10
 _CHUNK = 4096  # rows per block when comparing the pool with the labelled rows
+DENSITY_NEIGHBOURS = 10  # density-margin: how many nearest pool rows define how typical a row is
 
 
 @dataclass
@@ -250,6 +251,27 @@ def _cluster_margin(q: QueryInput, n: int, keep: Callable[[int], bool]) -> list[
         rest = np.flatnonzero(~in_candidates)
         chosen += [(int(rest[i]), s) for i, s in _ranked_rows(uncertainty[rest], rest, n - len(chosen), keep)]
     return chosen
+
+
+def density(x: np.ndarray, neighbours: int = DENSITY_NEIGHBOURS) -> np.ndarray:
+    """Mean cosine of each row to its `neighbours` nearest other rows (x L2-normalised): high in dense regions
+    of the pool, low for outliers. Blocks of rows keep memory O(block x len(x))."""
+    m = min(neighbours, len(x) - 1)
+    out = np.zeros(len(x))
+    if m < 1:
+        return out
+    for start in range(0, len(x), _CHUNK):
+        cos = x[start:start + _CHUNK] @ x.T
+        cos[np.arange(len(cos)), np.arange(start, start + len(cos))] = -np.inf  # not its own neighbour
+        out[start:start + _CHUNK] = np.partition(cos, -m, axis=1)[:, -m:].mean(axis=1)
+    return out
+
+
+@query_strategy("density-margin", "margin weighted by how typical a row is: (1 - gap) x the mean cosine to its "
+                f"{DENSITY_NEIGHBOURS} nearest pool rows, so outliers the model is unsure of are not preferred "
+                "(Settles & Craven 2008)", proba=True, embeddings=True)
+def _density_margin(q: QueryInput, n: int, keep: Callable[[int], bool]) -> list[tuple[int, float]]:
+    return _ranked(margin_uncertainty(q.proba) * np.clip(density(q.embeddings), 0.0, None), n, keep)
 
 
 def _rows(q: QueryInput) -> int:
