@@ -12,7 +12,7 @@ from ..io import write_json
 from ..model_folder import GENERATION_KIND
 from ..tables import table
 from . import generation
-from .args import add_dataclass_args, parse_into
+from .args import options_adder, parse_into
 from .common import ColumnArgs, read_labelled
 
 
@@ -22,12 +22,6 @@ class EvaluateArgs(Options):
     data: str = opt(None, "labelled test file", positional=True)
     json: bool = opt(False, "print the metrics as one JSON object")
     output: str = opt("", "also write the metrics JSON to this file", aliases=("-o",))
-
-
-def add_arguments(parser: argparse.ArgumentParser, argv: list[str]) -> None:
-    add_dataclass_args(parser, EvaluateArgs)
-    add_dataclass_args(parser, ColumnArgs, "columns")
-    generation.add_column_arguments(parser)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -43,8 +37,8 @@ def run(args: argparse.Namespace) -> int:
         write_json(ev.output, metrics)
     if ev.json:
         print(json.dumps(metrics))
-        return 0
-    show(metrics)
+    else:
+        show(metrics)
     return 0
 
 
@@ -64,4 +58,4 @@ def print_metrics(metrics: dict) -> None:
 
 COMMAND = ("evaluate", "metrics of a saved model on a labelled file (classification: accuracy, macro-F1, "
             "per-class table, confusion matrix; generation: BLEU/chrF or ROUGE, samples file)",
-           add_arguments, run)
+           options_adder(EvaluateArgs, (ColumnArgs, "columns"), *generation.COLUMN_GROUPS), run)

@@ -46,9 +46,9 @@ def add_fit_arguments(parser: argparse.ArgumentParser) -> None:
                      f"generation backbone is {DEFAULT_GENERATION_BACKBONE}.")
 
 
-def add_column_arguments(parser: argparse.ArgumentParser) -> None:
-    add_dataclass_args(parser, PairColumns, "columns of the pairs (generation models)")
-    add_dataclass_args(parser, DecodingArgs, "decoding (generation models)")
+# the option groups `evaluate` and `predict` add for generation models (see `options_adder`)
+COLUMN_GROUPS = ((PairColumns, "columns of the pairs (generation models)"),
+                 (DecodingArgs, "decoding (generation models)"))
 
 
 def check_decoding(args: argparse.Namespace) -> None:

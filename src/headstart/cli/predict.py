@@ -20,7 +20,7 @@ from ..model_folder import GENERATION_KIND
 from ..progress import bar as progress_bar
 from ..tasks import label_task
 from . import generation
-from .args import add_dataclass_args, parse_into
+from .args import options_adder, parse_into
 
 
 @dataclass
@@ -36,11 +36,6 @@ class PredictArgs(Options):
     abstain_label: str = opt("abstain", "label written for rows that abstain (see --abstain-below)")
     resume: bool = opt(False, "continue a stopped run: keep the rows already in OUTPUT (or its .partial file), "
                               "predict only the rest and append them; an interrupted --resume run keeps its .partial")
-
-
-def add_arguments(parser: argparse.ArgumentParser, argv: list[str]) -> None:
-    add_dataclass_args(parser, PredictArgs)
-    generation.add_column_arguments(parser)
 
 
 def iter_chunks(path: str, text_col: str, chunk_size: int) -> Iterator[pd.DataFrame]:
@@ -182,4 +177,4 @@ def predictions_frame(clf, chunk: pd.DataFrame, texts: list[str], abstain_below:
 
 
 COMMAND = ("predict", "label and probabilities for every row of a file, streamed with a progress bar",
-           add_arguments, run)
+           options_adder(PredictArgs, *generation.COLUMN_GROUPS), run)
