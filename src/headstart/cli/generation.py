@@ -70,8 +70,7 @@ def run_fit(args: argparse.Namespace, fit_args: Any, base: dict[str, Any]) -> in
         strategy = generation_task(task).default_strategy
     get_strategy(strategy, task)  # an unknown name stops before any data is read
     backbone = fit_args.backbone if "backbone" in vars(args) or "backbone" in base else DEFAULT_GENERATION_BACKBONE
-    options = dict(base.get("options", {}))
-    options.update(collect(args, GenerationConfig))
+    options = {**base.get("options", {}), **collect(args, GenerationConfig)}
     build_config(GenerationConfig, options)  # out-of-range options stop before any data is read
     src_col, tgt_col = columns(args, task)
     train = read_pairs(fit_args.data, src_col, tgt_col)
