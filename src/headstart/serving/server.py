@@ -180,8 +180,6 @@ def create_app(predictor: Predictor, metadata: dict[str, Any], limits: ServeLimi
                api_key: str | None = None):
     """The FastAPI application serving `predictor`. `metadata` is shown at GET /metadata. With `api_key`,
     every path but /health and the API docs needs `Authorization: Bearer <api_key>`."""
-    from contextlib import asynccontextmanager
-
     from fastapi import Depends, FastAPI, Request
     from fastapi.exceptions import RequestValidationError
     from fastapi.responses import JSONResponse, PlainTextResponse
@@ -217,7 +215,7 @@ def create_app(predictor: Predictor, metadata: dict[str, Any], limits: ServeLimi
             return
         warm["done"] = True
 
-    @asynccontextmanager
+    @contextlib.asynccontextmanager
     async def lifespan(app):
         batcher.start()
         warming = asyncio.get_running_loop().create_task(warm_up())
@@ -234,8 +232,8 @@ def create_app(predictor: Predictor, metadata: dict[str, Any], limits: ServeLimi
     # Declares the bearer scheme in the OpenAPI schema (the Swagger UI's Authorize button); Guard enforces it.
     secured = [Depends(HTTPBearer(auto_error=False))] if api_key else []
 
-    def error(status: int, message: str) -> JSONResponse:
-        return JSONResponse({"detail": message, "request_id": REQUEST_ID.get()}, status_code=status)
+    def error(code: int, message: str, **fields: Any) -> JSONResponse:
+        return JSONResponse({**fields, "detail": message, "request_id": REQUEST_ID.get()}, status_code=code)
 
     @app.exception_handler(RequestValidationError)
     async def invalid(request: Request, exc: RequestValidationError):
@@ -259,22 +257,17 @@ def create_app(predictor: Predictor, metadata: dict[str, Any], limits: ServeLimi
             return error(503, "the server is overloaded (request queue full); retry shortly.")
         except HeadstartError as exc:  # the model refused this request's input
             return error(422, str(exc))
-        labels = predictor.scores_to_labels(scores)
         classes = [str(c) for c in predictor.classes_]
-        out = []
-        for label, row in zip(labels, scores):
-            prediction = {"label": label}
-            if label_task(predictor.task_).has_classes:
-                prediction["scores"] = {c: round(float(p), 6) for c, p in zip(classes, row)}
-            out.append(prediction)
-        return {"predictions": out}
+        has_classes = label_task(predictor.task_).has_classes  # else (regression) "scores" is null
+        return {"predictions": [
+            {"label": label, "scores": {c: round(float(p), 6) for c, p in zip(classes, row)} if has_classes else None}
+            for label, row in zip(predictor.scores_to_labels(scores), scores)]}
 
     @app.get("/health", summary="readiness: 200 once the model is loaded and warmed up, 503 before")
     async def health():
         if not warm["done"]:
             status = f"warm-up failed ({warm['error']})" if warm["error"] else "warming up"
-            return JSONResponse({"status": status, "detail": f"the model is not ready: {status}",
-                                 "request_id": REQUEST_ID.get()}, status_code=503)
+            return error(503, f"the model is not ready: {status}", status=status)
         return {"status": "ok", "queue": batcher.queue.qsize()}
 
     @app.get("/metadata", dependencies=secured, summary="labels, backbone, metrics and versions of the served model")
