@@ -20,7 +20,7 @@ EXIT_BROKEN_PIPE = 128 + 13  # what a shell reports for a tool killed by SIGPIPE
 
 
 def _commands() -> list[tuple]:
-    modules = [importlib.import_module(f"{__name__}.{module.name}") for module in pkgutil.iter_modules(__path__)]
+    modules = [importlib.import_module(f"{__name__}.{m.name}") for m in pkgutil.iter_modules(__path__)]
     return sorted((mod.COMMAND for mod in modules if hasattr(mod, "COMMAND")), key=lambda c: c[0])
 
 

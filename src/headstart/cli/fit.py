@@ -70,11 +70,9 @@ class SelfTrainArgs(Options):
         """The TextClassifier options (validated by SelfTrainConfig: ConfigError, exit 2)."""
         if not self.self_train:
             return {}
-        values = {"self_train": True, "self_train_rounds": self.rounds, "self_train_method": self.self_train_method,
-                  "self_train_per_class": self.self_train_per_class, "self_train_weight": self.self_train_weight,
-                  "self_train_pool_limit": self.self_train_pool_limit,
-                  "self_train_min_confidence": self.self_train_min_confidence,
-                  "self_train_neighbours": self.self_train_neighbours, "self_train_folds": self.self_train_folds}
+        values = {"self_train": True, "self_train_rounds": self.rounds}  # the others are named as there
+        values.update({f.name: getattr(self, f.name) for f in dataclasses.fields(self)
+                       if f.name.startswith("self_train_")})
         build_config(SelfTrainConfig, values)
         return values
 
