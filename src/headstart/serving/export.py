@@ -183,10 +183,6 @@ class OnnxClassifier:
         self.batch_size = batch_size
         self.int8 = int8
 
-    @classmethod
-    def load(cls, folder: str | Path, int8: bool = False, **kwargs: Any) -> "OnnxClassifier":
-        return cls(folder, int8=int8, **kwargs)
-
     def decision_scores(self, texts: Sequence[str]) -> np.ndarray:
         texts = as_texts(texts)
         if not texts:
