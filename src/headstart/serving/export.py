@@ -95,13 +95,12 @@ def export_onnx(model_dir: str | Path, output: str | Path | None = None, *, int8
     clf = load_estimator(model_dir, kinds=(CLASSIFIER_KIND,))
     output = Path(output) if output else model_dir / "onnx"
     graph = _torch_module(clf)
-    module, tokenizer, max_length = graph.module, graph.tokenizer, graph.max_length
     texts, _ = parity_texts(test, parity_limit)
     with atomic_folder(output, kind="onnx") as tmp:
-        export_graph(module, tokenizer, tmp / FP32_FILE, opset)
-        tokenizer.save_pretrained(tmp)
+        export_graph(graph.module, graph.tokenizer, tmp / FP32_FILE, opset)
+        graph.tokenizer.save_pretrained(tmp)
         meta = {"format": "headstart-onnx", "version": __version__, "task": clf.task_, "classes": clf.classes_,
-                "threshold": clf.threshold, "max_length": max_length, "source_model": str(model_dir),
+                "threshold": clf.threshold, "max_length": graph.max_length, "source_model": str(model_dir),
                 "source_metadata": {k: clf.metadata_.get(k) for k in ("strategy", "backbone", "metrics", "seed")},
                 "files_int8": INT8_FILE if int8 else None}
         write_json(tmp / ONNX_METADATA, meta)
