@@ -144,18 +144,16 @@ def prepare_resume(out: Path, tmp: Path) -> tuple[int, list[str] | None]:
 
 
 def _truncate_to_last_newline(path: Path) -> None:
-    size = path.stat().st_size
     with open(path, "rb+") as fh:
-        pos = size
-        while pos > 0:
-            step = min(1 << 16, pos)
-            fh.seek(pos - step)
-            block = fh.read(step)
-            cut = block.rfind(b"\n")
+        end = fh.seek(0, os.SEEK_END)
+        while end > 0:  # backwards, 64 KiB at a time
+            start = max(0, end - (1 << 16))
+            fh.seek(start)
+            cut = fh.read(end - start).rfind(b"\n")
             if cut >= 0:
-                fh.truncate(pos - step + cut + 1)
+                fh.truncate(start + cut + 1)
                 return
-            pos -= step
+            end = start
         fh.truncate(0)
 
 
