@@ -61,16 +61,6 @@ class ExportReport:
         return out
 
 
-def _torch_module(clf) -> TorchExport:
-    """The loaded classifier's strategy as one torch module (strategies that have one declare `torch_module`)."""
-    if not exports_torch(type(clf.strategy_)):
-        able = ", ".join(n for n in strategy_names() if exports_torch(get_strategy(n)))
-        raise ModelError(expected(f"a model with a torch module ({able})", f"a '{clf.strategy}' model",
-                                  f"ONNX export covers transformer models; '{clf.strategy}' models are already small "
-                                  "and fast — serve them without --onnx."))
-    return clf.strategy_.torch_module()
-
-
 def parity_texts(test: str | None, limit: int) -> tuple[list[str], list[Any] | None]:
     """Texts (and labels, when the file has them) for the parity check: --test or the shipped demo sample."""
     path = test or str(DEMO_TEST)
@@ -94,7 +84,12 @@ def export_onnx(model_dir: str | Path, output: str | Path | None = None, *, int8
     model_dir = Path(model_dir)
     clf = load_estimator(model_dir, kinds=(CLASSIFIER_KIND,))
     output = Path(output) if output else model_dir / "onnx"
-    graph = _torch_module(clf)
+    if not exports_torch(type(clf.strategy_)):  # strategies that have one torch module declare `torch_module`
+        able = ", ".join(n for n in strategy_names() if exports_torch(get_strategy(n)))
+        raise ModelError(expected(f"a model with a torch module ({able})", f"a '{clf.strategy}' model",
+                                  f"ONNX export covers transformer models; '{clf.strategy}' models are already small "
+                                  "and fast — serve them without --onnx."))
+    graph: TorchExport = clf.strategy_.torch_module()
     texts, _ = parity_texts(test, parity_limit)
     with atomic_folder(output, kind="onnx") as tmp:
         export_graph(graph.module, graph.tokenizer, tmp / FP32_FILE, opset)
