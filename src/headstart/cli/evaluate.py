@@ -26,7 +26,7 @@ class EvaluateArgs(Options):
 
 def run(args: argparse.Namespace) -> int:
     ev = parse_into(args, EvaluateArgs)
-    generation.check_decoding(args)
+    parse_into(args, generation.DecodingArgs)  # out-of-range decoding options stop before any model loads
     model = load_estimator(ev.model)
     if model.kind == GENERATION_KIND:
         metrics, show = generation.evaluate_pairs(args, model, ev.model, ev.data, ev.json, ev.output)

@@ -22,7 +22,7 @@ from ..io import atomic_write_text
 from ..strategies import get_strategy, strategy_names
 from ..tables import table
 from ..tasks import CLASSIFICATION, GENERATION_TASK_NAMES, generation_task
-from .args import add_dataclass_args, collect, parse_into
+from .args import add_dataclass_args, collect
 
 
 @dataclass
@@ -49,11 +49,6 @@ def add_fit_arguments(parser: argparse.ArgumentParser) -> None:
 # the option groups `evaluate` and `predict` add for generation models (see `options_adder`)
 COLUMN_GROUPS = ((PairColumns, "columns of the pairs (generation models)"),
                  (DecodingArgs, "decoding (generation models)"))
-
-
-def check_decoding(args: argparse.Namespace) -> None:
-    """Refuse out-of-range decoding options before any model is loaded."""
-    parse_into(args, DecodingArgs)
 
 
 def columns(args: argparse.Namespace, task: str) -> tuple[str, str]:

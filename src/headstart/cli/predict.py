@@ -65,7 +65,7 @@ def count_rows(path: str) -> int | None:
 
 def run(args: argparse.Namespace) -> int:
     pa = parse_into(args, PredictArgs)
-    generation.check_decoding(args)
+    parse_into(args, generation.DecodingArgs)  # out-of-range decoding options stop before any model loads
     clf = load_estimator(pa.model)
     out = Path(pa.output)
     if out.suffix not in (".csv", ".jsonl"):
