@@ -126,15 +126,11 @@ def _accuracies(clf, onnx_clf, int8_folder: Path | None, test: str, limit: int) 
     texts, labels = parity_texts(test, limit)
     if labels is None or not label_task(clf.task_).single_label:
         return {}
-    labels = [str(v) for v in labels]
-    result = {"pytorch": _accuracy(clf.predict(texts), labels), "onnx": _accuracy(onnx_clf.predict(texts), labels)}
+    models = {"pytorch": clf, "onnx": onnx_clf}
     if int8_folder is not None:
-        result["int8"] = _accuracy(OnnxClassifier(int8_folder, int8=True, verify=False).predict(texts), labels)
-    return result
-
-
-def _accuracy(pred: Sequence[Any], labels: Sequence[str]) -> float:
-    return float(np.mean([str(p) == y for p, y in zip(pred, labels)]))
+        models["int8"] = OnnxClassifier(int8_folder, int8=True, verify=False)
+    return {name: float(np.mean([str(p) == str(y) for p, y in zip(model.predict(texts), labels)]))
+            for name, model in models.items()}
 
 
 class OnnxClassifier:
