@@ -24,15 +24,11 @@ class ReportArgs(Options):
 
 def run(args: argparse.Namespace) -> int:
     ra = parse_into(args, ReportArgs)
-    if ra.folder.endswith(".jsonl"):
-        return _active(ra)
-    path = render_report(ra.folder)
-    print(f"wrote {path} and {path.parent / 'model_card.md'}")
-    return 0
-
-
-def _active(ra: ReportArgs) -> int:
-    out = Path(ra.output) if ra.output else Path(ra.folder).with_suffix(".html")
+    if not ra.folder.endswith(".jsonl"):
+        path = render_report(ra.folder)
+        print(f"wrote {path} and {path.parent / 'model_card.md'}")
+        return 0
+    out = Path(ra.output) if ra.output else Path(ra.folder).with_suffix(".html")  # active-learning curves
     if out.exists() and not ra.overwrite:
         raise ConfigError(expected("a new --output page", f"an existing file at {out}",
                                    "Pass --overwrite to replace it, or choose another --output."))
