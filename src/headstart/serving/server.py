@@ -26,6 +26,8 @@ from ..errors import HeadstartError
 from ..estimators import load_estimator
 from ..model_folder import CLASSIFIER_KIND
 from ..tasks import label_task
+from .export import OnnxClassifier, onnx_folder_for
+from .guard import REQUEST_ID, Guard
 
 log = logging.getLogger("headstart.serving")
 
@@ -186,8 +188,6 @@ def create_app(predictor: Predictor, metadata: dict[str, Any], limits: ServeLimi
     from fastapi.security import HTTPBearer
     from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
 
-    from .guard import REQUEST_ID, Guard
-
     limits = limits or ServeLimits()
     registry = CollectorRegistry()  # per app: several apps (tests) never share counters
     requests = Counter("headstart_requests", "HTTP requests by path and status", ["path", "status"],
@@ -283,8 +283,6 @@ def create_app(predictor: Predictor, metadata: dict[str, Any], limits: ServeLimi
 
 def load_predictor(model: str, onnx: bool = False, int8: bool = False, threads: int = 0) -> tuple[Predictor, dict]:
     """Load a model folder for serving (PyTorch, or its ONNX export) and the metadata to show."""
-    from .export import OnnxClassifier, onnx_folder_for
-
     if onnx or int8:
         predictor = OnnxClassifier(onnx_folder_for(model), int8=int8, threads=threads)
         source = predictor.metadata_.get("source_metadata", {})
