@@ -61,12 +61,6 @@ class Progress:
     def close(self) -> None:
         """The work is over."""
 
-    def __enter__(self) -> "Progress":
-        return self
-
-    def __exit__(self, *exc: Any) -> None:
-        self.close()
-
 
 class TqdmProgress(Progress):
     """A tqdm bar; events are written above it so they stay on screen after the bar is gone."""
