@@ -97,10 +97,7 @@ class MicroBatcher:
             items = [await self.queue.get()]
             size = len(items[0][0])
             deadline = loop.time() + self.max_wait
-            while size < self.max_batch:
-                timeout = deadline - loop.time()
-                if timeout <= 0:
-                    break
+            while size < self.max_batch and (timeout := deadline - loop.time()) > 0:
                 try:
                     item = await asyncio.wait_for(self.queue.get(), timeout)
                 except asyncio.TimeoutError:
