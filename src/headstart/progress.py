@@ -150,7 +150,8 @@ def _interactive() -> bool:
     return "ipykernel" in sys.modules
 
 
-def bar(total: int | None, desc: str, unit: str = "it", enabled: bool | None = None, initial: int = 0) -> Progress:
+def bar(total: int | None, desc: str, unit: str = "it", enabled: bool | None = None,
+        initial: int = 0) -> Progress:
     """Progress over `total` units: a tqdm bar on a terminal, plain lines otherwise, nothing when off.
 
     `enabled=None` follows the enclosing `progress_enabled()` (on by default)."""

@@ -256,9 +256,9 @@ def create_app(predictor: Predictor, metadata: dict[str, Any], limits: ServeLimi
             return error(422, str(exc))
         classes = [str(c) for c in predictor.classes_]
         has_classes = label_task(predictor.task_).has_classes  # else (regression) "scores" is null
-        return {"predictions": [
-            {"label": label, "scores": {c: round(float(p), 6) for c, p in zip(classes, row)} if has_classes else None}
-            for label, row in zip(predictor.scores_to_labels(scores), scores)]}
+        return {"predictions": [{"label": label, "scores": {c: round(float(p), 6) for c, p in zip(classes, row)}
+                                 if has_classes else None}
+                                for label, row in zip(predictor.scores_to_labels(scores), scores)]}
 
     @app.get("/health", summary="readiness: 200 once the model is loaded and warmed up, 503 before")
     async def health():
