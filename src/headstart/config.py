@@ -69,7 +69,7 @@ def check_value(f: dataclasses.Field, value: Any) -> None:
         return
     flag = f"--{f.name.replace('_', '-')}"
     if isinstance(value, float) and f.metadata.get("finite", True) and not math.isfinite(value):
-        raise ConfigError(expected(f"{f.name} to be a finite number{_range(f)}", repr(value),
+        raise ConfigError(expected(f"{f.name} to be a finite number {bounds_text(f)}".rstrip(), repr(value),
                                    f"Pass a number (CLI: {flag})."))
     meta = f.metadata
     broken = (("min" in meta and not value >= meta["min"]) or ("gt" in meta and not value > meta["gt"])
@@ -77,11 +77,6 @@ def check_value(f: dataclasses.Field, value: Any) -> None:
     if broken:
         raise ConfigError(expected(f"{f.name} {bounds_text(f)}", repr(value),
                                    f"Choose a value {bounds_text(f)} (CLI: {flag}); see --help."))
-
-
-def _range(f: dataclasses.Field) -> str:
-    text = bounds_text(f)
-    return f" {text}" if text else ""
 
 
 class Options:

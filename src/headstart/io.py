@@ -98,14 +98,10 @@ def check_output_folder(path: str | os.PathLike, overwrite: bool = False, kind: 
                 raise ConfigError(expected(f"a new or empty folder for {option}", f"an existing {label} at {path}",
                                            f"Pass --overwrite to replace it, or choose another {option}."))
         _require_writable(path, option)
-    _require_writable(_existing_ancestor(path.parent), option, creating=path)
-    return path
-
-
-def _existing_ancestor(path: Path) -> Path:
-    path = path if str(path) else Path(".")
-    while not (path.exists() or path.is_symlink()) and path != path.parent:
-        path = path.parent
+    ancestor = path.parent  # the nearest existing folder above a new one
+    while not (ancestor.exists() or ancestor.is_symlink()) and ancestor != ancestor.parent:
+        ancestor = ancestor.parent
+    _require_writable(ancestor, option, creating=path)
     return path
 
 
@@ -165,8 +161,7 @@ def atomic_file(path: str | os.PathLike) -> Iterator[Path]:
         yield Path(tmp)
         os.replace(tmp, path)
     except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
+        Path(tmp).unlink(missing_ok=True)
         raise
 
 
@@ -208,8 +203,7 @@ def _alive(pid: int) -> bool:
 
 def _remove(path: Path) -> None:
     if path.is_symlink() or path.is_file():
-        with contextlib.suppress(FileNotFoundError):
-            path.unlink()
+        path.unlink(missing_ok=True)
     elif path.exists():
         shutil.rmtree(path, ignore_errors=True)
 

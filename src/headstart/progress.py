@@ -61,22 +61,15 @@ class Progress:
     def close(self) -> None:
         """The work is over."""
 
-    def __enter__(self) -> "Progress":
-        return self
-
-    def __exit__(self, *exc: Any) -> None:
-        self.close()
-
 
 class TqdmProgress(Progress):
     """A tqdm bar; events are written above it so they stay on screen after the bar is gone."""
 
-    def __init__(self, total: int | None, desc: str, unit: str, initial: int = 0, **kwargs: Any) -> None:
+    def __init__(self, total: int | None, desc: str, unit: str, initial: int = 0) -> None:
         from tqdm.auto import tqdm
 
         self.desc = desc
-        self._bar = tqdm(total=total, desc=desc, unit=unit, leave=False, dynamic_ncols=True, initial=initial,
-                         **kwargs)
+        self._bar = tqdm(total=total, desc=desc, unit=unit, leave=False, dynamic_ncols=True, initial=initial)
 
     def update(self, n: int = 1) -> None:
         self._bar.update(n)
@@ -157,8 +150,8 @@ def _interactive() -> bool:
     return "ipykernel" in sys.modules
 
 
-def bar(total: int | None, desc: str, unit: str = "it", enabled: bool | None = None, initial: int = 0,
-        **kwargs: Any) -> Progress:
+def bar(total: int | None, desc: str, unit: str = "it", enabled: bool | None = None,
+        initial: int = 0) -> Progress:
     """Progress over `total` units: a tqdm bar on a terminal, plain lines otherwise, nothing when off.
 
     `enabled=None` follows the enclosing `progress_enabled()` (on by default)."""
@@ -166,5 +159,5 @@ def bar(total: int | None, desc: str, unit: str = "it", enabled: bool | None = N
     if not on:
         return Progress()
     if _interactive():
-        return TqdmProgress(total, desc, unit, initial=initial, **kwargs)
+        return TqdmProgress(total, desc, unit, initial=initial)
     return LineProgress(total, desc, unit, initial=initial)

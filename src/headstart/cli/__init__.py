@@ -12,20 +12,16 @@ import sys
 import warnings
 from typing import Sequence
 
-from .. import threads
-from ..errors import HeadstartError
+from .. import __version__, threads
+from ..errors import ConfigError, HeadstartError
 
 EXIT_USER_ERROR = 2
 EXIT_BROKEN_PIPE = 128 + 13  # what a shell reports for a tool killed by SIGPIPE (`... | head`)
 
 
 def _commands() -> list[tuple]:
-    found = []
-    for module in pkgutil.iter_modules(__path__):
-        mod = importlib.import_module(f"{__name__}.{module.name}")
-        if hasattr(mod, "COMMAND"):
-            found.append(mod.COMMAND)
-    return sorted(found, key=lambda c: c[0])
+    modules = [importlib.import_module(f"{__name__}.{m.name}") for m in pkgutil.iter_modules(__path__)]
+    return sorted((mod.COMMAND for mod in modules if hasattr(mod, "COMMAND")), key=lambda c: c[0])
 
 
 def build_parser(argv: Sequence[str] = ()) -> argparse.ArgumentParser:
@@ -33,7 +29,7 @@ def build_parser(argv: Sequence[str] = ()) -> argparse.ArgumentParser:
         prog="headstart",
         description="Transfer learning from pre-trained language models for small labelled data sets.",
         epilog="Run `headstart COMMAND --help` for a command's options. Errors exit with code 2.")
-    parser.add_argument("--version", action="version", version=_version())
+    parser.add_argument("--version", action="version", version=f"headstart {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for name, help_text, add_arguments, run in _commands():
         p = sub.add_parser(name, help=help_text, description=help_text,
@@ -41,12 +37,6 @@ def build_parser(argv: Sequence[str] = ()) -> argparse.ArgumentParser:
         add_arguments(p, list(argv))
         p.set_defaults(_run=run)
     return parser
-
-
-def _version() -> str:
-    from .. import __version__
-
-    return f"headstart {__version__}"
 
 
 def _quiet_libraries() -> None:
@@ -72,10 +62,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     _quiet_libraries()
     parser = build_parser(argv)
     args = parser.parse_args(argv)
-    if plan.error:
-        print(f"headstart {args.command}: error: {plan.error}", file=sys.stderr)
-        return EXIT_USER_ERROR
     try:
+        if plan.error:  # an unusable HEADSTART_THREADS
+            raise ConfigError(plan.error)
         code = int(args._run(args) or 0)
         sys.stdout.flush()  # a closed pipe shows here, not at interpreter exit where it would print a traceback
         return code

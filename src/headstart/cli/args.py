@@ -55,9 +55,8 @@ def collect(namespace: argparse.Namespace, cls: type) -> dict[str, Any]:
 
 
 def parse_into(namespace: argparse.Namespace, cls: type, base: dict[str, Any] | None = None) -> Any:
-    values = dict(base or {})
-    values.update(collect(namespace, cls))
-    return build_config(cls, values)
+    """A `cls` from `base` (e.g. a config file's values) and, winning over it, the flags the user gave."""
+    return build_config(cls, {**(base or {}), **collect(namespace, cls)})
 
 
 def _optional_number(annotation: Any) -> bool:

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import argparse
+import json
 from dataclasses import dataclass
 
+from ..audit import AuditConfig, audit_data, audit_text, write_audit
 from ..config import Options, opt
 from ..io import check_output_folder
-from .args import add_dataclass_args, parse_into
+from .args import options_adder, parse_into
 
 
 @dataclass
@@ -23,19 +25,7 @@ class AuditArgs(Options):
     quiet: bool = opt(False, "no progress bars")
 
 
-def add_arguments(parser: argparse.ArgumentParser, argv: list[str]) -> None:
-    from ..audit.core import AuditConfig
-
-    add_dataclass_args(parser, AuditArgs)
-    add_dataclass_args(parser, AuditConfig, "checks")
-
-
 def run(args: argparse.Namespace) -> int:
-    import json
-
-    from ..audit import audit_data, audit_text, write_audit
-    from ..audit.core import AuditConfig
-
     a = parse_into(args, AuditArgs)
     config = parse_into(args, AuditConfig)
     check_output_folder(a.output, a.overwrite, "audit")  # before any check runs
@@ -43,12 +33,12 @@ def run(args: argparse.Namespace) -> int:
     written = write_audit(audit, a.output, config)
     if a.json:
         print(json.dumps({k: v for k, v in audit.items() if not k.startswith("_")}, default=str))
-        return 0
-    print(audit_text(audit))
-    print(f"\nwrote {written['audit']}" + (f", {written['cleaned']} and {written['changes']}" if config.fix else "")
-          + f" ({audit['seconds']['total']:.1f} s)")
+    else:
+        print(audit_text(audit))
+        fixed = f", {written['cleaned']} and {written['changes']}" if config.fix else ""
+        print(f"\nwrote {written['audit']}{fixed} ({audit['seconds']['total']:.1f} s)")
     return 0
 
 
 COMMAND = ("audit", "data checks: duplicates, conflicting labels, leakage, imbalance, length, noise, likely label errors",
-           add_arguments, run)
+           options_adder(AuditArgs, (AuditConfig, "checks")), run)

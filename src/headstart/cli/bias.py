@@ -6,8 +6,14 @@ import argparse
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..audit.bias import bias_markdown, run_bias
+from ..audit.terms import load_terms
 from ..config import Options, opt
+from ..data.readers import read_frame, require_columns
+from ..estimators import load_estimator
+from ..io import atomic_write_text, check_output_folder, write_json
 from ..model_folder import CLASSIFIER_KIND
+from ..tables import table
 from .args import options_adder, parse_into
 
 
@@ -37,13 +43,6 @@ class BiasArgs(Options):
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..audit.bias import bias_markdown, run_bias
-    from ..audit.terms import load_terms
-    from ..estimators import load_estimator
-    from ..data.readers import read_frame, require_columns
-    from ..io import atomic_write_text, check_output_folder, write_json
-    from ..tables import table
-
     b = parse_into(args, BiasArgs)
     check_output_folder(b.output, b.overwrite, "bias")  # before the model runs
     terms = load_terms(b.terms or None)
@@ -58,8 +57,7 @@ def run(args: argparse.Namespace) -> int:
                       b.shift_threshold, b.gap_threshold, b.min_group_size, b.max_per_text, b.max_texts, b.seed)
     report["model"] = b.model
     out = Path(b.output)
-    markdown = bias_markdown(report)
-    atomic_write_text(out / "bias.md", markdown)
+    atomic_write_text(out / "bias.md", bias_markdown(report))
     write_json(out / "bias.json", report)
     if report["slices"]:
         rows = [{"group": g, "n": r["n"], "accuracy": r["accuracy"], "FPR": r["false_positive_rate"],

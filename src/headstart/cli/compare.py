@@ -11,8 +11,14 @@ from pathlib import Path
 from ..backbones import DEFAULT_BACKBONE
 from ..config import Options, load_config_file, opt
 from ..errors import ConfigError, expected
-from ..io import check_output_folder
+from ..evaluation.answers import format_results
+from ..evaluation.compare import (CELLS_FILE, FINAL_JSON, RESULTS_CSV, RESULTS_JSON, CompareSpec, parse_budget,
+                                  parse_sizes, self_trains)
+from ..evaluation.curves import MIN_FORECAST_SIZES
+from ..grid import run_comparison
+from ..io import check_output_folder, folder_kind
 from ..strategies import strategy_names
+from ..unlabelled.pool import read_pool
 from .args import add_dataclass_args, parse_into
 from .common import ColumnArgs, read_labelled
 
@@ -46,10 +52,6 @@ def add_arguments(parser: argparse.ArgumentParser, argv: list[str]) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..evaluation.answers import format_results
-    from ..evaluation.compare import CompareSpec, parse_budget, parse_sizes
-    from ..grid import run_comparison
-
     ca = parse_into(args, CompareArgs)
     if not ca.data or not ca.test:
         raise ConfigError(expected("a training file and --test FILE", f"data={ca.data!r}, test={ca.test!r}",
@@ -65,9 +67,6 @@ def run(args: argparse.Namespace) -> int:
     names = [s.strip() for s in ca.strategies.split(",") if s.strip()]
     pool = None
     if ca.unlabeled:
-        from ..evaluation.compare import self_trains
-        from ..unlabelled.pool import read_pool
-
         if not any(self_trains(n) for n in names):
             raise ConfigError(expected("a NAME+self-train strategy in --strategies with --unlabeled", ca.strategies
                                        or "every registered strategy", "Add e.g. probe+self-train, or drop --unlabeled."))
@@ -79,8 +78,6 @@ def run(args: argparse.Namespace) -> int:
     spec = CompareSpec(strategies=names, sizes=parse_sizes(ca.sizes), seeds=ca.seeds, backbone=ca.backbone,
                        options=options, budget_s=parse_budget(ca.budget), metric=ca.metric, final=ca.final,
                        unlabeled=pool)
-    if spec.seeds < 1:
-        raise ConfigError(expected("--seeds of 1 or more", str(spec.seeds), "Pass e.g. --seeds 5."))
     for note in grid_notes(spec):
         print(f"note: {note}", flush=True)
     if ca.overwrite:
@@ -94,10 +91,6 @@ def run(args: argparse.Namespace) -> int:
 
 def grid_notes(spec) -> list[str]:
     """What a small grid cannot answer, said before it runs rather than shown as zeros after."""
-    from ..evaluation.curves import MIN_FORECAST_SIZES
-
-    from ..evaluation.compare import self_trains
-
     notes = []
     if spec.unlabeled is None and any(self_trains(n) for n in spec.strategies):
         notes.append("+self-train without --unlabeled: each cell's pool is the training rows not sampled into it "
@@ -113,9 +106,6 @@ def grid_notes(spec) -> list[str]:
 
 def discard_comparison(folder: str) -> None:
     """Remove what `compare` wrote in `folder` (and only that), for --overwrite."""
-    from ..evaluation.compare import CELLS_FILE, FINAL_JSON, RESULTS_CSV, RESULTS_JSON
-    from ..io import folder_kind
-
     path = Path(folder)
     if not path.is_dir() or folder_kind(path) != "compare":
         return

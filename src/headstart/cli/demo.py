@@ -12,14 +12,16 @@ from typing import Any
 import numpy as np
 
 from ..backbones import DEFAULT_BACKBONE
+from ..classifier import TextClassifier
 from ..config import Options, opt
+from ..data import read_examples, sample_per_class
 from ..io import check_output_folder
 from ..resources import DEMO_TEST, DEMO_TRAIN
 from ..strategies import Cost, get_strategy
 from ..strategies.probe import Probe
 from ..strategies.scratch_tfidf import ScratchTfidf
-from .args import options_adder, parse_into
 from ..tables import table
+from .args import options_adder, parse_into
 
 
 @dataclass
@@ -50,9 +52,7 @@ class Fitted:
 
 def fit_one(name: str, train, test, seed: int, epochs: int, output: str = "") -> Fitted:
     """Fit `name` on `train` and score it on `test` (accuracy and macro-F1 as `headstart evaluate` computes them)."""
-    from sklearn.metrics import f1_score
-
-    from ..classifier import TextClassifier
+    from sklearn.metrics import f1_score  # loaded when first needed (start-up time)
 
     strategy = get_strategy(name)
     fields = strategy.config_cls.__dataclass_fields__
@@ -118,8 +118,6 @@ def transfer_sentence(fitted: dict[str, Fitted], n_train: int, n_test: int, what
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..data import read_examples, sample_per_class
-
     demo = parse_into(args, DemoArgs)
     demo_started = time.perf_counter()
     names = [s.strip() for s in demo.strategies.split(",") if s.strip()]

@@ -12,7 +12,7 @@ from ..io import write_json
 from ..model_folder import GENERATION_KIND
 from ..tables import table
 from . import generation
-from .args import add_dataclass_args, parse_into
+from .args import options_adder, parse_into
 from .common import ColumnArgs, read_labelled
 
 
@@ -24,15 +24,9 @@ class EvaluateArgs(Options):
     output: str = opt("", "also write the metrics JSON to this file", aliases=("-o",))
 
 
-def add_arguments(parser: argparse.ArgumentParser, argv: list[str]) -> None:
-    add_dataclass_args(parser, EvaluateArgs)
-    add_dataclass_args(parser, ColumnArgs, "columns")
-    generation.add_column_arguments(parser)
-
-
 def run(args: argparse.Namespace) -> int:
     ev = parse_into(args, EvaluateArgs)
-    generation.check_decoding(args)
+    parse_into(args, generation.DecodingArgs)  # out-of-range decoding options stop before any model loads
     model = load_estimator(ev.model)
     if model.kind == GENERATION_KIND:
         metrics, show = generation.evaluate_pairs(args, model, ev.model, ev.data, ev.json, ev.output)
@@ -43,8 +37,8 @@ def run(args: argparse.Namespace) -> int:
         write_json(ev.output, metrics)
     if ev.json:
         print(json.dumps(metrics))
-        return 0
-    show(metrics)
+    else:
+        show(metrics)
     return 0
 
 
@@ -64,4 +58,4 @@ def print_metrics(metrics: dict) -> None:
 
 COMMAND = ("evaluate", "metrics of a saved model on a labelled file (classification: accuracy, macro-F1, "
             "per-class table, confusion matrix; generation: BLEU/chrF or ROUGE, samples file)",
-           add_arguments, run)
+           options_adder(EvaluateArgs, (ColumnArgs, "columns"), *generation.COLUMN_GROUPS), run)

@@ -7,8 +7,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..config import Options, opt
-from ..io import check_output_folder
 from ..errors import ConfigError, expected
+from ..io import check_output_folder
+from ..serving.export import export_onnx
 from .args import options_adder, parse_into
 
 
@@ -28,8 +29,6 @@ class ExportArgs(Options):
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..serving.export import export_onnx
-
     ea = parse_into(args, ExportArgs)
     if not ea.model:
         raise ConfigError(expected("a model folder", "none", "Usage: headstart export MODEL --onnx [--int8]"))

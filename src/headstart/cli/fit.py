@@ -70,11 +70,9 @@ class SelfTrainArgs(Options):
         """The TextClassifier options (validated by SelfTrainConfig: ConfigError, exit 2)."""
         if not self.self_train:
             return {}
-        values = {"self_train": True, "self_train_rounds": self.rounds, "self_train_method": self.self_train_method,
-                  "self_train_per_class": self.self_train_per_class, "self_train_weight": self.self_train_weight,
-                  "self_train_pool_limit": self.self_train_pool_limit,
-                  "self_train_min_confidence": self.self_train_min_confidence,
-                  "self_train_neighbours": self.self_train_neighbours, "self_train_folds": self.self_train_folds}
+        values = {"self_train": True, "self_train_rounds": self.rounds}  # the others are named as there
+        values.update({f.name: getattr(self, f.name) for f in dataclasses.fields(self)
+                       if f.name.startswith("self_train_")})
         build_config(SelfTrainConfig, values)
         return values
 
@@ -165,8 +163,7 @@ def run(args: argparse.Namespace) -> int:
     strategy_cls = get_strategy(fit_args.strategy)
     if not fit_args.data and strategy_cls.needs_examples:
         raise ConfigError(expected("a training data file", "none", "Usage: headstart fit DATA -o FOLDER"))
-    options = dict(base.get("options", {}))
-    options.update(collect(args, strategy_cls.config_cls))
+    options = {**base.get("options", {}), **collect(args, strategy_cls.config_cls)}
     build_config(strategy_cls.config_cls, options)  # out-of-range options stop before any data is read
     cols = parse_into(args, ColumnArgs, base.get("columns", {}))
     pre = parse_into(args, PreprocessArgs)
@@ -209,10 +206,10 @@ def run(args: argparse.Namespace) -> int:
     summary = {"strategy": fit_args.strategy, "backbone": clf.backbone_.name if clf.backbone_ else "-",
                "train_rows": clf.data_["n_train"], "valid_rows": clf.data_["n_valid"],
                "fit_seconds": round(report.fit_seconds, 1), "trainable_params": report.trainable_parameters}
+    for split in ("valid", "cv"):
+        summary.update({f"{split}_{k}": v for k, v in clf.metrics_.get(split, {}).items()
+                        if k not in ("n", "note", "absent_classes")})
     valid = clf.metrics_.get("valid", {})
-    summary.update({f"valid_{k}": v for k, v in valid.items() if k not in ("n", "note", "absent_classes")})
-    summary.update({f"cv_{k}": v for k, v in clf.metrics_.get("cv", {}).items()
-                    if k not in ("n", "note", "absent_classes")})
     print(table([summary]))
     for note in [*report.notes, *([f"validation: {valid['note']}"] if "note" in valid else [])]:
         print(f"note: {note}")

@@ -22,7 +22,7 @@ from ..io import atomic_write_text
 from ..strategies import get_strategy, strategy_names
 from ..tables import table
 from ..tasks import CLASSIFICATION, GENERATION_TASK_NAMES, generation_task
-from .args import add_dataclass_args, collect, parse_into
+from .args import add_dataclass_args, collect
 
 
 @dataclass
@@ -46,14 +46,9 @@ def add_fit_arguments(parser: argparse.ArgumentParser) -> None:
                      f"generation backbone is {DEFAULT_GENERATION_BACKBONE}.")
 
 
-def add_column_arguments(parser: argparse.ArgumentParser) -> None:
-    add_dataclass_args(parser, PairColumns, "columns of the pairs (generation models)")
-    add_dataclass_args(parser, DecodingArgs, "decoding (generation models)")
-
-
-def check_decoding(args: argparse.Namespace) -> None:
-    """Refuse out-of-range decoding options before any model is loaded."""
-    parse_into(args, DecodingArgs)
+# the option groups `evaluate` and `predict` add for generation models (see `options_adder`)
+COLUMN_GROUPS = ((PairColumns, "columns of the pairs (generation models)"),
+                 (DecodingArgs, "decoding (generation models)"))
 
 
 def columns(args: argparse.Namespace, task: str) -> tuple[str, str]:
@@ -70,8 +65,7 @@ def run_fit(args: argparse.Namespace, fit_args: Any, base: dict[str, Any]) -> in
         strategy = generation_task(task).default_strategy
     get_strategy(strategy, task)  # an unknown name stops before any data is read
     backbone = fit_args.backbone if "backbone" in vars(args) or "backbone" in base else DEFAULT_GENERATION_BACKBONE
-    options = dict(base.get("options", {}))
-    options.update(collect(args, GenerationConfig))
+    options = {**base.get("options", {}), **collect(args, GenerationConfig)}
     build_config(GenerationConfig, options)  # out-of-range options stop before any data is read
     src_col, tgt_col = columns(args, task)
     train = read_pairs(fit_args.data, src_col, tgt_col)

@@ -6,9 +6,14 @@ import argparse
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..backbones import DEFAULT_BACKBONE
+from ..backbones import DEFAULT_BACKBONE, resolve_backbone
+from ..classifier import TextClassifier
 from ..config import MIN_TOKENS, Options, opt
 from ..errors import ConfigError, expected
+from ..io import atomic_file, check_output_folder, write_json
+from ..seeding import pick_device, set_seed
+from ..training.lr_find import lr_range_test, plot
+from ..training.seqcls import pretrained_classifier
 from .args import options_adder, parse_into
 from .common import ColumnArgs, read_labelled
 
@@ -29,13 +34,6 @@ class LrFindArgs(Options):
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..backbones import resolve_backbone
-    from ..classifier import TextClassifier
-    from ..io import atomic_file, check_output_folder, write_json
-    from ..seeding import pick_device, set_seed
-    from ..training.lr_find import lr_range_test, plot
-    from ..training.seqcls import pretrained_classifier
-
     a = parse_into(args, LrFindArgs)
     if not a.data:
         raise ConfigError(expected("a training data file", "none", "Usage: headstart lr-find DATA -o FOLDER"))

@@ -20,7 +20,7 @@ from ..model_folder import GENERATION_KIND
 from ..progress import bar as progress_bar
 from ..tasks import label_task
 from . import generation
-from .args import add_dataclass_args, parse_into
+from .args import options_adder, parse_into
 
 
 @dataclass
@@ -36,11 +36,6 @@ class PredictArgs(Options):
     abstain_label: str = opt("abstain", "label written for rows that abstain (see --abstain-below)")
     resume: bool = opt(False, "continue a stopped run: keep the rows already in OUTPUT (or its .partial file), "
                               "predict only the rest and append them; an interrupted --resume run keeps its .partial")
-
-
-def add_arguments(parser: argparse.ArgumentParser, argv: list[str]) -> None:
-    add_dataclass_args(parser, PredictArgs)
-    generation.add_column_arguments(parser)
 
 
 def iter_chunks(path: str, text_col: str, chunk_size: int) -> Iterator[pd.DataFrame]:
@@ -70,7 +65,7 @@ def count_rows(path: str) -> int | None:
 
 def run(args: argparse.Namespace) -> int:
     pa = parse_into(args, PredictArgs)
-    generation.check_decoding(args)
+    parse_into(args, generation.DecodingArgs)  # out-of-range decoding options stop before any model loads
     clf = load_estimator(pa.model)
     out = Path(pa.output)
     if out.suffix not in (".csv", ".jsonl"):
@@ -149,18 +144,16 @@ def prepare_resume(out: Path, tmp: Path) -> tuple[int, list[str] | None]:
 
 
 def _truncate_to_last_newline(path: Path) -> None:
-    size = path.stat().st_size
     with open(path, "rb+") as fh:
-        pos = size
-        while pos > 0:
-            step = min(1 << 16, pos)
-            fh.seek(pos - step)
-            block = fh.read(step)
-            cut = block.rfind(b"\n")
+        end = fh.seek(0, os.SEEK_END)
+        while end > 0:  # backwards, 64 KiB at a time
+            start = max(0, end - (1 << 16))
+            fh.seek(start)
+            cut = fh.read(end - start).rfind(b"\n")
             if cut >= 0:
-                fh.truncate(pos - step + cut + 1)
+                fh.truncate(start + cut + 1)
                 return
-            pos -= step
+            end = start
         fh.truncate(0)
 
 
@@ -182,4 +175,4 @@ def predictions_frame(clf, chunk: pd.DataFrame, texts: list[str], abstain_below:
 
 
 COMMAND = ("predict", "label and probabilities for every row of a file, streamed with a progress bar",
-           add_arguments, run)
+           options_adder(PredictArgs, *generation.COLUMN_GROUPS), run)

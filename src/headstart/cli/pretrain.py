@@ -5,13 +5,13 @@ from __future__ import annotations
 import argparse
 from dataclasses import dataclass
 
-from ..backbones import DEFAULT_BACKBONE
+from ..backbones import DEFAULT_BACKBONE, resolve_backbone
 from ..config import Options, opt
 from ..errors import ConfigError, expected
 from ..io import check_output_folder
-from ..training.pretrain import PretrainConfig
-from .args import options_adder, parse_into
 from ..tables import table
+from ..training.pretrain import PretrainConfig, continue_pretraining, read_corpus
+from .args import options_adder, parse_into
 
 
 @dataclass
@@ -25,9 +25,6 @@ class PretrainArgs(Options):
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..backbones import resolve_backbone
-    from ..training.pretrain import continue_pretraining, read_corpus
-
     a = parse_into(args, PretrainArgs)
     if not a.corpus:
         raise ConfigError(expected("a text file", "none", "Usage: headstart pretrain corpus.txt -o backbones/mine"))

@@ -9,6 +9,8 @@ from pathlib import Path
 
 from ..config import Options, opt
 from ..errors import ConfigError, expected
+from ..evaluation.active_report import render_active_report
+from ..evaluation.report import render_report
 from .args import options_adder, parse_into
 
 
@@ -21,20 +23,12 @@ class ReportArgs(Options):
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..evaluation.report import render_report
-
     ra = parse_into(args, ReportArgs)
-    if ra.folder.endswith(".jsonl"):
-        return _active(ra)
-    path = render_report(ra.folder)
-    print(f"wrote {path} and {path.parent / 'model_card.md'}")
-    return 0
-
-
-def _active(ra: ReportArgs) -> int:
-    from ..evaluation.active_report import render_active_report
-
-    out = Path(ra.output) if ra.output else Path(ra.folder).with_suffix(".html")
+    if not ra.folder.endswith(".jsonl"):
+        path = render_report(ra.folder)
+        print(f"wrote {path} and {path.parent / 'model_card.md'}")
+        return 0
+    out = Path(ra.output) if ra.output else Path(ra.folder).with_suffix(".html")  # active-learning curves
     if out.exists() and not ra.overwrite:
         raise ConfigError(expected("a new --output page", f"an existing file at {out}",
                                    "Pass --overwrite to replace it, or choose another --output."))

@@ -48,14 +48,10 @@ def run(args: argparse.Namespace) -> int:
 
     from ..serving.server import ServeLimits, create_app, load_predictor
 
-    sa = parse_into(args, ServeArgs)
+    sa = parse_into(args, ServeArgs)  # the port and the limits are range-checked here (see their `opt`)
     limits = parse_into(args, ServeLimits)
     if not sa.model:
         raise ConfigError(expected("a model folder", "none", "Usage: headstart serve MODEL [--onnx] [--port 8000]"))
-    if not 0 < sa.port < 65536:
-        raise ConfigError(expected("a port between 1 and 65535", str(sa.port), "Pick another --port."))
-    if min(limits.max_body_bytes, limits.max_texts, limits.max_text_chars, limits.max_batch, limits.max_queue) < 1:
-        raise ConfigError(expected("positive limits", str(limits), "Raise the limit that is 0 or negative."))
     api_key = resolve_api_key(sa.api_key, os.environ.get(API_KEY_ENV, ""), sa.host)
     predictor, metadata = load_predictor(sa.model, onnx=sa.onnx, int8=sa.int8, threads=sa.threads)
     _log_to_stderr(sa.log_level)

@@ -61,16 +61,6 @@ class ExportReport:
         return out
 
 
-def _torch_module(clf) -> TorchExport:
-    """The loaded classifier's strategy as one torch module (strategies that have one declare `torch_module`)."""
-    if not exports_torch(type(clf.strategy_)):
-        able = ", ".join(n for n in strategy_names() if exports_torch(get_strategy(n)))
-        raise ModelError(expected(f"a model with a torch module ({able})", f"a '{clf.strategy}' model",
-                                  f"ONNX export covers transformer models; '{clf.strategy}' models are already small "
-                                  "and fast — serve them without --onnx."))
-    return clf.strategy_.torch_module()
-
-
 def parity_texts(test: str | None, limit: int) -> tuple[list[str], list[Any] | None]:
     """Texts (and labels, when the file has them) for the parity check: --test or the shipped demo sample."""
     path = test or str(DEMO_TEST)
@@ -94,14 +84,18 @@ def export_onnx(model_dir: str | Path, output: str | Path | None = None, *, int8
     model_dir = Path(model_dir)
     clf = load_estimator(model_dir, kinds=(CLASSIFIER_KIND,))
     output = Path(output) if output else model_dir / "onnx"
-    graph = _torch_module(clf)
-    module, tokenizer, max_length = graph.module, graph.tokenizer, graph.max_length
+    if not exports_torch(type(clf.strategy_)):  # strategies that have one torch module declare `torch_module`
+        able = ", ".join(n for n in strategy_names() if exports_torch(get_strategy(n)))
+        raise ModelError(expected(f"a model with a torch module ({able})", f"a '{clf.strategy}' model",
+                                  f"ONNX export covers transformer models; '{clf.strategy}' models are already small "
+                                  "and fast — serve them without --onnx."))
+    graph: TorchExport = clf.strategy_.torch_module()
     texts, _ = parity_texts(test, parity_limit)
     with atomic_folder(output, kind="onnx") as tmp:
-        export_graph(module, tokenizer, tmp / FP32_FILE, opset)
-        tokenizer.save_pretrained(tmp)
+        export_graph(graph.module, graph.tokenizer, tmp / FP32_FILE, opset)
+        graph.tokenizer.save_pretrained(tmp)
         meta = {"format": "headstart-onnx", "version": __version__, "task": clf.task_, "classes": clf.classes_,
-                "threshold": clf.threshold, "max_length": max_length, "source_model": str(model_dir),
+                "threshold": clf.threshold, "max_length": graph.max_length, "source_model": str(model_dir),
                 "source_metadata": {k: clf.metadata_.get(k) for k in ("strategy", "backbone", "metrics", "seed")},
                 "files_int8": INT8_FILE if int8 else None}
         write_json(tmp / ONNX_METADATA, meta)
@@ -132,15 +126,11 @@ def _accuracies(clf, onnx_clf, int8_folder: Path | None, test: str, limit: int) 
     texts, labels = parity_texts(test, limit)
     if labels is None or not label_task(clf.task_).single_label:
         return {}
-    labels = [str(v) for v in labels]
-    result = {"pytorch": _accuracy(clf.predict(texts), labels), "onnx": _accuracy(onnx_clf.predict(texts), labels)}
+    models = {"pytorch": clf, "onnx": onnx_clf}
     if int8_folder is not None:
-        result["int8"] = _accuracy(OnnxClassifier(int8_folder, int8=True, verify=False).predict(texts), labels)
-    return result
-
-
-def _accuracy(pred: Sequence[Any], labels: Sequence[str]) -> float:
-    return float(np.mean([str(p) == y for p, y in zip(pred, labels)]))
+        models["int8"] = OnnxClassifier(int8_folder, int8=True, verify=False)
+    return {name: float(np.mean([str(p) == str(y) for p, y in zip(model.predict(texts), labels)]))
+            for name, model in models.items()}
 
 
 class OnnxClassifier:
@@ -182,10 +172,6 @@ class OnnxClassifier:
         self.max_length = int(self.metadata_["max_length"])
         self.batch_size = batch_size
         self.int8 = int8
-
-    @classmethod
-    def load(cls, folder: str | Path, int8: bool = False, **kwargs: Any) -> "OnnxClassifier":
-        return cls(folder, int8=int8, **kwargs)
 
     def decision_scores(self, texts: Sequence[str]) -> np.ndarray:
         texts = as_texts(texts)

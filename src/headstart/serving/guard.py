@@ -113,9 +113,7 @@ class Guard:
         if len(values) != 1:
             return False
         scheme, _, token = values[0].strip().partition(b" ")
-        if scheme.lower() != b"bearer":
-            return False
-        return hmac.compare_digest(_digest(token.strip()), self.key_digest)
+        return scheme.lower() == b"bearer" and hmac.compare_digest(_digest(token.strip()), self.key_digest)
 
     async def _read_body(self, headers: dict[bytes, list[bytes]], receive: Receive,
                          answer: Callable[..., Awaitable[None]]) -> bytes | None:

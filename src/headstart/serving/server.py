@@ -26,6 +26,8 @@ from ..errors import HeadstartError
 from ..estimators import load_estimator
 from ..model_folder import CLASSIFIER_KIND
 from ..tasks import label_task
+from .export import OnnxClassifier, onnx_folder_for
+from .guard import REQUEST_ID, Guard
 
 log = logging.getLogger("headstart.serving")
 
@@ -95,10 +97,7 @@ class MicroBatcher:
             items = [await self.queue.get()]
             size = len(items[0][0])
             deadline = loop.time() + self.max_wait
-            while size < self.max_batch:
-                timeout = deadline - loop.time()
-                if timeout <= 0:
-                    break
+            while size < self.max_batch and (timeout := deadline - loop.time()) > 0:
                 try:
                     item = await asyncio.wait_for(self.queue.get(), timeout)
                 except asyncio.TimeoutError:
@@ -180,15 +179,11 @@ def create_app(predictor: Predictor, metadata: dict[str, Any], limits: ServeLimi
                api_key: str | None = None):
     """The FastAPI application serving `predictor`. `metadata` is shown at GET /metadata. With `api_key`,
     every path but /health and the API docs needs `Authorization: Bearer <api_key>`."""
-    from contextlib import asynccontextmanager
-
     from fastapi import Depends, FastAPI, Request
     from fastapi.exceptions import RequestValidationError
     from fastapi.responses import JSONResponse, PlainTextResponse
     from fastapi.security import HTTPBearer
     from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
-
-    from .guard import REQUEST_ID, Guard
 
     limits = limits or ServeLimits()
     registry = CollectorRegistry()  # per app: several apps (tests) never share counters
@@ -217,7 +212,7 @@ def create_app(predictor: Predictor, metadata: dict[str, Any], limits: ServeLimi
             return
         warm["done"] = True
 
-    @asynccontextmanager
+    @contextlib.asynccontextmanager
     async def lifespan(app):
         batcher.start()
         warming = asyncio.get_running_loop().create_task(warm_up())
@@ -234,8 +229,8 @@ def create_app(predictor: Predictor, metadata: dict[str, Any], limits: ServeLimi
     # Declares the bearer scheme in the OpenAPI schema (the Swagger UI's Authorize button); Guard enforces it.
     secured = [Depends(HTTPBearer(auto_error=False))] if api_key else []
 
-    def error(status: int, message: str) -> JSONResponse:
-        return JSONResponse({"detail": message, "request_id": REQUEST_ID.get()}, status_code=status)
+    def error(code: int, message: str, **fields: Any) -> JSONResponse:
+        return JSONResponse({**fields, "detail": message, "request_id": REQUEST_ID.get()}, status_code=code)
 
     @app.exception_handler(RequestValidationError)
     async def invalid(request: Request, exc: RequestValidationError):
@@ -259,22 +254,17 @@ def create_app(predictor: Predictor, metadata: dict[str, Any], limits: ServeLimi
             return error(503, "the server is overloaded (request queue full); retry shortly.")
         except HeadstartError as exc:  # the model refused this request's input
             return error(422, str(exc))
-        labels = predictor.scores_to_labels(scores)
         classes = [str(c) for c in predictor.classes_]
-        out = []
-        for label, row in zip(labels, scores):
-            prediction = {"label": label}
-            if label_task(predictor.task_).has_classes:
-                prediction["scores"] = {c: round(float(p), 6) for c, p in zip(classes, row)}
-            out.append(prediction)
-        return {"predictions": out}
+        has_classes = label_task(predictor.task_).has_classes  # else (regression) "scores" is null
+        return {"predictions": [{"label": label, "scores": {c: round(float(p), 6) for c, p in zip(classes, row)}
+                                 if has_classes else None}
+                                for label, row in zip(predictor.scores_to_labels(scores), scores)]}
 
     @app.get("/health", summary="readiness: 200 once the model is loaded and warmed up, 503 before")
     async def health():
         if not warm["done"]:
             status = f"warm-up failed ({warm['error']})" if warm["error"] else "warming up"
-            return JSONResponse({"status": status, "detail": f"the model is not ready: {status}",
-                                 "request_id": REQUEST_ID.get()}, status_code=503)
+            return error(503, f"the model is not ready: {status}", status=status)
         return {"status": "ok", "queue": batcher.queue.qsize()}
 
     @app.get("/metadata", dependencies=secured, summary="labels, backbone, metrics and versions of the served model")
@@ -290,8 +280,6 @@ def create_app(predictor: Predictor, metadata: dict[str, Any], limits: ServeLimi
 
 def load_predictor(model: str, onnx: bool = False, int8: bool = False, threads: int = 0) -> tuple[Predictor, dict]:
     """Load a model folder for serving (PyTorch, or its ONNX export) and the metadata to show."""
-    from .export import OnnxClassifier, onnx_folder_for
-
     if onnx or int8:
         predictor = OnnxClassifier(onnx_folder_for(model), int8=int8, threads=threads)
         source = predictor.metadata_.get("source_metadata", {})
