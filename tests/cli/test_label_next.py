@@ -80,7 +80,8 @@ def test_cold_start_needs_no_model(files, tmp_path, tiny_backbone):
                  "-o", str(out), "--duplicate-cosine", "1"]) == 0
     frame = pd.read_csv(out, keep_default_na=False)
     assert len(frame) == 8 and (frame["query"] == "kmeans").all() and (frame.guess == "").all()
-    assert frame.score.between(0, 1).all() and frame.score.sum() <= 1 + 1e-6
+    # each score is a cluster's share of the pool, written rounded to 6 decimals: each may be 5e-7 high
+    assert frame.score.between(0, 1).all() and frame.score.sum() <= 1 + len(frame) * 5e-7 + 1e-12
 
 
 def test_an_existing_output_is_kept_without_overwrite(files, tmp_path, capsys):
