@@ -10,7 +10,7 @@ import pytest
 
 from headstart import tasks
 from headstart.errors import ConfigError, DataError
-from headstart.strategies import get_strategy, strategies_for
+from headstart.strategies import get_strategy, strategy_names
 from headstart.tasks import CLASSIFICATION, CLASSIFIER_TASKS, GENERATION_TASKS, MULTILABEL, REGRESSION, SUMMARIZE
 
 SRC = Path(tasks.__file__).parent
@@ -59,9 +59,9 @@ def test_every_task_is_registered_once_with_what_it_owns():
 def test_default_strategies_exist_and_support_their_task():
     for task in CLASSIFIER_TASKS:
         assert task.name in get_strategy(task.default_strategy).tasks
-        assert task.default_strategy in strategies_for(task.name)
+        assert task.default_strategy in strategy_names(task.name)
     # generation strategies are in the same registry (strategies/seq2seq.py)
-    assert all(task.default_strategy in strategies_for(task.name) for task in GENERATION_TASKS)
+    assert all(task.default_strategy in strategy_names(task.name) for task in GENERATION_TASKS)
 
 
 def test_unknown_names_are_errors_that_list_the_tasks():

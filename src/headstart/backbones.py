@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any, Iterator, Literal
 
 from .errors import BackboneError, ModelError, expected
+from .io import atomic_folder, sha256_file
 
 DEFAULT_BACKBONE = "all-MiniLM-L6-v2"
 Kind = Literal["encoder", "decoder", "encoder-decoder", "unknown"]
@@ -195,14 +196,6 @@ def _fingerprint(path: Path) -> str:
     return h.hexdigest()[:16]
 
 
-def sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 22), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
 def cache_root() -> Path:
     """Where headstart keeps converted backbones and embedding caches (safe to delete)."""
     root = os.environ.get("HEADSTART_CACHE") or os.path.join(os.environ.get("XDG_CACHE_HOME", "~/.cache"), "headstart")
@@ -238,8 +231,6 @@ def hf_folder(ref: BackboneRef) -> Path:
 
 def _convert_gguf(gguf_file: Path, target: Path) -> None:
     from transformers import AutoModelForCausalLM, AutoTokenizer
-
-    from .io import atomic_folder
 
     with atomic_folder(target) as tmp:
         tokenizer = AutoTokenizer.from_pretrained(gguf_file.parent, gguf_file=gguf_file.name)

@@ -267,12 +267,17 @@ def folder_digest(folder: str | os.PathLike, skip: tuple[str, ...] = (METADATA_F
     for path in sorted(folder.rglob("*")):
         rel = path.relative_to(folder).as_posix()
         if path.is_file() and rel not in skip:
-            h = hashlib.sha256()
-            with open(path, "rb") as fh:
-                for chunk in iter(lambda: fh.read(1 << 20), b""):
-                    h.update(chunk)
-            digests[rel] = h.hexdigest()
+            digests[rel] = sha256_file(path)
     return digests
+
+
+def sha256_file(path: Path) -> str:
+    """Hex sha256 of a file's bytes, read in 4 MB chunks."""
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 22), b""):
+            h.update(chunk)
+    return h.hexdigest()
 
 
 def fields_digest(meta: dict[str, Any], fields: Sequence[str]) -> str:

@@ -28,7 +28,10 @@ from typing import Any, Literal
 import numpy as np
 
 from . import __version__, onnx_graph
-from .backbones import BackboneRef, cache_root, load_model, load_tokenizer, sha256_file
+from .backbones import BackboneRef, cache_root, load_model, load_tokenizer
+from .io import atomic_folder, sha256_file, write_json
+from .resources import DEMO_TEST
+from .seeding import pick_device
 from .errors import BackboneError, ConfigError, expected
 
 RUNTIMES = ("torch", "onnx", "onnx-int8")
@@ -154,8 +157,6 @@ def onnx_model(ref: BackboneRef, runtime: str) -> Path:
     try:
         _build(ref, runtime, folder)
     except RuntimeUnavailable as exc:
-        from .io import write_json
-
         write_json(failed, {"reason": str(exc), "versions": _versions()})
         raise
     failed.unlink(missing_ok=True)
@@ -165,8 +166,6 @@ def onnx_model(ref: BackboneRef, runtime: str) -> Path:
 
 def _build(ref: BackboneRef, runtime: str, folder: Path) -> None:
     """Export (or quantise), check parity against the reference vectors, then write folder atomically."""
-    from .io import atomic_folder, write_json
-
     texts = parity_sample()
     with atomic_folder(folder) as tmp:
         target = tmp / MODEL_FILE
@@ -203,8 +202,6 @@ def _build(ref: BackboneRef, runtime: str, folder: Path) -> None:
 def parity_sample() -> list[str]:
     """The texts every export is checked on: the first rows of the shipped SST-2 test sample."""
     import csv
-
-    from .resources import DEMO_TEST
 
     with open(DEMO_TEST, encoding="utf-8", newline="") as fh:
         rows = list(csv.DictReader(fh))
@@ -296,8 +293,6 @@ class OnnxSession:
 def strategy_runtime(ref: BackboneRef, config: Any, recorded: str | None = None) -> str:
     """The concrete runtime a frozen-feature strategy embeds with: its config's `runtime` (and `device`); for
     a fitted or loaded model with runtime "auto", the runtime it was fitted with (`recorded`) first."""
-    from .seeding import pick_device
-
     return resolve_runtime(ref, config.runtime, pick_device(config.device), preferred=recorded)
 
 

@@ -16,7 +16,7 @@ from headstart.data import read_examples
 from headstart.evaluation.compare import (CELLS_FILE, CompareSpec, parse_budget, parse_sizes, plan, read_cells,
                                           resolve_strategies)
 from headstart.grid import run_comparison
-from headstart.strategies import strategies_for
+from headstart.strategies import strategy_names
 
 # min_steps kept small: the grid checks bookkeeping, not learning, and 100 steps per cell dominated the suite
 FAST = {"finetune": {"epochs": 1, "min_steps": 10, "max_length": 32, "batch_size": 16, "lr": 1e-3},
@@ -133,7 +133,7 @@ def test_zero_budget_says_what_it_skipped(files, tmp_path, capsys):
 
 
 def test_defaults_come_from_the_registry_and_cheap_cells_come_first(files):
-    assert resolve_strategies([], "classification") == strategies_for("classification")
+    assert resolve_strategies([], "classification") == strategy_names("classification")
     train = read_examples(str(files / "train.csv"))
     spec = CompareSpec(strategies=["finetune", "probe", "scratch-tfidf"], sizes=["8", "all"], seeds=1)
     order = [(c.strategy, c.size) for c in plan(train, train, spec, spec.strategies)]

@@ -38,7 +38,7 @@ from ..data.examples import Examples
 from ..data.pipeline import summarize
 from ..errors import ConfigError, DataError, expected
 from ..io import atomic_write_text, read_json, write_json
-from ..strategies import get_strategy, strategies_for
+from ..strategies import get_strategy, strategy_names
 from ..tasks import label_task
 from .curves import forecasts, learning_curves, paired_comparisons, recommend, size_order, transfer_gain
 
@@ -100,7 +100,7 @@ def parse_budget(text: str | float | None) -> float:
 
 def resolve_strategies(names: Sequence[str], task: str) -> list[str]:
     """The requested strategies (checked against the registry), or every registered one for the task."""
-    available = strategies_for(task)
+    available = strategy_names(task)
     if not names:
         return available
     for name in names:

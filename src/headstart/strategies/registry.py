@@ -150,10 +150,6 @@ def strategy_names(task: str | None = None) -> list[str]:
     return sorted({c.name for c in registered() if set(c.tasks) & set(wanted)})
 
 
-def strategies_for(task: str) -> list[str]:
-    return strategy_names(task)
-
-
 def exports_torch(strategy_cls: type) -> bool:
     """True when the strategy hands `export --onnx` a torch module (`torch_module`)."""
     return callable(getattr(strategy_cls, "torch_module", None))

@@ -23,7 +23,7 @@ import numpy as np
 from ..backbones import BackboneRef, load_model, load_tokenizer, resolve_backbone
 from ..config import MIN_TOKENS, Options, opt
 from ..embeddings import embed
-from ..errors import ConfigError, DataError, expected
+from ..errors import ConfigError, DataError, ModelError, expected
 from ..instruct_lm import DEFAULT_LM, chat_prompt, load_lm, score_continuations
 from ..numeric import softmax
 from ..runtime import RUNTIME_HELP, RuntimeName, load_record, save_record, strategy_runtime
@@ -174,8 +174,6 @@ class ZeroShot:
     @classmethod
     def load(cls, folder: Path, config: ZeroShotConfig, task: str) -> "ZeroShot":
         from safetensors.numpy import load_file
-
-        from ..errors import ModelError
 
         obj = cls()
         obj.config_ = config

@@ -27,6 +27,7 @@ from ..backbones import BackboneRef, load_model, load_tokenizer
 from ..config import MIN_TOKENS, Options, opt
 from ..errors import DataError, expected
 from ..io import atomic_folder, write_json
+from ..seeding import pick_device, set_seed
 from .step import TrainStep
 
 
@@ -85,8 +86,6 @@ def continue_pretraining(ref: BackboneRef, lines: Sequence[str], output: str | P
     """Train `ref` on `lines` with its own objective; write the adapted backbone to `output` atomically."""
     import torch
     from transformers import AutoModelForCausalLM, AutoModelForMaskedLM, DataCollatorForLanguageModeling
-
-    from ..seeding import pick_device, set_seed
 
     start = time.perf_counter()
     lines = list(lines)

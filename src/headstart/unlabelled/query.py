@@ -79,10 +79,6 @@ def query_strategy(name: str, help: str, proba: bool = False, embeddings: bool =
     return register
 
 
-def query_names() -> list[str]:
-    return list(QUERIES)
-
-
 def get_query(name: str) -> QueryStrategy:
     if name not in QUERIES:
         raise ConfigError(expected(f"a query strategy ({', '.join(QUERIES)})", f"'{name}'",
