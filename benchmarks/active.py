@@ -45,13 +45,12 @@ from headstart.embeddings import embed  # noqa: E402
 from headstart.heads import fit_head  # noqa: E402
 from headstart.unlabelled.query import QUERIES, query_model, select  # noqa: E402
 
+from active_small_text import (EMBEDDING_QUERIES, SMALL_TEXT_QUERIES, small_text_curve,  # noqa: E402
+                               small_text_strategy)
+
 RESULTS = Path(__file__).resolve().parent / "results" / "active-cpu.jsonl"
 HEADSTART_QUERIES = ("margin", "entropy", "least-confident", "kcenter", "cluster-margin", "density-margin",
                      "random")
-# small-text's strategies by the name printed here (kcenter-like: GreedyCoreset; cold-start-like: EmbeddingKMeans)
-SMALL_TEXT_QUERIES = ("BreakingTies", "PredictionEntropy", "LeastConfidence", "GreedyCoreset", "EmbeddingKMeans",
-                      "RandomSampling")
-EMBEDDING_QUERIES = ("GreedyCoreset", "EmbeddingKMeans")
 CHECKPOINTS = (2, 4, 8, 16, 32, 64)
 
 
@@ -133,48 +132,6 @@ def headstart_curve(strategy: str, x: np.ndarray, y: np.ndarray, texts: np.ndarr
         query_s.append(time.perf_counter() - t)
         labelled = np.concatenate([labelled, pool[selection.indices]])
         round_ += 1
-    return {"curve": curve, "fit_s": round(fit_s, 3), "query_s": [round(s, 4) for s in query_s]}
-
-
-def small_text_strategy(name: str):
-    import small_text
-
-    return getattr(small_text, name)()
-
-
-def small_text_curve(strategy: str, x: np.ndarray, y: np.ndarray, x_test: np.ndarray, y_test: np.ndarray,
-                     start: int, stop: int, seed: int, c: float, max_iter: int) -> dict:
-    """The same loop through small-text's PoolBasedActiveLearner over the same embeddings and head."""
-    from sklearn.linear_model import LogisticRegression
-    from small_text import PoolBasedActiveLearner, SklearnClassifierFactory, SklearnDataset
-
-    np.random.seed(seed)  # small-text's RandomSampling and EmbeddingKMeans draw from numpy's global generator
-    k = int(y.max()) + 1
-    factory = SklearnClassifierFactory(LogisticRegression(C=c, max_iter=max_iter), k)
-    learner = PoolBasedActiveLearner(factory, small_text_strategy(strategy),
-                                     SklearnDataset(x, y, target_labels=np.arange(k)))
-    labelled = initial_sample(y, start, seed)
-    t = time.perf_counter()
-    learner.initialize_data(labelled, y[labelled])
-    fit_s, query_s, curve = time.perf_counter() - t, [], []
-    test = SklearnDataset(x_test, y_test, target_labels=np.arange(k))
-    while True:
-        accuracy = float((np.asarray(learner.classifier.predict(test)) == y_test).mean())
-        n = len(learner.indices_labeled)
-        curve.append({"labels": int(n), "per_class": n / k, "accuracy": round(accuracy, 5)})
-        if n >= stop * k:
-            break
-        kwargs = {}
-        if strategy in EMBEDDING_QUERIES:  # the frozen embeddings, in the order small-text's query expects
-            mask = np.ones(len(x), bool)
-            mask[learner.indices_labeled] = False
-            kwargs = {"embeddings": x[np.concatenate([np.flatnonzero(mask), learner.indices_labeled])]}
-        t = time.perf_counter()
-        queried = learner.query(num_samples=k, query_strategy_kwargs=kwargs)
-        query_s.append(time.perf_counter() - t)
-        t = time.perf_counter()
-        learner.update(y[queried])
-        fit_s += time.perf_counter() - t
     return {"curve": curve, "fit_s": round(fit_s, 3), "query_s": [round(s, 4) for s in query_s]}
 
 
@@ -387,7 +344,8 @@ def run_unit(args, data: DataSet, learner: str, library: str, strategy: str, see
     if library == "headstart":
         return headstart_curve(strategy, x, data.y, data.texts, x_test, data.y_test, args.start, args.stop, seed,
                                args.C, max_iter, args.duplicate_cosine)
-    return small_text_curve(strategy, x, data.y, x_test, data.y_test, args.start, args.stop, seed, args.C, max_iter)
+    return small_text_curve(strategy, x, data.y, x_test, data.y_test, initial_sample(data.y, args.start, seed),
+                            args.stop, seed, args.C, max_iter)
 
 
 def parse(argv: Sequence[str] | None) -> argparse.Namespace:

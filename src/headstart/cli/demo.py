@@ -15,6 +15,7 @@ from ..backbones import DEFAULT_BACKBONE
 from ..classifier import TextClassifier
 from ..config import Options, opt
 from ..data import read_examples, sample_per_class
+from ..grid import without_cross_validation
 from ..io import check_output_folder
 from ..resources import DEMO_TEST, DEMO_TRAIN
 from ..strategies import Cost, get_strategy
@@ -57,9 +58,9 @@ def fit_one(name: str, train, test, seed: int, epochs: int, output: str = "") ->
     strategy = get_strategy(name)
     fields = strategy.config_cls.__dataclass_fields__
     options: dict[str, Any] = {"epochs": epochs} if strategy.cost is Cost.GRADIENT and "epochs" in fields else {}
-    if "cv_folds" in fields:  # the demo scores on its test sentences; a cross-validated estimate would go unread
-        options["cv_folds"] = 0
     start = time.perf_counter()
+    # scored on its test sentences: a cross-validated estimate would go unread
+    options = without_cross_validation(name, options)
     clf = TextClassifier(strategy=name, seed=seed, progress=True, **options).fit(train)
     fit_seconds = time.perf_counter() - start
     predicted = clf.predict(test.texts)
