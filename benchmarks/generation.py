@@ -1,154 +1,165 @@
-"""Transfer vs from-scratch vs zero-shot for generation, side by side in one run.
+"""Issue 19 part 3: does generation transfer work, measured on the 2-core CPU. Runs `headstart compare`'s
+generation grid (headstart.generation.compare) per data set, on fixed test subsets (300 rows, seed 0):
 
-    python benchmarks/generation.py --data-dir /work/shared/data [--train-sizes 1000,10000] [--test-limit 500]
-        [--strategy lora|full] [--max-seconds S] [--device cpu|cuda]
+* multi30k_en_de (translate, BLEU): lora and full fine-tuning of SmolLM2-135M-Instruct at 250, 1,000 and 3,000
+  pairs; zero-shot prompting; a small transformer from scratch at 1,000, 3,000, 10,000 and all 29,000 pairs;
+* aeslc (summarize, ROUGE-L): lora at 250 and 1,000 pairs (sources cut to 192 tokens); zero-shot; from scratch
+  at 1,000 and all 14,436 pairs.
 
-For each data set (multi30k_en_de: translate, aeslc: summarize) and training size:
-- zero-shot: the instruct model prompted, no training;
-- transfer: SmolLM2 fine-tuned (--strategy lora or full) on the first N pairs of a fixed shuffle;
-- scratch: a small BART from random init with the same tokenizer, trained on the same pairs for the same
-  wall-clock time as transfer (or --max-seconds).
-Test: a fixed subset (seed 0) of test.jsonl. Prints BLEU, chrF, ROUGE-1/2/L, training seconds and generation
-speed (tokens/second), then the transfer/scratch and transfer/zero-shot ratios of the main metric.
+Every cell is one fit on the first N pairs of a seeded shuffle of train.jsonl and one greedy generation pass over
+the test subset. Resumable across sessions: the grid's cells (with their outputs, for the bootstrap) are kept in
+benchmarks/results/generation-<device>/<dataset>/cells.jsonl, and each finished cell is also appended as one row,
+with the settings it ran under and the machine's state, to benchmarks/results/generation-<device>.jsonl.
+
+    python benchmarks/generation.py --data-dir ../shared/data                       # all of it (many hours on 2 cores)
+    python benchmarks/generation.py --datasets multi30k_en_de --budget 2h            # what fits, cheapest first
+    python benchmarks/generation.py --strategies zero-shot,lora,scratch              # leave full fine-tuning for later
+    python benchmarks/generation.py --device cuda                                    # the GPU rows (generation-gpu)
+
+At the end it prints, per data set, the curves, the paired-bootstrap intervals (transfer vs zero-shot and vs
+from-scratch at the same size) and the transfer gain, and checks the issue's targets against them.
 """
 
 from __future__ import annotations
 
 import argparse
+import datetime
 import json
 import os
+import resource
+import shlex
 import sys
 import time
 from pathlib import Path
 
-import numpy as np
-
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from headstart.generation import Seq2SeqModel, read_pairs  # noqa: E402
-from headstart.generation.data import Pairs  # noqa: E402
+import sidebyside  # noqa: E402
+from headstart.evaluation.answers import format_results  # noqa: E402
+from headstart.evaluation.compare import CompareSpec  # noqa: E402
+from headstart.evaluation.generation_report import render_generation_report  # noqa: E402
+from headstart.generation.compare import sample_pairs  # noqa: E402
+from headstart.generation.data import read_pairs  # noqa: E402
+from headstart.grid import run_comparison  # noqa: E402
 
-DATASETS = {"multi30k_en_de": ("translate", "source", "target"), "aeslc": ("summarize", "document", "summary")}
-MAIN = {"translate": "bleu", "summarize": "rougeL"}
+RESULTS = Path(__file__).resolve().parent / "results"
+PLAN = {
+    "multi30k_en_de": {"task": "translate", "columns": ("source", "target"),
+                       "strategies": ["zero-shot", "lora", "full", "scratch"], "sizes": ["250", "1000", "3000"],
+                       "baseline_sizes": ["1000", "3000", "10000", "all"],
+                       "options": {"*": {"max_new_tokens": 48, "max_target_length": 64, "max_source_length": 96}}},
+    "aeslc": {"task": "summarize", "columns": ("document", "summary"), "strategies": ["zero-shot", "lora", "scratch"],
+              "sizes": ["250", "1000"], "baseline_sizes": ["1000", "all"],
+              "options": {"*": {"max_new_tokens": 32, "max_target_length": 32, "max_source_length": 192}}},
+}
+# per strategy, shared by both data sets: the learning rates the docs recommend, early stopping on the 10% of each
+# sample held out (valid_fraction), and more epochs for the from-scratch model, which starts from nothing
+STRATEGY_OPTIONS = {"lora": {"lr": 1e-3, "epochs": 3, "batch_size": 8},
+                    "full": {"lr": 5e-5, "epochs": 3, "batch_size": 8},
+                    "scratch": {"lr": 5e-4, "epochs": 30, "batch_size": 32, "patience": 3, "warmup_ratio": 0.05,
+                                "evals_per_epoch": 1}}
+TRANSFER_GAIN_TARGET = 10.0  # multi30k at 1,000 pairs: from scratch needs >= 10x the pairs
 
 
-def subset(pairs: Pairs, n: int, seed: int = 0) -> Pairs:
-    order = np.random.default_rng(seed).permutation(len(pairs))[:n]
-    return Pairs([pairs.sources[i] for i in order], [pairs.targets[i] for i in order], pairs.source)
+def spec_for(name: str, args: argparse.Namespace) -> CompareSpec:
+    plan = PLAN[name]
+    options = {"*": {**plan["options"]["*"], "device": args.device, "generation_batch_size": 16},
+               **STRATEGY_OPTIONS}
+    wanted = [s for s in plan["strategies"] if not args.strategies or s in args.strategies.split(",")]
+    limit = float(args.max_size) if args.max_size else float("inf")
+    sizes = [s for s in plan["sizes"] if s != "all" and float(s) <= limit]
+    baseline_sizes = [s for s in plan["baseline_sizes"] if s != "all" and float(s) <= limit or limit == float("inf")]
+    return CompareSpec(strategies=wanted, sizes=sizes, baseline_sizes=baseline_sizes, seeds=args.seeds,
+                       backbone=args.backbone, options=options, budget_s=args.budget_s, task=plan["task"], final=False)
 
 
-def run_system(name: str, task: str, train: Pairs, valid: Pairs, test: Pairs, options: dict, strategy: str,
-               backbone: str) -> dict:
-    model = Seq2SeqModel(task=task, backbone=backbone, strategy=strategy, progress=False, **options)
-    if strategy == "zero-shot":
-        model.fit(train.sources[:1], train.targets[:1])
-    else:
-        model.fit(train, sources_valid=valid)
-    metrics = model.evaluate(test)
-    row = {"dataset": Path(train.source).parent.name, "train_size": 0 if strategy == "zero-shot" else len(train),
-           "system": name, "train_seconds": round(model.fit_report_.get("train_seconds", 0.0), 1),
-           "steps": model.fit_report_["steps"], **{k: round(v, 2) if isinstance(v, float) else v
-                                                   for k, v in metrics.items()}}
-    print(json.dumps(row), flush=True)
-    return row
+def row_for(cell: dict, name: str, spec: CompareSpec, args: argparse.Namespace, snapshot) -> dict:
+    """One results-file row: the cell without its outputs, with the settings and the machine's state."""
+    cpu = sidebyside.cpu_snapshot()
+    return {"benchmark": f"generation-{args.device}", "command": " ".join(map(shlex.quote, sys.argv)),
+            "date": datetime.datetime.now().isoformat(timespec="seconds"), "cpus": os.cpu_count(),
+            "dataset": name, "task": spec.task, "backbone": spec.backbone, "test_rows": args.test_limit,
+            "options": {"*": spec.options["*"], cell["strategy"]: spec.options.get(cell["strategy"], {})},
+            "other_cores": sidebyside.other_cores(snapshot, cpu), "torch_threads": _torch_threads(),
+            "peak_rss_mb_so_far": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024,
+            **{k: v for k, v in cell.items() if k != "outputs"}}
+
+
+def _torch_threads() -> int:
+    import torch
+
+    return torch.get_num_threads()
+
+
+def check_targets(name: str, results: dict) -> list[str]:
+    """The issue's targets, each said as met, not met or not measured yet."""
+    lines = []
+    boot = results.get("bootstrap") or []
+    for rival in ("zero-shot", "scratch"):
+        rows = [r for r in boot if r["b"] == rival]
+        if not rows:
+            lines.append(f"  transfer vs {rival}: not measured yet")
+            continue
+        losing = [f"{r['a']}@{r['size']}" for r in rows if not (r["low"] > 0)]
+        lines.append(f"  transfer beats {rival} with a 95% interval above 0: "
+                     + ("met" if not losing else "NOT met for " + ", ".join(losing)) + f" ({len(rows)} pair(s))")
+    for gain in results.get("transfer_gain") or []:
+        if gain["n_per_class"] and gain["size"] == "1000":
+            ok = gain["ratio"] is not None and gain["relation"] in ("=", ">") and gain["ratio"] >= TRANSFER_GAIN_TARGET
+            lines.append(f"  transfer gain {gain['strategy']}@1000: {gain['text']}"
+                         + (f" (target >= {TRANSFER_GAIN_TARGET:.0f}x: {'met' if ok else 'NOT met'})"
+                            if name == "multi30k_en_de" else ""))
+    return lines
 
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--data-dir", default="../shared/data")
     p.add_argument("--datasets", default="multi30k_en_de,aeslc")
-    p.add_argument("--train-sizes", default="1000,10000")
-    p.add_argument("--test-limit", type=int, default=500)
-    p.add_argument("--valid-size", type=int, default=100)
-    p.add_argument("--strategy", default="lora", choices=["lora", "full"])
+    p.add_argument("--strategies", default="", help="comma list to run now (default: every one the plan has)")
+    p.add_argument("--max-size", type=int, default=0, help="run only the sizes up to this many pairs now (0: all); "
+                                                           "the rest stay for a later run")
+    p.add_argument("--test-limit", type=int, default=300)
+    p.add_argument("--seeds", type=int, default=1)
     p.add_argument("--backbone", default="SmolLM2-135M-Instruct")
-    p.add_argument("--epochs", type=int, default=2)
-    p.add_argument("--batch-size", type=int, default=16)
-    p.add_argument("--lr", type=float, default=0.0, help="0: 1e-3 for lora, 5e-5 for full")
-    p.add_argument("--scratch-lr", type=float, default=5e-4)
-    p.add_argument("--max-seconds", type=float, default=0.0, help="scratch budget (0: transfer's training time)")
-    p.add_argument("--max-new-tokens", type=int, default=48)
-    p.add_argument("--max-source-length", type=int, default=256, help="source tokens kept (aeslc emails are long)")
-    p.add_argument("--generation-batch-size", type=int, default=32)
-    p.add_argument("--device", default="auto")
-    p.add_argument("--skip-zero-shot", action="store_true")
-    p.add_argument("--out", default="", help="also write all rows as JSON here")
-    p.add_argument("--results", default="", help="JSON-lines file: each system's row is appended when measured and "
-                                                 "rows already in it are reused, not re-run (continue a long run)")
+    p.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
+    p.add_argument("--budget", default="", help="time budget of this run, e.g. 2h (cells that will not fit are left "
+                                                "for the next run)")
+    p.add_argument("--results", default="", help="rows file (default: benchmarks/results/generation-DEVICE.jsonl)")
     args = p.parse_args(argv)
-    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-    common = {"device": args.device, "max_new_tokens": args.max_new_tokens, "batch_size": args.batch_size,
-              "generation_batch_size": args.generation_batch_size, "max_source_length": args.max_source_length,
-              "max_target_length": 64, "max_length": 384}
-    rows = []
-    started = time.perf_counter()
-    previous = {}
-    if args.results and Path(args.results).exists():
-        for line in Path(args.results).read_text(encoding="utf-8").splitlines():
-            if line.strip():
-                row = json.loads(line)
-                previous[(row["dataset"], row["train_size"], row["system"])] = row
-        print(f"{len(previous)} rows read from {args.results}; they are not re-run", flush=True)
+    from headstart.evaluation.compare import parse_budget
 
-    def measured(name: str, size: int, system: str, run) -> dict:
-        row = previous.get((name, size, system))
-        if row is None:
-            row = run()
-            if args.results:
-                with open(args.results, "a", encoding="utf-8") as fh:
-                    fh.write(json.dumps(row) + "\n")
-        rows.append(row)
-        return row
-
-    data = {}
+    args.budget_s = parse_budget(args.budget)
+    rows_file = Path(args.results or RESULTS / f"generation-{args.device}.jsonl")
+    started = time.monotonic()
     for name in args.datasets.split(","):
-        task, src, tgt = DATASETS[name]
+        plan = PLAN[name]
         folder = Path(args.data_dir) / name
-        data[name] = (read_pairs(folder / "train.jsonl", src, tgt),
-                      subset(read_pairs(folder / "dev.jsonl", src, tgt), args.valid_size),
-                      subset(read_pairs(folder / "test.jsonl", src, tgt), args.test_limit))
-        if not args.skip_zero_shot:
-            measured(name, 0, "zero-shot", lambda: run_system("zero-shot", task, *data[name], common, "zero-shot",
-                                                              args.backbone))
-    # sizes outermost: a run cut short still has every data set at the small size
-    for size in [int(s) for s in args.train_sizes.split(",")]:
-        for name, (train_all, valid, test) in data.items():
-            task = DATASETS[name][0]
-            train = subset(train_all, size, seed=1)
-            lr = args.lr or (1e-3 if args.strategy == "lora" else 5e-5)
-            transfer = measured(name, len(train), f"transfer-{args.strategy}", lambda: run_system(
-                f"transfer-{args.strategy}", task, train, valid, test, {**common, "epochs": args.epochs, "lr": lr},
-                args.strategy, args.backbone))
-            budget = args.max_seconds or max(1.0, transfer["train_seconds"])
-            measured(name, len(train), "scratch", lambda: run_system(
-                "scratch", task, train, valid, test, {**common, "epochs": 1000, "lr": args.scratch_lr,
-                                                      "max_seconds": budget, "patience": 0, "warmup_ratio": 0.05},
-                "scratch", args.backbone))
-    print_table(rows)
-    print(f"\ntotal benchmark time {time.perf_counter() - started:.0f}s")
-    if args.out:
-        Path(args.out).write_text(json.dumps(rows, indent=1))
+        train = read_pairs(folder / "train.jsonl", *plan["columns"])
+        test = sample_pairs(read_pairs(folder / "test.jsonl", *plan["columns"]), str(args.test_limit), 0)
+        spec = spec_for(name, args)
+        if args.budget:
+            spec.budget_s = max(0.0, args.budget_s - (time.monotonic() - started))
+        snapshot = sidebyside.cpu_snapshot()
+
+        def on_cell(cell: dict, name=name, spec=spec) -> None:
+            nonlocal snapshot
+            with open(rows_file, "a", encoding="utf-8") as fh:
+                fh.write(json.dumps(row_for(cell, name, spec, args, snapshot)) + "\n")
+            snapshot = sidebyside.cpu_snapshot()
+
+        grid_folder = RESULTS / f"generation-{args.device}" / name
+        print(f"\n== {name}: {len(train):,} training pairs, {len(test)} test rows; grid in {grid_folder}", flush=True)
+        results = run_comparison(train, test, spec, grid_folder, log=lambda m: print(m, flush=True), on_cell=on_cell)
+        print(format_results(results))
+        print("\n".join([f"targets ({name}):", *check_targets(name, results)]), flush=True)
+        if results["cells"]:
+            render_generation_report(grid_folder, results)
+    print(f"\ntotal {time.monotonic() - started:.0f}s; rows in {rows_file}")
     return 0
-
-
-def print_table(rows: list[dict]) -> None:
-    cols = ["dataset", "train_size", "system", "bleu", "chrf", "rouge1", "rouge2", "rougeL", "train_seconds", "steps",
-            "tokens_per_second", "n"]
-    print("\n" + "  ".join(f"{c:>14}" for c in cols))
-    for r in rows:
-        print("  ".join(f"{str(r.get(c, '')):>14}" for c in cols))
-    print("\nratios of the main metric (BLEU for translate, ROUGE-L for summarize)")
-    for r in rows:
-        if r["system"].startswith("transfer"):
-            task = DATASETS[r["dataset"]][0]
-            key = MAIN[task]
-            scratch = next(s for s in rows if s["dataset"] == r["dataset"] and s["train_size"] == r["train_size"]
-                           and s["system"] == "scratch")
-            zero = next((s for s in rows if s["dataset"] == r["dataset"] and s["system"] == "zero-shot"), None)
-            line = f"  {r['dataset']} n={r['train_size']}: transfer {r[key]:.2f} vs scratch {scratch[key]:.2f}"
-            if zero:
-                line += f" vs zero-shot {zero[key]:.2f}"
-            print(line)
 
 
 if __name__ == "__main__":

@@ -26,6 +26,8 @@ from .evaluation.compare import (CELLS_FILE, FINAL_JSON, Cell, CompareSpec, anal
                                  cell_key, cell_options, plan, predicted_seconds, read_cells, resolve_strategies,
                                  self_train_options, setup_hash, strategy_options, training_work, write_results)
 from .evaluation.curves import size_order
+from .generation.compare import run_generation_comparison
+from .generation.data import Pairs
 from .io import read_json, write_json
 from .strategies import get_strategy
 from .tasks import label_task
@@ -76,10 +78,13 @@ def _self_training_summary(record: dict[str, Any] | None, pool: list[str]) -> di
             "rounds": len(record["rounds"]), "seconds": record["seconds"], "check": record["check"]}
 
 
-def run_comparison(train: Examples, test: Examples, spec: CompareSpec, output: str | Path,
+def run_comparison(train: Examples | Pairs, test: Examples | Pairs, spec: CompareSpec, output: str | Path,
                    log: Callable[[str], None] = print, clock: Callable[[], float] = time.monotonic,
                    on_cell: Callable[[dict[str, Any]], None] | None = None) -> dict[str, Any]:
-    """Run (or resume) the grid in `output`, write results.json / results.csv and return the results."""
+    """Run (or resume) the grid in `output`, write results.json / results.csv and return the results.
+    Pairs (translate, summarize: `spec.task`) run the generation grid (`generation.compare`)."""
+    if isinstance(train, Pairs):
+        return run_generation_comparison(train, test, spec, output, log, clock, on_cell)
     if test.labels is None:
         raise DataError(expected("a labelled test set", f"no labels in {test.source}", "Give --test a labelled file."))
     folder = Path(output)

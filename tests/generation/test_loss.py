@@ -68,3 +68,52 @@ def test_models_that_change_their_logits_keep_their_own_loss(tiny_backbone, tmp_
 def test_fit_reports_the_loss_it_used(tiny_decoder, tiny_seq2seq):
     assert _fit(tiny_decoder).fit_report_["loss"] == "target-only"
     assert _fit(tiny_seq2seq).fit_report_["loss"] == "model"
+
+
+def _scratch(tiny_decoder, vocabulary: str):
+    config = GenerationConfig(device="cpu", scratch_dim=16, scratch_layers=1, scratch_vocabulary=vocabulary)
+    backend = get_strategy("scratch", "translate")().build_backend(resolve_backbone(tiny_decoder), config)
+    prompter = Prompter.for_backend(backend, "translate", config)
+    examples = training_examples(backend, prompter, SOURCES, TARGETS, config)
+    return backend, examples
+
+
+def test_scratch_trains_the_seen_vocabulary_and_matches_the_models_loss_once_masked(tiny_decoder):
+    import torch
+
+    from headstart.generation.loss import mask_unseen_outputs, seen_tokens
+
+    backend, examples = _scratch(tiny_decoder, "seen")
+    model, batch = backend.model, collate(examples, backend.tokenizer.pad_token_id, "cpu")
+    loss_fn, name = choose_loss(model, batch, examples)
+    assert name == "seen-vocabulary"
+    seen = seen_tokens(examples)
+    assert 0 < len(seen) < model.config.vocab_size and backend.tokenizer.eos_token_id in seen.tolist()
+    model.eval()
+    restricted = loss_fn(model, batch)
+    assert not torch.isclose(restricted, model_loss(model, batch))  # unmasked, the other tokens take probability
+    mask_unseen_outputs(model, seen)
+    assert torch.isclose(restricted, model_loss(model, batch), rtol=1e-5, atol=1e-5)
+
+
+def test_scratch_with_all_tokens_uses_the_models_loss(tiny_decoder):
+    backend, examples = _scratch(tiny_decoder, "all")
+    batch = collate(examples, backend.tokenizer.pad_token_id, "cpu")
+    assert choose_loss(backend.model, batch, examples)[1] == "model"
+
+
+def test_a_scratch_model_forbids_unseen_tokens_also_after_loading(tiny_decoder, tmp_path):
+    from headstart.generation import Seq2SeqModel
+
+    model = Seq2SeqModel(backbone=tiny_decoder, strategy="scratch", progress=False, epochs=1, lr=1e-3, batch_size=4,
+                         device="cpu", valid_fraction=0.0, scratch_dim=16, scratch_layers=1, max_new_tokens=6)
+    model.fit(SOURCES, TARGETS)
+    assert model.fit_report_["loss"] == "seen-vocabulary" and model.fit_report_["train_tokens"] > 0
+    model.save(tmp_path / "m")
+    loaded = Seq2SeqModel.load(tmp_path / "m")
+    tok = loaded.backend_.tokenizer
+    seen = {t for text in TARGETS for t in tok(text, add_special_tokens=False)["input_ids"]} | {tok.eos_token_id}
+    bias = loaded.backend_.model.final_logits_bias[0]
+    unseen = [i for i in range(len(bias)) if i not in seen]
+    assert (bias[sorted(seen)] == 0).all() and (bias[unseen] <= -1e3).all()
+    assert all(isinstance(text, str) for text in loaded.predict(SOURCES))

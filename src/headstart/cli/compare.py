@@ -9,6 +9,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..backbones import DEFAULT_BACKBONE
+from ..estimators import kind_for_task
+from ..generation.config import DEFAULT_GENERATION_BACKBONE
+from ..generation.data import read_pairs
+from ..model_folder import GENERATION_KIND
+from ..tasks import GENERATION_TASK_NAMES
 from ..config import Options, load_config_file, opt
 from ..errors import ConfigError, expected
 from ..evaluation.answers import format_results
@@ -19,8 +24,13 @@ from ..grid import run_comparison
 from ..io import check_output_folder, folder_kind
 from ..strategies import strategy_names
 from ..unlabelled.pool import read_pool
+from . import generation
 from .args import add_dataclass_args, parse_into
 from .common import ColumnArgs, read_labelled
+from .fit import _flag_value
+from .generation import PairColumns
+
+GENERATION_SIZES = "250,1000"  # pairs, when --task translate|summarize and no --sizes
 
 
 @dataclass
@@ -32,7 +42,10 @@ class CompareArgs(Options):
     overwrite: bool = opt(False, "start afresh: discard the cells, results and model of an earlier comparison in "
                                  "--output (default: resume it)")
     strategies: str = opt("", "comma list of strategies (default: every registered one for the task)")
-    sizes: str = opt("8,16,32,64,256,all", "labelled examples per class, comma list; 'all' is the whole file")
+    sizes: str = opt("8,16,32,64,256,all", "labelled examples per class, comma list; 'all' is the whole file "
+                                           f"(translate/summarize: pairs, default {GENERATION_SIZES})")
+    baseline_sizes: str = opt("", "sizes for the from-scratch strategies (default: --sizes): cheap per example, "
+                                  "they can run larger, and the transfer gain is read where they reach transfer")
     seeds: int = opt(5, "samples (and seeds) per strategy and size", min=1)
     budget: str = opt("", "time budget such as 90s, 30m or 2h (default: none); cheap cells run first")
     backbone: str = opt(DEFAULT_BACKBONE, "pre-trained model for every strategy that needs one")
@@ -46,6 +59,15 @@ class CompareArgs(Options):
 
 def add_arguments(parser: argparse.ArgumentParser, argv: list[str]) -> None:
     add_dataclass_args(parser, CompareArgs)
+    if kind_for_task(_flag_value(argv, "--task")) == GENERATION_KIND:  # pairs, generation strategies
+        parser.add_argument("--task", choices=GENERATION_TASK_NAMES, required=True,
+                            help="the generation task: strategies full, lora, zero-shot, scratch; sizes in pairs; "
+                                 f"--backbone defaults to {DEFAULT_GENERATION_BACKBONE}")
+        add_dataclass_args(parser, PairColumns, "columns of the pairs")
+        parser.epilog = ("generation strategies: " + ", ".join(strategy_names(GENERATION_TASK_NAMES[0])) +
+                         "; options per strategy go in --options (fields of `headstart fit --task translate --help`)."
+                         " Then: headstart report OUTPUT")
+        return
     add_dataclass_args(parser, ColumnArgs, "columns")
     parser.epilog = ("strategies: " + ", ".join(strategy_names()) + "; NAME+self-train also learns from unlabelled "
                      "rows (--unlabeled). Then: headstart report OUTPUT")
@@ -61,6 +83,8 @@ def run(args: argparse.Namespace) -> int:
     if not all(isinstance(v, dict) for v in options.values()):
         raise ConfigError(expected("{strategy: {option: value}} in --options", repr(options)[:80],
                                    "Nest options under the strategy name or '*'."))
+    if kind_for_task(getattr(args, "task", None)) == GENERATION_KIND:
+        return run_generation(args, ca, options)
     cols = parse_into(args, ColumnArgs)
     train = read_labelled(ca.data, cols)
     test = read_labelled(ca.test, cols, task=train.task)
@@ -77,7 +101,7 @@ def run(args: argparse.Namespace) -> int:
               flush=True)
     spec = CompareSpec(strategies=names, sizes=parse_sizes(ca.sizes), seeds=ca.seeds, backbone=ca.backbone,
                        options=options, budget_s=parse_budget(ca.budget), metric=ca.metric, final=ca.final,
-                       unlabeled=pool)
+                       unlabeled=pool, baseline_sizes=parse_sizes(ca.baseline_sizes) if ca.baseline_sizes else None)
     for note in grid_notes(spec):
         print(f"note: {note}", flush=True)
     if ca.overwrite:
@@ -85,6 +109,40 @@ def run(args: argparse.Namespace) -> int:
     results = run_comparison(train, test, spec, ca.output, log=lambda m: print(m, flush=True))
     print()
     print(format_results(results))
+    print(f"\nwrote {ca.output}/results.json and results.csv; `headstart report {ca.output}` renders the report")
+    return 0
+
+
+def run_generation(args: argparse.Namespace, ca: CompareArgs, options: dict) -> int:
+    """`compare --task translate|summarize`: the grid over pairs (generation.compare)."""
+    task = args.task
+    for flag, given in (("--unlabeled", ca.unlabeled), ("--final", "final" in vars(args) and ca.final)):
+        if given:
+            raise ConfigError(expected(f"no {flag} with --task {task}", f"{flag} given",
+                                       "Drop it: self-training and the final calibrated model are for classification;"
+                                       " fit the recommended strategy with `headstart fit --task ...`."))
+    metrics = ("bleu", "chrf", "rouge1", "rouge2", "rougeL")
+    if ca.metric not in ("auto", *metrics):
+        raise ConfigError(expected(f"--metric auto or one of {', '.join(metrics)}", repr(ca.metric), "Fix --metric."))
+    src_col, tgt_col = generation.columns(args, task)
+    train, test = read_pairs(ca.data, src_col, tgt_col), read_pairs(ca.test, src_col, tgt_col)
+    backbone = ca.backbone if "backbone" in vars(args) else DEFAULT_GENERATION_BACKBONE
+    spec = CompareSpec(strategies=[s.strip() for s in ca.strategies.split(",") if s.strip()],
+                       sizes=parse_sizes(ca.sizes if "sizes" in vars(args) else GENERATION_SIZES),
+                       baseline_sizes=parse_sizes(ca.baseline_sizes) if ca.baseline_sizes else None,
+                       seeds=ca.seeds, backbone=backbone,
+                       options=options, budget_s=parse_budget(ca.budget), metric=ca.metric, final=False, task=task)
+    for note in grid_notes(spec):
+        print(f"note: {note}", flush=True)
+    if ca.overwrite:
+        discard_comparison(ca.output)
+    results = run_comparison(train, test, spec, ca.output, log=lambda m: print(m, flush=True))
+    print()
+    print(format_results(results))
+    rec = results.get("recommendation")
+    if rec:
+        print(f"\nto keep the recommended model: headstart fit {ca.data} --task {task} --strategy {rec['strategy']} "
+              f"-o runs/{task}-{rec['strategy']} (on the first {rec['size']} pairs of the shuffled file, as its cells)")
     print(f"\nwrote {ca.output}/results.json and results.csv; `headstart report {ca.output}` renders the report")
     return 0
 

@@ -10,6 +10,8 @@ from pathlib import Path
 from ..config import Options, opt
 from ..errors import ConfigError, expected
 from ..evaluation.active_report import render_active_report
+from ..evaluation.compare import load_results
+from ..evaluation.generation_report import render_generation_report
 from ..evaluation.report import render_report
 from .args import options_adder, parse_into
 
@@ -25,6 +27,10 @@ class ReportArgs(Options):
 def run(args: argparse.Namespace) -> int:
     ra = parse_into(args, ReportArgs)
     if not ra.folder.endswith(".jsonl"):
+        results = load_results(ra.folder)
+        if results.get("generation"):
+            print(f"wrote {render_generation_report(ra.folder, results)}")
+            return 0
         path = render_report(ra.folder)
         print(f"wrote {path} and {path.parent / 'model_card.md'}")
         return 0

@@ -46,7 +46,9 @@ def curve_table(results: dict[str, Any], curves: dict[str, Any] | None = None) -
 def format_results(results: dict[str, Any]) -> str:
     """Learning curves, paired tests, transfer gain, forecasts, recommendation and what was skipped."""
     metric = results["metric"]
-    out = [f"learning curves ({metric}, {spread_caption(results['curves'])}; sizes are examples per class; "
+    unit = results.get("unit", "per class")
+    sizes_are = "training pairs" if unit == "pairs" else "examples per class"
+    out = [f"learning curves ({metric}, {spread_caption(results['curves'])}; sizes are {sizes_are}; "
            f"fit_s and trainable at the largest size)", table(curve_table(results))]
     for other, curves in (results.get("other_metrics") or {}).items():
         out += ["", f"{other} ({spread_caption(curves)})", table(curve_table(results, curves))]
@@ -57,15 +59,17 @@ def format_results(results: dict[str, Any]) -> str:
         out += ["", "paired comparison on the same seeds (same samples)", table(paired)]
     gains = results.get("transfer_gain") or []
     if gains:
-        out += ["", f"transfer gain: examples per class the best from-scratch baseline "
+        out += ["", f"transfer gain: {sizes_are} the best from-scratch baseline "
                     f"({', '.join(results['baselines'])}) needs to match each transfer strategy"]
-        out += [f"  {g['strategy']} at {g['size']} ({g['n_per_class']:,.0f}/class, {g['score']:.4f}): {g['text']}"
+        per = " pairs" if unit == "pairs" else "/class"
+        out += [f"  {g['strategy']} at {g['size']} ({g['n_per_class']:,.0f}{per}, {g['score']:.4f}): {g['text']}"
                 for g in gains]
     elif results["curves"] and not results["baselines"]:
-        out += ["", "transfer gain: no from-scratch baseline in the grid (add scratch-tfidf or scratch-init)"]
+        out += ["", "transfer gain: no from-scratch baseline in the grid (add "
+                    + ("scratch" if unit == "pairs" else "scratch-tfidf or scratch-init") + ")"]
     elif results["curves"] and set(results["curves"]) <= set(results["baselines"]):
         out += ["", "transfer gain: only from-scratch baselines finished; no transfer strategy to compare"]
-    out += forecast_lines(results)
+    out += bootstrap_lines(results) + forecast_lines(results)
     rec = results.get("recommendation")
     if rec:
         out += ["", f"recommendation: {rec['strategy']} — {rec['reason']}"]
@@ -110,3 +114,15 @@ def forecast_lines(results: dict[str, Any]) -> list[str]:
         out.append(f"  rmse '-': {', '.join(exact)}: no more points than the curve has parameters, so a "
                    "residual would check nothing (more seeds or sizes would)")
     return out
+
+
+def bootstrap_lines(results: dict[str, Any]) -> list[str]:
+    """Generation grids: each transfer cell against zero-shot and from-scratch on the same test rows."""
+    rows = [{"size": r["size"], "seed": r["seed"], "a": r["a"], "b": r["b"], "a - b": f"{r['diff']:+.2f}",
+             "95% interval": f"[{r['low']:+.2f}, {r['high']:+.2f}]",
+             "excludes 0": "yes" if r["excludes_zero"] else "no"}
+            for r in results.get("bootstrap") or []]
+    if not rows:
+        return []
+    return ["", f"paired bootstrap on the test rows ({results['metric']}, {results['bootstrap'][0]['samples']} "
+                "resamples; sacrebleu's for BLEU/chrF)", table(rows)]

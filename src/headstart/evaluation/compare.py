@@ -73,6 +73,14 @@ class CompareSpec:
     metric: str = "auto"
     final: bool = True
     unlabeled: list[str] | None = None  # pool texts of the +self-train strategies (None: the unsampled rows)
+    baseline_sizes: list[str] | None = None  # sizes of the from-scratch strategies (None: `sizes`)
+    task: str = ""  # the generation task when the data are pairs (classification takes it from the examples)
+
+    def sizes_of(self, strategy: str) -> list[str]:
+        """The sizes one strategy runs at: from-scratch baselines, cheap per example, may get larger ones."""
+        if self.baseline_sizes and not get_strategy(base_strategy(strategy), self.task or None).pretrained:
+            return self.baseline_sizes
+        return self.sizes
 
 
 def parse_sizes(text: str) -> list[str]:
@@ -119,7 +127,7 @@ def strategy_options(spec: CompareSpec, name: str) -> dict[str, Any]:
     """The options one strategy gets: '*' entries it has a field for, then its own entries (checked); a
     '+self-train' name gets its base strategy's, then its own that are not self_train_* options."""
     base = base_strategy(name)
-    cls = get_strategy(base)
+    cls = get_strategy(base, spec.task or None)
     fields = {f.name for f in dataclasses.fields(cls.config_cls)}
     options = {k: v for k, v in spec.options.get("*", {}).items() if k in fields}
     options.update(spec.options.get(base, {}))
@@ -205,7 +213,7 @@ def plan(train: Examples, test: Examples, spec: CompareSpec, strategies: list[st
     setups = {name: setup_hash(train, test, spec.backbone, name, cell_options(spec, name))
               for name in strategies}
     cells = [Cell(name, size, seed, setups[name], sample_size(train, size))
-             for name in strategies for size in spec.sizes for seed in range(spec.seeds)]
+             for name in strategies for size in spec.sizes_of(name) for seed in range(spec.seeds)]
     return sorted(cells, key=lambda c: (get_strategy(base_strategy(c.strategy)).cost.value
                                         * (c.estimated_rows + _CELL_OVERHEAD),
                                         size_order(c.size), c.seed, c.strategy))
@@ -256,7 +264,8 @@ def analyse(cells: list[dict[str, Any]], train: Examples, test: Examples, spec: 
     upper = None if metric == "r2" else 1.0
     return {
         "task": train.task, "metric": metric, "strategies": strategies, "baselines": baselines,
-        "sizes": spec.sizes, "seeds": spec.seeds, "backbone": spec.backbone, "options": spec.options,
+        "sizes": spec.sizes, "baseline_sizes": spec.baseline_sizes, "seeds": spec.seeds, "backbone": spec.backbone,
+        "options": spec.options,
         "budget_s": None if math.isinf(spec.budget_s) else spec.budget_s,
         "data": {"train": {**summarize(train), "source": train.source, "fingerprint": train.fingerprint()},
                  "test": {**summarize(test), "source": test.source, "fingerprint": test.fingerprint()}},

@@ -112,9 +112,11 @@ def baseline_envelope(curves: dict[str, list[dict[str, Any]]], baselines: Sequen
     return sorted(best.values())
 
 
-def transfer_gain(curves: dict[str, list[dict[str, Any]]], baselines: Sequence[str]) -> list[dict[str, Any]]:
-    """For each transfer strategy at each size N: how many examples per class the best from-scratch
-    baseline needs to match its mean score, and that as a multiple of N."""
+def transfer_gain(curves: dict[str, list[dict[str, Any]]], baselines: Sequence[str],
+                  unit: str = "per class") -> list[dict[str, Any]]:
+    """For each transfer strategy at each size N: how many examples (`unit`: per class, or pairs for generation)
+    the best from-scratch baseline needs to match its mean score, and that as a multiple of N (none at N=0:
+    a strategy that did not train, such as zero-shot)."""
     envelope = baseline_envelope(curves, baselines)
     reached_all = any(p["size"] == "all" for name in baselines for p in curves.get(name, []))
     rows = []
@@ -127,14 +129,16 @@ def transfer_gain(curves: dict[str, list[dict[str, Any]]], baselines: Sequence[s
             relation, needed = interpolate_needed(envelope, p["mean"])
             n = p["n_per_class"]
             ratio = needed / n if needed is not None and n else None
+            times = f" ({ratio:.1f}x)" if ratio is not None else ""
             if relation == "=":
-                text = f"scratch needs ~{needed:,.0f} per class ({ratio:.1f}x)"
+                text = f"scratch needs ~{needed:,.0f} {unit}{times}"
             elif relation == "<=":
-                text = f"scratch matches it already at {needed:,.0f} per class (<= {ratio:.1f}x)"
+                text = f"scratch matches it already at {needed:,.0f} {unit}" + (f" (<= {ratio:.1f}x)" if times else "")
             elif reached_all:
-                text = f"scratch needs more than all ({needed:,.0f} per class, > {ratio:.1f}x)"
+                text = f"scratch needs more than all ({needed:,.0f} {unit}" + (f", > {ratio:.1f}x)" if times else ")")
             else:
-                text = f"scratch needs more than the largest size tried ({needed:,.0f} per class, > {ratio:.1f}x)"
+                text = (f"scratch needs more than the largest size tried ({needed:,.0f} {unit}"
+                        + (f", > {ratio:.1f}x)" if times else ")"))
             rows.append({"strategy": name, "size": p["size"], "n_per_class": n, "score": p["mean"],
                          "relation": relation, "scratch_needs": needed, "ratio": ratio, "text": text})
     return rows

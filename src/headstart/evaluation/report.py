@@ -14,6 +14,7 @@ from typing import Any, Sequence
 
 from .. import __version__
 from ..tables import format_value
+from ..errors import ConfigError, expected
 from ..io import atomic_write_text, read_json
 from ..tasks import label_task
 from .answers import curve_table, spread_caption
@@ -61,7 +62,8 @@ def one_seed(results: dict[str, Any]) -> bool:
 def majority_baseline(results: dict[str, Any]) -> tuple[str, float] | None:
     """The class most frequent in training and the score that always predicting it gets on the test set
     (accuracy or macro-F1 over the training classes), or None where that is not defined."""
-    if not label_task(results["task"]).single_label or results["metric"] not in ("accuracy", "macro_f1"):
+    if results.get("generation") or not label_task(results["task"]).single_label or \
+            results["metric"] not in ("accuracy", "macro_f1"):
         return None
     train, test = results["data"]["train"]["labels"], results["data"]["test"]["labels"]
     if not train or not sum(test.values()):
@@ -365,6 +367,9 @@ def render_report(folder: str | Path) -> Path:
     """Write `report.html` and `model_card.md` into a comparison folder; returns the HTML path."""
     folder = Path(folder)
     results = load_results(folder)
+    if results.get("generation"):
+        raise ConfigError(expected("a classification comparison", f"a {results['task']} one in {folder}",
+                                   "Use evaluation.generation_report.render_generation_report (or `headstart report`)."))
     final = results.get("final") or (read_json(folder / FINAL_JSON) if (folder / FINAL_JSON).exists() else None)
     card = model_card(results, final, folder)
     atomic_write_text(folder / "model_card.md", card)

@@ -51,8 +51,56 @@ def target_only_matches(model, batch: dict, tolerance: float = 1e-4) -> bool:
         model.train(was_training)
 
 
-def choose_loss(model, sample_batch: dict) -> tuple[Callable, str]:
+SEEN_VOCABULARY = "headstart_seen_vocabulary"  # config flag: train the output layer on the seen targets' tokens only
+
+
+def seen_vocabulary_loss(model, allowed) -> Callable:
+    """Cross-entropy over the output rows of `allowed` token ids only (a BART-style encoder-decoder with
+    `final_logits_bias`). A model trained from scratch can only learn the tokens its targets contain, so scoring
+    the other ~40,000 rows of a borrowed vocabulary (most of a small model's step) teaches it nothing; after
+    training `mask_unseen_outputs` keeps generation to the same tokens."""
+    import torch
+    from transformers.models.bart.modeling_bart import shift_tokens_right
+
+    compact = torch.full((model.config.vocab_size,), IGNORE_INDEX, dtype=torch.long)
+    compact[allowed] = torch.arange(len(allowed))
+
+    def loss(model, batch: dict):
+        labels = batch["labels"]
+        decoder_inputs = shift_tokens_right(labels, model.config.pad_token_id, model.config.decoder_start_token_id)
+        hidden = model.model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"],
+                             decoder_input_ids=decoder_inputs).last_hidden_state
+        scored = labels != IGNORE_INDEX
+        rows = allowed.to(hidden.device)
+        weight, bias = model.get_output_embeddings().weight[rows], model.final_logits_bias[0, rows]
+        logits = hidden[scored] @ weight.T + bias
+        return torch.nn.functional.cross_entropy(logits.float(), compact.to(labels.device)[labels[scored]],
+                                                 ignore_index=IGNORE_INDEX)
+
+    return loss
+
+
+def seen_tokens(examples: list[dict]):
+    """The sorted token ids of every training label (eos included): the vocabulary a scratch model can learn."""
+    import torch
+
+    return torch.tensor(sorted({t for e in examples for t in e["labels"] if t != IGNORE_INDEX}), dtype=torch.long)
+
+
+def mask_unseen_outputs(model, allowed) -> None:
+    """Forbid the tokens the model never trained to emit: their output bias goes to -1e4, saved with the model."""
+    import torch
+
+    with torch.no_grad():
+        keep = torch.zeros(model.config.vocab_size, dtype=torch.bool)
+        keep[allowed] = True
+        model.final_logits_bias[0, ~keep.to(model.final_logits_bias.device)] = -1e4
+
+
+def choose_loss(model, sample_batch: dict, examples: list[dict] | None = None) -> tuple[Callable, str]:
     """The loss function to train with, and its name for the fit report."""
+    if getattr(model.config, SEEN_VOCABULARY, False) and examples and hasattr(model, "final_logits_bias"):
+        return seen_vocabulary_loss(model, seen_tokens(examples)), "seen-vocabulary"
     if getattr(model.config, "is_encoder_decoder", False):
         return model_loss, "model"  # every decoder position is a target: nothing to skip
     if target_only_matches(model, sample_batch):

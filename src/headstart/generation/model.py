@@ -96,7 +96,7 @@ class Seq2SeqModel(params.EstimatorParams, BaseEstimator):
             backend = strategy.build_backend(self.backbone_, config)
             self.prompter_ = Prompter.for_backend(backend, self.task, config)
             trainable, total = count_parameters(backend.model)
-            result: dict[str, Any] = {"train_seconds": 0.0, "steps": 0, "best": {}, "history": [],
+            result: dict[str, Any] = {"train_seconds": 0.0, "steps": 0, "train_tokens": 0, "best": {}, "history": [],
                                       "stopped_early": False, "out_of_time": False, "loss": ""}  # zero-shot
             if strategy.trains:
                 train_ex = training_examples(backend, self.prompter_, train_pairs.sources, train_pairs.targets, config)

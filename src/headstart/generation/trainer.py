@@ -15,7 +15,7 @@ from ..training.schedules import lr_multiplier
 from ..training.step import TrainStep
 from .config import GenerationConfig
 from .encoding import collate
-from .loss import choose_loss, model_loss
+from .loss import choose_loss, mask_unseen_outputs, model_loss, seen_tokens
 
 
 def validation_loss(model, examples: list[dict], pad_id: int, batch_size: int, device: str,
@@ -50,11 +50,16 @@ def train(model, train_examples: list[dict], valid_examples: list[dict] | None, 
         model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
     rng = np.random.default_rng(seed)
     lengths = [len(e["input_ids"]) + len(e["labels"]) for e in train_examples]
+    # tokens the model body reads per example: the decoder-only sequence holds the target already; an
+    # encoder-decoder reads the source in the encoder and the (shifted) target in the decoder
+    seen = ([len(e["input_ids"]) + len(e["labels"]) for e in train_examples]
+            if getattr(model.config, "is_encoder_decoder", False) else [len(e["input_ids"]) for e in train_examples])
+    tokens = 0
     steps_per_epoch = math.ceil(len(train_examples) / config.batch_size)
     total_steps = max(1, steps_per_epoch * config.epochs)
     warmup = int(config.warmup_ratio * total_steps)
     started = time.perf_counter()
-    loss_fn, loss_name = choose_loss(model, collate([train_examples[0]], pad_id, device))
+    loss_fn, loss_name = choose_loss(model, collate([train_examples[0]], pad_id, device), train_examples)
 
     def multiplier(step: int) -> float:
         # with a time budget, the schedule advances with whichever runs out first: steps or seconds
@@ -75,6 +80,7 @@ def train(model, train_examples: list[dict], valid_examples: list[dict] | None, 
             batch = collate([train_examples[i] for i in batch_index], pad_id, device)
             loss = train_step(lambda: loss_fn(model, batch))
             step += 1
+            tokens += sum(seen[i] for i in batch_index)
             out_of_time = config.max_seconds > 0 and time.perf_counter() - started >= config.max_seconds
             if valid_examples and (step % eval_every == 0 or out_of_time):
                 vloss = validation_loss(model, valid_examples, pad_id, config.batch_size, device, loss_fn)
@@ -99,10 +105,14 @@ def train(model, train_examples: list[dict], valid_examples: list[dict] | None, 
         model.gradient_checkpointing_disable()  # generation keeps its key/value cache
     if best_state is not None:
         model.load_state_dict(best_state, strict=False)
+    if loss_name == "seen-vocabulary":
+        mask_unseen_outputs(model, seen_tokens(train_examples))
     model.eval()
+    seconds = time.perf_counter() - started
     return {"history": history, "steps": step, "best": {"valid_loss": best_loss, "step": best_step}
             if best_state is not None else {}, "stopped_early": stop, "out_of_time": out_of_time,
-            "train_seconds": time.perf_counter() - started, "loss": loss_name}
+            "train_seconds": seconds, "loss": loss_name, "train_tokens": tokens,
+            "train_tokens_per_second": tokens / seconds if seconds > 0 else 0.0}
 
 
 def _trainable_state(model) -> dict[str, Any]:

@@ -10,6 +10,7 @@ from ..errors import ConfigError, expected
 from ..generation.backends import (Backend, choose_architecture, prepare_tokenizer, pretrained_backend,
                                    set_special_ids, start_token_id)
 from ..generation.config import GenerationConfig
+from ..generation.loss import SEEN_VOCABULARY
 from ..tasks import GENERATION_TASK_NAMES
 from .registry import Cost, register
 
@@ -113,7 +114,7 @@ class GenerationScratch:
                                                      config.max_new_tokens) + 8,
                          pad_token_id=tokenizer.pad_token_id, eos_token_id=tokenizer.eos_token_id,
                          bos_token_id=start, decoder_start_token_id=start, forced_eos_token_id=None, dropout=0.1,
-                         scale_embedding=True)
+                         scale_embedding=True, **{SEEN_VOCABULARY: config.scratch_vocabulary == "seen"})
         model = BartForConditionalGeneration(cfg)
         set_special_ids(model, tokenizer, "seq2seq")
         return Backend(model, tokenizer, "seq2seq")
