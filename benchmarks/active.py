@@ -50,7 +50,7 @@ from active_small_text import (EMBEDDING_QUERIES, SMALL_TEXT_QUERIES, small_text
 
 RESULTS = Path(__file__).resolve().parent / "results" / "active-cpu.jsonl"
 HEADSTART_QUERIES = ("margin", "entropy", "least-confident", "kcenter", "cluster-margin", "density-margin",
-                     "random")
+                     "balanced-margin", "random")
 CHECKPOINTS = (2, 4, 8, 16, 32, 64)
 
 

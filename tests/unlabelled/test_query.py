@@ -116,6 +116,20 @@ def test_density_margin_prefers_a_typical_uncertain_row_to_an_uncertain_outlier(
     assert select("density-margin", 1, proba=proba, embeddings=x).indices.tolist() == [1]
 
 
+def test_balanced_margin_takes_rows_from_every_predicted_class():
+    # class 0 holds the five most uncertain rows; margin takes only those, balanced-margin one per predicted class
+    proba = np.array([[0.51, 0.49, 0.0]] * 5 + [[0.2, 0.7, 0.1], [0.1, 0.2, 0.7], [0.05, 0.9, 0.05],
+                                                [0.0, 0.05, 0.95]])
+    assert sorted(select("margin", 3, proba=proba).indices.tolist()) == [0, 1, 2]
+    chosen = select("balanced-margin", 3, proba=proba)
+    assert sorted(proba[chosen.indices].argmax(axis=1).tolist()) == [0, 1, 2]
+    assert chosen.indices.tolist()[0] == 0  # the most uncertain class first, its most uncertain row
+    assert set(chosen.indices.tolist()) == {0, 5, 6}  # the most uncertain row of each class
+    assert np.allclose(chosen.scores, margin_uncertainty(proba)[chosen.indices])
+    again = select("balanced-margin", 5, proba=proba).indices.tolist()
+    assert again[:3] == chosen.indices.tolist() and len(set(again)) == 5  # then round two, one per class
+
+
 @pytest.mark.parametrize("bad", [0, -1, 2.5, True])
 def test_n_must_be_a_positive_count(bad):
     proba, x, texts = pool()

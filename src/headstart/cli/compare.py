@@ -48,7 +48,8 @@ class CompareArgs(Options):
                                   "they can run larger, and the transfer gain is read where they reach transfer")
     seeds: int = opt(5, "samples (and seeds) per strategy and size", min=1)
     budget: str = opt("", "time budget such as 90s, 30m or 2h (default: none); cheap cells run first")
-    backbone: str = opt(DEFAULT_BACKBONE, "pre-trained model for every strategy that needs one")
+    backbone: str = opt(DEFAULT_BACKBONE, "pre-trained model for every strategy that needs one (translate/summarize: "
+                                          f"{DEFAULT_GENERATION_BACKBONE} unless given)")
     options: str = opt("", "JSON file: {\"finetune\": {\"epochs\": 2}, \"*\": {\"device\": \"cuda\"}} "
                            "('*' applies to every strategy that has the option)")
     metric: str = opt("auto", "metric the curves use: auto (accuracy, micro_f1 or r2 by task), macro_f1, ...")

@@ -249,6 +249,30 @@ def _cluster_margin(q: QueryInput, n: int, keep: Callable[[int], bool]) -> list[
     return chosen
 
 
+@query_strategy("balanced-margin", "the most uncertain rows (margin), taken in turn from each class the model "
+                "predicts, so classes it rarely predicts (often the rare ones) still get rows (score: 1 - margin)",
+                proba=True)
+def _balanced_margin(q: QueryInput, n: int, keep: Callable[[int], bool]) -> list[tuple[int, float]]:
+    uncertainty = margin_uncertainty(q.proba)
+    predicted = q.proba.argmax(axis=1)
+    queues = []
+    for c in np.unique(predicted):
+        rows = np.flatnonzero(predicted == c)
+        queues.append(list(rows[np.argsort(-uncertainty[rows], kind="stable")]))
+    chosen: list[tuple[int, float]] = []
+    while len(chosen) < n and any(queues):
+        # each turn visits the classes most uncertain first, one row each
+        for queue in sorted((q_ for q_ in queues if q_), key=lambda q_: -uncertainty[q_[0]]):
+            while queue:
+                row = int(queue.pop(0))
+                if keep(row):
+                    chosen.append((row, float(uncertainty[row])))
+                    break
+            if len(chosen) == n:
+                break
+    return chosen
+
+
 def density(x: np.ndarray, neighbours: int = DENSITY_NEIGHBOURS) -> np.ndarray:
     """Mean cosine of each row to its `neighbours` nearest other rows (x L2-normalised): high in dense regions
     of the pool, low for outliers. Blocks of rows keep memory O(block x len(x))."""
