@@ -106,6 +106,13 @@ def test_budget_skips_what_does_not_fit(pair_files, tiny_decoder, tmp_path):
     results = run_comparison(train, test, _spec(tiny_decoder, strategies=["zero-shot", "scratch"], budget_s=60.0),
                              tmp_path / "b", log=lambda m: None, clock=lambda: float(next(ticks)))
     assert len(results["cells"]) == 1 and results["skipped"]
+    logs: list[str] = []
+    run_comparison(train, test, _spec(tiny_decoder, strategies=["zero-shot"], baseline_sizes=["500"]), tmp_path / "b",
+                   log=logs.append)
+    assert not any("exceed" in line for line in logs)  # zero-shot trains on none
+    run_comparison(train, test, _spec(tiny_decoder, strategies=["zero-shot", "scratch"], baseline_sizes=["500"],
+                                      budget_s=0.0), tmp_path / "b", log=logs.append)
+    assert any("size(s) 500 exceed the 24 pairs" in line for line in logs)
     assert {s["cell"] for s in results["skipped"]} == {f"scratch@{s}/seed{k}" for s in ("8", "24") for k in (0, 1)}
 
 

@@ -118,6 +118,11 @@ def run_generation_comparison(train: Pairs, test: Pairs, spec: CompareSpec, outp
     folder = Path(output)
     folder.mkdir(parents=True, exist_ok=True)
     cells = plan_generation(train, test, spec, strategies)
+    beyond = sorted({c.size for c in cells if c.size not in ("all", NO_TRAINING) and int(c.size) > len(train)},
+                    key=int)
+    if beyond:
+        log(f"note: size(s) {', '.join(beyond)} exceed the {len(train):,} pairs of {train.source}: those cells train "
+            "on all of them")
     wanted = {c.key for c in cells}
     stored = read_cells(folder)
     done = {c["key"]: c for c in stored if c.get("key") in wanted}
