@@ -55,28 +55,24 @@ def main(argv: list[str] | None = None) -> int:
     conditions = ["quiet", "contended"] if args.beside_load else ["quiet"]
     src = str(Path(__file__).resolve().parents[1] / "src")
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(p for p in (src, os.environ.get("PYTHONPATH", "")) if p))
-    quiet_before = sidebyside.wait_until_quiet()
-    load_before = os.getloadavg()
-    cpu_before = sidebyside.cpu_snapshot()
     runs: dict[str, list[dict]] = {c: [] for c in conditions}
-    for repeat in range(args.repeats):
-        for condition in conditions:
-            around = sidebyside.competing_load(args.load_threads) if condition == "contended" else None
-            with around if around is not None else sidebyside.contextlib.nullcontext():
-                seconds, rss, tail = run_demo(args.demo_args, env)
-            runs[condition].append({"seconds": seconds, "peak_rss_mb": rss})
-            print(f"# repeat {repeat + 1}/{args.repeats} {condition}: {seconds:.1f} s, peak RSS {rss:.0f} MB\n{tail}",
-                  flush=True)
-    load_after = os.getloadavg()
-    other = sidebyside.other_cores(cpu_before, sidebyside.cpu_snapshot())  # the competing load is ours
+    with sidebyside.watching_others() as watch:  # the competing load is a child of ours: not "other"
+        for repeat in range(args.repeats):
+            for condition in conditions:
+                around = sidebyside.competing_load(args.load_threads) if condition == "contended" else None
+                with around if around is not None else sidebyside.contextlib.nullcontext():
+                    seconds, rss, tail = run_demo(args.demo_args, env)
+                runs[condition].append({"seconds": seconds, "peak_rss_mb": rss})
+                print(f"# repeat {repeat + 1}/{args.repeats} {condition}: {seconds:.1f} s, peak RSS {rss:.0f} MB\n"
+                      f"{tail}", flush=True)
+    other = watch["other_cores_raw"]
     row = {"benchmark": "demo_time", "command": shlex.join([sys.executable, *sys.argv]),
            "date": datetime.datetime.now().isoformat(timespec="seconds"), "host": platform.node(),
            "cpus": len(os.sched_getaffinity(0)), "repeats": args.repeats, "demo_args": args.demo_args,
-           "load_before": [round(x, 2) for x in load_before], "load_after": [round(x, 2) for x in load_after],
-           "other_cores": sidebyside.cores(other), "other_cores_before": sidebyside.cores(quiet_before),
-           "loaded": sidebyside.is_loaded(other, load_before), "target_s": TARGET_S, "conditions": {}}
-    print(f"\nheadstart demo, fresh cache each run; load average before {load_before[0]:.2f}, after "
-          f"{load_after[0]:.2f}; other processes used {other:.2f} cores on average"
+           **{k: watch[k] for k in ("load_before", "load_after", "other_cores", "other_cores_before", "loaded")},
+           "target_s": TARGET_S, "conditions": {}}
+    print(f"\nheadstart demo, fresh cache each run; load average before {watch['load_before'][0]:.2f}, after "
+          f"{watch['load_after'][0]:.2f}; other processes used {other:.2f} cores on average"
           + ("  ** LOADED machine: not reportable **" if row["loaded"] else ""))
     for condition, mine in runs.items():
         s = sidebyside.spread([r["seconds"] for r in mine])

@@ -193,25 +193,21 @@ def speed(args, ref, texts: list[str]) -> dict:
     times = {side: [] for side in SIDES}
     rss = {side: 0.0 for side in SIDES}
     growth = {side: 0.0 for side in SIDES}
-    quiet_before = sidebyside.wait_until_quiet()
-    load_before = os.getloadavg()
-    cpu_before = sidebyside.cpu_snapshot()
     vectors = {}
-    for repeat in range(args.repeats):
-        order = SIDES[repeat % len(SIDES):] + SIDES[:repeat % len(SIDES)]
-        for side in order:
-            work[side].reset()
-            with PeakRss() as peak:
-                start = time.perf_counter()
-                out = calls[side](texts)
-                times[side].append(time.perf_counter() - start)
-            rss[side] = max(rss[side], peak.mb)
-            growth[side] = max(growth[side], peak.growth_mb)
-            check_equal_work({side: work[side]}, texts, args)
-            vectors.setdefault(side, np.asarray(out, dtype=np.float32))
-        print(f"# repeat {repeat + 1}: " + ", ".join(f"{s} {times[s][-1]:.2f}s" for s in SIDES), flush=True)
-    load_after = os.getloadavg()
-    other = sidebyside.other_cores(cpu_before, sidebyside.cpu_snapshot())
+    with sidebyside.watching_others() as watch:
+        for repeat in range(args.repeats):
+            order = SIDES[repeat % len(SIDES):] + SIDES[:repeat % len(SIDES)]
+            for side in order:
+                work[side].reset()
+                with PeakRss() as peak:
+                    start = time.perf_counter()
+                    out = calls[side](texts)
+                    times[side].append(time.perf_counter() - start)
+                rss[side] = max(rss[side], peak.mb)
+                growth[side] = max(growth[side], peak.growth_mb)
+                check_equal_work({side: work[side]}, texts, args)
+                vectors.setdefault(side, np.asarray(out, dtype=np.float32))
+            print(f"# repeat {repeat + 1}: " + ", ".join(f"{s} {times[s][-1]:.2f}s" for s in SIDES), flush=True)
     equal = check_equal_work(work, texts, args)
     st_vs_torch = cosines(vectors["sentence_transformers"], vectors["torch"])
     assert st_vs_torch["min"] > 0.999, f"sentence-transformers and headstart torch vectors differ: {st_vs_torch}"
@@ -228,8 +224,8 @@ def speed(args, ref, texts: list[str]) -> dict:
             # (in load order, the first side also pays for shared libraries) and the growth during a call are
             # each side's own
             "peak_rss_mb": rss, "rss_growth_on_load_mb": loaded, "rss_growth_during_call_mb": growth,
-            "load_avg_before": load_before, "load_avg_after": load_after, "other_cores": sidebyside.cores(other),
-            "other_cores_before": sidebyside.cores(quiet_before),
+            "load_avg_before": watch["load_before"], "load_avg_after": watch["load_after"],
+            "other_cores": watch["other_cores"], "other_cores_before": watch["other_cores_before"],
             "equal_work": equal, "cosine_to_torch": {s: cosines(vectors[s], vectors["torch"]) for s in SIDES}}
 
 

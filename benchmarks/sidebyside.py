@@ -337,6 +337,24 @@ def wait_until_quiet(window_s: float = 5.0, limit_s: float | None = None) -> flo
             return used
 
 
+@contextlib.contextmanager
+def watching_others(wait_quiet: bool = True) -> Iterator[dict[str, Any]]:
+    """What every benchmark does around its measured part: wait until other processes are quiet
+    (`wait_until_quiet`, unless `wait_quiet` is False), then watch them while the block runs. Yields a dict
+    that holds `load_before` and `other_cores_before` at once, and after the block `load_after`, `other_cores`
+    (the cores processes outside this one and its waited-for children used meanwhile; `other_cores_raw`
+    unrounded, nan when unmeasurable) and `loaded` (`is_loaded`)."""
+    quiet_before = wait_until_quiet() if wait_quiet else float("nan")
+    load_before = os.getloadavg()
+    watch: dict[str, Any] = {"load_before": [round(x, 2) for x in load_before],
+                             "other_cores_before": cores(quiet_before)}
+    before = cpu_snapshot()
+    yield watch
+    other = other_cores(before, cpu_snapshot())
+    watch.update(load_after=[round(x, 2) for x in os.getloadavg()], other_cores=cores(other), other_cores_raw=other,
+                 loaded=is_loaded(other, load_before))
+
+
 def cores(value: float) -> float | None:
     """A measured core count for a JSON row: rounded, or None (null) where it could not be measured."""
     return round(value, 3) if value == value else None
@@ -377,29 +395,25 @@ def compare(name: str, script: str, sides: Sequence[str], config: dict, *, repea
         raise ValueError(f"expected repeats >= 1; got {repeats}")
     fixed = {} if threads is None or user_set("OMP_NUM_THREADS") else {
         "HEADSTART_THREADS": str(threads or len(os.sched_getaffinity(0)))}
-    quiet_before = wait_until_quiet() if wait_quiet else float("nan")
-    load_before = os.getloadavg()
-    cpu_before = cpu_snapshot()
     runs: list[Run] = []
-    for repeat in range(repeats):
-        for side in sides:
-            env = dict(os.environ, **fixed, **(env_of or {}).get(side, {}))
-            around = (beside or {}).get(side, contextlib.nullcontext)
-            with around():
-                run = runner(script, side, config, env=env)
-            runs.append(run)
-            print(f"# {name} repeat {repeat + 1}/{repeats} {side}: {run.seconds:.2f} s, "
-                  f"peak RSS {run.peak_rss_mb:.0f} MB, torch threads {run.torch_threads}", flush=True)
-    load_after = os.getloadavg()
-    other = other_cores(cpu_before, cpu_snapshot())
+    with watching_others(wait_quiet) as watch:
+        for repeat in range(repeats):
+            for side in sides:
+                env = dict(os.environ, **fixed, **(env_of or {}).get(side, {}))
+                around = (beside or {}).get(side, contextlib.nullcontext)
+                with around():
+                    run = runner(script, side, config, env=env)
+                runs.append(run)
+                print(f"# {name} repeat {repeat + 1}/{repeats} {side}: {run.seconds:.2f} s, "
+                      f"peak RSS {run.peak_rss_mb:.0f} MB, torch threads {run.torch_threads}", flush=True)
     work = check_equal_work(runs, same_threads)  # raises before any ratio is printed or recorded
     row: dict[str, Any] = {
         "benchmark": name, "command": shlex.join([sys.executable, *sys.argv]),
         "date": datetime.datetime.now().isoformat(timespec="seconds"), "host": platform.node(),
         "cpus": len(os.sched_getaffinity(0)), "repeats": repeats, "config": config, "work": work,
-        "torch_threads": runs[0].torch_threads if same_threads else "per side", "load_before": [round(x, 2) for x in load_before],
-        "load_after": [round(x, 2) for x in load_after], "other_cores": cores(other),
-        "other_cores_before": cores(quiet_before), "loaded": is_loaded(other, load_before), "sides": {}}
+        "torch_threads": runs[0].torch_threads if same_threads else "per side",
+        **{k: watch[k] for k in ("load_before", "load_after", "other_cores", "other_cores_before", "loaded")},
+        "sides": {}}
     for side in sides:
         mine = [r for r in runs if r.side == side]
         row["sides"][side] = {"seconds": spread([r.seconds for r in mine]), "runs_s": [r.seconds for r in mine],

@@ -125,3 +125,21 @@ def test_own_work_is_counted_as_own():
     assert after.own_s - before.own_s >= 0.2 and after.wall > before.wall
     if after.busy_s == after.busy_s:  # /proc/stat exists: the machine's total includes this work
         assert after.busy_s - before.busy_s >= 0.1
+
+
+def test_watching_others_records_the_machine_around_the_block(monkeypatch):
+    snapshots = iter([sidebyside.CpuSnapshot(0.0, 100.0, 10.0), sidebyside.CpuSnapshot(10.0, 118.0, 18.0)])
+    monkeypatch.setattr(sidebyside, "cpu_snapshot", lambda: next(snapshots))
+    monkeypatch.setattr(sidebyside, "wait_until_quiet", lambda: 0.02)
+    with sidebyside.watching_others() as watch:
+        assert watch["other_cores_before"] == 0.02 and len(watch["load_before"]) == 3
+        assert "other_cores" not in watch  # known only once the block is over
+    # 18 busy seconds in 10 s, 8 of them ours: others used 1 core on average
+    assert watch["other_cores"] == 1.0 and watch["loaded"] is True and len(watch["load_after"]) == 3
+
+
+def test_watching_others_need_not_wait(monkeypatch):
+    monkeypatch.setattr(sidebyside, "wait_until_quiet", lambda: pytest.fail("waited"))
+    with sidebyside.watching_others(wait_quiet=False) as watch:
+        pass
+    assert watch["other_cores_before"] is None and isinstance(watch["loaded"], bool)
