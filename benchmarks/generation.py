@@ -78,12 +78,13 @@ def spec_for(name: str, args: argparse.Namespace) -> CompareSpec:
 
 def row_for(cell: dict, name: str, spec: CompareSpec, args: argparse.Namespace, snapshot) -> dict:
     """One results-file row: the cell without its outputs, with the settings and the machine's state."""
-    cpu = sidebyside.cpu_snapshot()
+    other = sidebyside.other_cores(snapshot, sidebyside.cpu_snapshot())  # seconds and tokens/s are slower if > 0.1
     return {"benchmark": f"generation-{args.device}", "command": " ".join(map(shlex.quote, sys.argv)),
             "date": datetime.datetime.now().isoformat(timespec="seconds"), "cpus": os.cpu_count(),
             "dataset": name, "task": spec.task, "backbone": spec.backbone, "test_rows": args.test_limit,
             "options": {"*": spec.options["*"], cell["strategy"]: spec.options.get(cell["strategy"], {})},
-            "other_cores": sidebyside.other_cores(snapshot, cpu), "torch_threads": _torch_threads(),
+            "other_cores": sidebyside.cores(other), "loaded": sidebyside.is_loaded(other, os.getloadavg()),
+            "torch_threads": _torch_threads(),
             "peak_rss_mb_so_far": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024,
             **{k: v for k, v in cell.items() if k != "outputs"}}
 
