@@ -190,3 +190,14 @@ def test_pairs_without_targets_are_refused(tiny_decoder, tmp_path):
     train = Pairs(["a", "b"], ["x", "y"])
     with pytest.raises(Exception, match="reference targets"):
         run_comparison(train, Pairs(["a"], None), _spec(tiny_decoder), tmp_path / "x", log=lambda m: None)
+
+
+def test_cli_empty_targets_exit_2_before_anything_is_written(pair_files, tiny_decoder, tmp_path, capsys):
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"source": "a", "target": ""}\n{"source": "b", "target": "x"}\n')
+    out = tmp_path / "cmp"
+    for train, test in ((bad, pair_files / "test.jsonl"), (pair_files / "train.jsonl", bad)):
+        assert main(["compare", str(train), "--task", "summarize", "--source-col", "source", "--target-col", "target",
+                     "--test", str(test), "--backbone", tiny_decoder, "-o", str(out)]) == 2
+        assert "empty" in capsys.readouterr().err.lower()
+        assert not out.exists()
