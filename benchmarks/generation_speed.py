@@ -108,17 +108,43 @@ def _counted_training(model, config: dict, rows: int, padding: str = "longest-in
 
 
 def side_train_headstart(config: dict, clock) -> "sidebyside.Work":
-    from headstart.generation.trainer import train
+    """headstart's trainer. Its batches are counted as the loop draws them (rows, width, padded and real tokens),
+    not at the body: with a shared prefix the body sees each batch in two calls (the prefix once, then the rows
+    from there), and counting calls would count the prefix as an extra row. What the body computed is recorded
+    beside the compared work (`body_tokens`)."""
+    import torch
+
+    from headstart.generation import trainer as loop
+    from headstart.generation.encoding import collate
+    from headstart.generation.loss import shared_prefix_length
 
     backend, cfg, examples = _examples(config)
-    body, counting = _counted_training(backend.model, config, len(examples))
+    pad_id = backend.tokenizer.pad_token_id
+    counting = sidebyside.count_training(torch.nn.Identity(), len(examples), config["max_length"],
+                                         "longest-in-batch", batch_size=config["batch_size"])  # optimiser steps
+    draw = loop.length_grouped_batches
     with counting as work:
-        hook = count_tokens(body, work)
-        with clock:
-            result = train(backend.model, examples, None, cfg, backend.tokenizer.pad_token_id, config["seed"],
-                           config["device"])
-        hook.remove()
-    work.info.update(loss=result["loss"], grouping="length-grouped batches", output_layer="target positions only")
+        work.extra["tokens"], work.info["shareable_tokens"] = 0, 0
+
+        def counted(*args, **kwargs):
+            for index in draw(*args, **kwargs):
+                batch = collate([examples[i] for i in index], pad_id, "cpu")
+                work.examples += len(index)
+                work.longest_batch = max(work.longest_batch, int(batch["input_ids"].shape[1]))
+                work.info["padded_tokens"] += int(batch["input_ids"].numel())
+                work.extra["tokens"] += int(batch["attention_mask"].sum())
+                work.info["shareable_tokens"] += shared_prefix_length(batch) * (len(index) - 1)
+                yield index
+
+        loop.length_grouped_batches = counted
+        try:
+            with clock:
+                result = loop.train(backend.model, examples, None, cfg, pad_id, config["seed"], config["device"])
+        finally:
+            loop.length_grouped_batches = draw
+    shared = "shared-prefix" in result["loss"]
+    work.info.update(loss=result["loss"], grouping="length-grouped batches", output_layer="target positions only",
+                     body_tokens=work.extra["tokens"] - (work.info["shareable_tokens"] if shared else 0))
     return work
 
 

@@ -41,7 +41,11 @@ def test_training_sides_count_the_same_work(config):
     work = sidebyside.check_equal_work([trainer, headstart])
     assert work["steps"] == 3 and work["examples"] == 10 and work["epochs"] == 1.0  # ceil(10 / 4) steps, 1 epoch
     assert work["tokens"] > 10 and work["longest_batch"] > 0
-    assert headstart.info["loss"] == "target-only" and trainer.info["grouping"] == "random batches"
+    assert headstart.info["loss"].startswith("target-only") and trainer.info["grouping"] == "random batches"
+    # the same counted rows and tokens; the prompt's shared prefix is computed once per batch by headstart
+    assert 0 < headstart.info["body_tokens"] <= work["tokens"]
+    if headstart.info["loss"] == "target-only+shared-prefix":
+        assert headstart.info["body_tokens"] < work["tokens"]
     assert trainer.info["padded_tokens"] >= work["tokens"] and headstart.info["padded_tokens"] >= work["tokens"]
 
 

@@ -9,7 +9,8 @@ from headstart.backbones import resolve_backbone
 from headstart.strategies import get_strategy
 from headstart.generation.config import GenerationConfig
 from headstart.generation.encoding import Prompter, collate, training_examples
-from headstart.generation.loss import choose_loss, model_loss, target_only_loss
+from headstart.generation.loss import (MIN_SHARED_PREFIX, choose_loss, model_loss, shared_prefix_length,
+                                       shared_prefix_loss, target_only_loss)
 
 from .conftest import PAIRS
 from .test_model import _fit
@@ -66,8 +67,64 @@ def test_models_that_change_their_logits_keep_their_own_loss(tiny_backbone, tmp_
 
 
 def test_fit_reports_the_loss_it_used(tiny_decoder, tiny_seq2seq):
-    assert _fit(tiny_decoder).fit_report_["loss"] == "target-only"
+    # the sources come first: the rows share a token or two, too few to share
+    assert _fit(tiny_decoder, prompt_template="{source} german :").fit_report_["loss"] == "target-only"
+    assert _fit(tiny_decoder, prompt_template=LONG_PROMPT).fit_report_["loss"] == "target-only+shared-prefix"
+    # checkpointed layers recompute their forward pass: the shared prefix's cache is not handed over then
+    assert _fit(tiny_decoder, prompt_template=LONG_PROMPT,
+                gradient_checkpointing=True).fit_report_["loss"] == "target-only"
     assert _fit(tiny_seq2seq).fit_report_["loss"] == "model"
+
+
+LONG_PROMPT = "please translate the following english sentence into german , word by word : {source} german :"
+
+
+def _ids_batch(rows, labels_from):
+    import torch
+
+    ids = torch.tensor(rows)
+    labels = ids.clone()
+    labels[:, :labels_from] = -100
+    return {"input_ids": ids, "attention_mask": torch.ones_like(ids), "labels": labels}
+
+
+def test_shared_prefix_length():
+    common = list(range(10, 10 + MIN_SHARED_PREFIX + 2))
+    rows = [common + [1, 2, 3, 4], common + [5, 6, 7, 8]]
+    assert shared_prefix_length(_ids_batch(rows, labels_from=len(common) + 2)) == len(common)
+    assert shared_prefix_length(_ids_batch(rows[:1], labels_from=len(common) + 2)) == 0  # one row: nothing to share
+    assert shared_prefix_length(_ids_batch(rows, labels_from=3)) == 0  # a target inside the prefix
+    short = [common[:MIN_SHARED_PREFIX - 1] + [1] * 8, common[:MIN_SHARED_PREFIX - 1] + [2] * 8]
+    assert shared_prefix_length(_ids_batch(short, labels_from=10)) == 0  # too short to be worth it
+    same = _ids_batch([common + [1, 2], common + [1, 2]], labels_from=len(common))
+    same["labels"][:, :] = -100
+    same["labels"][:, -1] = 2
+    # identical rows: the prefix stops before the position that predicts the first target
+    assert shared_prefix_length(same) == len(common)
+    same["labels"][:, -1] = -100
+    assert shared_prefix_length(same) == len(common) + 1  # no target at all: every row keeps one token
+
+
+@pytest.mark.parametrize("strategy", ["full", "lora"])
+def test_shared_prefix_loss_equals_target_only_loss_and_gradients(tiny_decoder, strategy):
+    import torch
+
+    config = GenerationConfig(device="cpu", prompt_template=LONG_PROMPT)
+    backend = get_strategy(strategy, "translate")().build_backend(resolve_backbone(tiny_decoder), config)
+    model, batch = backend.model, _batch(backend, config)
+    assert shared_prefix_length(batch) >= MIN_SHARED_PREFIX and (batch["attention_mask"] == 0).any()
+    assert choose_loss(model, batch, shared_batch=batch)[1] == "target-only+shared-prefix"
+    model.eval()
+    grads = []
+    for fn in (target_only_loss, shared_prefix_loss):
+        model.zero_grad()
+        loss = fn(model, batch)
+        loss.backward()
+        grads.append((loss.item(), [p.grad.clone() for p in model.parameters() if p.requires_grad]))
+    (ref_loss, ref_grads), (fast_loss, fast_grads) = grads
+    assert fast_loss == pytest.approx(ref_loss, rel=1e-5)
+    for ref, fast in zip(ref_grads, fast_grads):
+        torch.testing.assert_close(fast, ref, rtol=1e-4, atol=1e-6)
 
 
 def _scratch(tiny_decoder, vocabulary: str):

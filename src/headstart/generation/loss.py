@@ -12,6 +12,7 @@ to the model's loss when they differ.
 
 from __future__ import annotations
 
+import inspect
 from typing import Callable
 
 IGNORE_INDEX = -100
@@ -32,6 +33,66 @@ def target_only_loss(model, batch: dict):
     hidden = body(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).last_hidden_state
     logits = model.get_output_embeddings()(hidden[:, :-1][scored])
     return torch.nn.functional.cross_entropy(logits.float(), targets[scored])
+
+
+MIN_SHARED_PREFIX = 8  # tokens; a shorter common prefix is not worth a second pass through the body
+
+
+def shared_prefix_length(batch: dict) -> int:
+    """How many leading tokens every row of the batch shares and may share (no target is predicted from inside
+    them, every row keeps a token of its own), or 0 when that is under MIN_SHARED_PREFIX.
+    With a chat template and a fixed instruction that is the system turn and the instruction: half of a short
+    translation example's tokens."""
+    ids, labels = batch["input_ids"], batch["labels"]
+    if len(ids) < 2:
+        return 0
+    same = (ids == ids[:1]).all(dim=0)
+    length = int(same.long().cumprod(0).sum())
+    length = min(length, int(batch["attention_mask"].sum(dim=1).min()) - 1)  # every row keeps a token after it
+    scored = (labels != IGNORE_INDEX).any(dim=0).nonzero()
+    if len(scored):  # the position before the first target predicts it: it must be in the rows' own pass
+        length = min(length, int(scored[0]) - 1)
+    return length if length >= MIN_SHARED_PREFIX else 0
+
+
+def shared_prefix_loss(model, batch: dict):
+    """`target_only_loss`, with the prefix every row shares run through the body once per batch, not once per
+    row: its keys and values are repeated for the rows, which go on from there (`past_key_values`); gradients
+    from every row flow back into the one prefix pass. Falls back to `target_only_loss` when the rows share
+    too little."""
+    import torch
+
+    length = shared_prefix_length(batch)
+    if not length:
+        return target_only_loss(model, batch)
+    ids, mask, labels = batch["input_ids"], batch["attention_mask"], batch["labels"]
+    body = model.get_decoder()
+    prefix = body(input_ids=ids[:1, :length], use_cache=True)
+    cache = getattr(prefix, "cache", None) or prefix.past_key_values
+    cache.batch_repeat_interleave(len(ids))
+    # transformers 5 calls the argument `cache`, earlier versions `past_key_values`
+    name = "cache" if "cache" in inspect.signature(body.forward).parameters else "past_key_values"
+    hidden = body(input_ids=ids[:, length:], attention_mask=mask, use_cache=True, **{name: cache}).last_hidden_state
+    targets = labels[:, length + 1:]
+    scored = targets != IGNORE_INDEX
+    logits = model.get_output_embeddings()(hidden[:, :-1][scored])
+    return torch.nn.functional.cross_entropy(logits.float(), targets[scored])
+
+
+def _same_loss(model, batch: dict, fast: Callable, reference: Callable, tolerance: float) -> bool:
+    """Whether two losses agree on `batch` (eval mode, so dropout cannot differ)."""
+    import torch
+
+    was_training = model.training
+    model.eval()
+    try:
+        with torch.no_grad():
+            a, b = fast(model, batch), reference(model, batch)
+        return bool(torch.isclose(a.float(), b.float(), rtol=tolerance, atol=tolerance))
+    except (AttributeError, NotImplementedError, TypeError, ValueError, RuntimeError):
+        return False  # no separable body / output layer, or a cache it cannot share: the plain loss is right
+    finally:
+        model.train(was_training)
 
 
 def target_only_matches(model, batch: dict, tolerance: float = 1e-4) -> bool:
@@ -97,12 +158,17 @@ def mask_unseen_outputs(model, allowed) -> None:
         model.final_logits_bias[0, ~keep.to(model.final_logits_bias.device)] = -1e4
 
 
-def choose_loss(model, sample_batch: dict, examples: list[dict] | None = None) -> tuple[Callable, str]:
-    """The loss function to train with, and its name for the fit report."""
+def choose_loss(model, sample_batch: dict, examples: list[dict] | None = None,
+                shared_batch: dict | None = None) -> tuple[Callable, str]:
+    """The loss function to train with, and its name for the fit report. `shared_batch` (a few training rows,
+    padded together) checks that sharing their common prefix gives the same loss before it is used."""
     if getattr(model.config, SEEN_VOCABULARY, False) and examples and hasattr(model, "final_logits_bias"):
         return seen_vocabulary_loss(model, seen_tokens(examples)), "seen-vocabulary"
     if getattr(model.config, "is_encoder_decoder", False):
         return model_loss, "model"  # every decoder position is a target: nothing to skip
-    if target_only_matches(model, sample_batch):
-        return target_only_loss, "target-only"
-    return model_loss, "model"
+    if not target_only_matches(model, sample_batch):
+        return model_loss, "model"
+    if shared_batch is not None and shared_prefix_length(shared_batch) and _same_loss(
+            model, shared_batch, shared_prefix_loss, target_only_loss, 1e-4):
+        return shared_prefix_loss, "target-only+shared-prefix"
+    return target_only_loss, "target-only"

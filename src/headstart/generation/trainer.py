@@ -59,7 +59,9 @@ def train(model, train_examples: list[dict], valid_examples: list[dict] | None, 
     total_steps = max(1, steps_per_epoch * config.epochs)
     warmup = int(config.warmup_ratio * total_steps)
     started = time.perf_counter()
-    loss_fn, loss_name = choose_loss(model, collate([train_examples[0]], pad_id, device), train_examples)
+    # a recomputed (checkpointed) layer cannot hand a shared prefix's cache to the rows: no sharing then
+    shared = None if checkpointing else collate(train_examples[:4], pad_id, device)
+    loss_fn, loss_name = choose_loss(model, collate([train_examples[0]], pad_id, device), train_examples, shared)
 
     def multiplier(step: int) -> float:
         # with a time budget, the schedule advances with whichever runs out first: steps or seconds
