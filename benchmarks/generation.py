@@ -2,9 +2,10 @@
 generation grid (headstart.generation.compare) per data set, on fixed test subsets (300 rows, seed 0):
 
 * multi30k_en_de (translate, BLEU): lora and full fine-tuning of SmolLM2-135M-Instruct at 250, 1,000 and 3,000
-  pairs; zero-shot prompting; a small transformer from scratch at 1,000, 3,000, 10,000 and all 29,000 pairs;
+  pairs; zero-shot prompting; a small transformer from scratch at 250, 1,000, 3,000, 10,000 and all 29,000 pairs
+  (250 too, so that transfer meets from-scratch on the same pairs at every transfer size);
 * aeslc (summarize, ROUGE-L): lora at 250 and 1,000 pairs (sources cut to 192 tokens); zero-shot; from scratch
-  at 1,000 and all 14,436 pairs.
+  at 250, 1,000 and all 14,436 pairs.
 
 Every cell is one fit on the first N pairs of a seeded shuffle of train.jsonl and one greedy generation pass over
 the test subset. Resumable across sessions: the grid's cells (with their outputs, for the bootstrap) are kept in
@@ -49,10 +50,10 @@ RESULTS = Path(__file__).resolve().parent / "results"
 PLAN = {
     "multi30k_en_de": {"task": "translate", "columns": ("source", "target"),
                        "strategies": ["zero-shot", "lora", "full", "scratch"], "sizes": ["250", "1000", "3000"],
-                       "baseline_sizes": ["1000", "3000", "10000", "all"],
+                       "baseline_sizes": ["250", "1000", "3000", "10000", "all"],
                        "options": {"*": {"max_new_tokens": 48, "max_target_length": 64, "max_source_length": 96}}},
     "aeslc": {"task": "summarize", "columns": ("document", "summary"), "strategies": ["zero-shot", "lora", "scratch"],
-              "sizes": ["250", "1000"], "baseline_sizes": ["1000", "all"],
+              "sizes": ["250", "1000"], "baseline_sizes": ["250", "1000", "all"],
               "options": {"*": {"max_new_tokens": 32, "max_target_length": 32, "max_source_length": 192}}},
 }
 # per strategy, shared by both data sets: the learning rates the docs recommend, early stopping on the 10% of each
