@@ -48,6 +48,8 @@ def test_cells_follow_sizes_in_pairs_and_run_zero_shot_once(grid):
     assert lora["score"] == lora["metrics"]["bleu"]
     assert results["metric"] == "bleu" and results["unit"] == "pairs" and results["baselines"] == ["scratch"]
     assert set(results["other_metrics"]) == {"chrf", "rouge1", "rouge2", "rougeL"}
+    rec = results["recommendation"]  # among the strategies that trained, at the largest transfer size
+    assert rec["size"] == "16" and rec["strategy"] == "lora" and rec["not_at_size"] == ["scratch"]
 
 
 def test_samples_are_nested_across_sizes(pair_files):

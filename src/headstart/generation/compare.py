@@ -172,6 +172,7 @@ def analyse_generation(cells: list[dict[str, Any]], train: Pairs, test: Pairs, s
     baselines = [s for s in strategies if not get_strategy(s, spec.task).pretrained]
     families = [m for m in ("bleu", "chrf", "rouge1", "rouge2", "rougeL") if m != metric]
     transfer_sizes = set(spec.sizes)  # the recommendation compares strategies where transfer ran
+    untrained = {c["strategy"] for c in cells if c["n_train"] == 0}  # zero-shot: compared in `bootstrap`
     return {
         "task": spec.task, "generation": True, "unit": "pairs", "metric": metric, "strategies": strategies,
         "baselines": baselines, "sizes": spec.sizes, "baseline_sizes": spec.baseline_sizes, "seeds": spec.seeds,
@@ -187,7 +188,7 @@ def analyse_generation(cells: list[dict[str, Any]], train: Pairs, test: Pairs, s
         "samples": sample_outputs(cells, test),
         "forecast": forecasts([c for c in cells if c["n_train"] > 0], upper=100.0),
         "recommendation": recommend({name: [p for p in points if p["size"] in transfer_sizes]
-                                     for name, points in curves.items()}),
+                                     for name, points in curves.items() if name not in untrained}),
         "skipped": skipped,
     }
 
