@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from ..strategies import registered
 from ..tables import table
 from .curves import MIN_FORECAST_SIZES, size_order
 
@@ -65,8 +66,8 @@ def format_results(results: dict[str, Any]) -> str:
         out += [f"  {g['strategy']} at {g['size']} ({g['n_per_class']:,.0f}{per}, {g['score']:.4f}): {g['text']}"
                 for g in gains]
     elif results["curves"] and not results["baselines"]:
-        out += ["", "transfer gain: no from-scratch baseline in the grid (add "
-                    + ("scratch" if unit == "pairs" else "scratch-tfidf or scratch-init") + ")"]
+        scratch = sorted({c.name for c in registered() if not c.pretrained and results["task"] in c.tasks})
+        out += ["", f"transfer gain: no from-scratch baseline in the grid (add {' or '.join(scratch)})"]
     elif results["curves"] and set(results["curves"]) <= set(results["baselines"]):
         out += ["", "transfer gain: only from-scratch baselines finished; no transfer strategy to compare"]
     out += bootstrap_lines(results) + forecast_lines(results)
