@@ -9,7 +9,6 @@ so the report can show its confusion matrix, per-class scores and calibration; t
 from __future__ import annotations
 
 import dataclasses
-import math
 import time
 from pathlib import Path
 from typing import Any, Callable
@@ -22,10 +21,9 @@ from .data.examples import Examples
 from .data.split import sample_per_class, stratified_split
 from .errors import ConfigError, DataError, expected
 from .evaluation.calibration import calibration_summary
-from .evaluation.compare import (CELLS_FILE, FINAL_JSON, Cell, CompareSpec, analyse, append_cell, base_strategy,
-                                 cell_key, cell_options, plan, predicted_seconds, read_cells, resolve_strategies,
+from .evaluation.compare import (FINAL_JSON, Cell, CompareSpec, analyse, base_strategy,
+                                 cell_key, cell_options, plan, predicted_seconds, resolve_strategies, run_cells,
                                  self_train_options, setup_hash, strategy_options, training_work, write_results)
-from .evaluation.curves import size_order
 from .generation.compare import run_generation_comparison
 from .generation.data import Pairs
 from .io import read_json, write_json
@@ -96,46 +94,17 @@ def run_comparison(train: Examples | Pairs, test: Examples | Pairs, spec: Compar
         raise ConfigError(expected(f"a {task.name} metric among {', '.join(task.metrics)}",
                                    repr(metric), "Fix --metric."))
     cells = plan(train, test, spec, strategies)
-    wanted = {c.key for c in cells}
-    stored = read_cells(folder)
-    done = {c["key"]: c for c in stored if c.get("key") in wanted}
-    if len(stored) > len(done):
-        log(f"note: {len(stored) - len(done)} stored cell(s) belong to another setup or grid and are not used")
-    pending = [c for c in cells if c.key not in done]
-    log(f"grid: {len(strategies)} strategies x {len(spec.sizes)} sizes x {spec.seeds} seeds = {len(cells)} cells; "
-        f"{len(done)} already finished, {len(pending)} to run" +
-        ("" if math.isinf(spec.budget_s) else f", budget {spec.budget_s:.0f}s"))
-    start = clock()
-    skipped: list[dict[str, Any]] = []
-    try:
-        for i, cell in enumerate(pending):  # in order, until the budget is spent
-            elapsed = clock() - start
-            if elapsed >= spec.budget_s:
-                skipped.extend({"cell": c.label, "reason": "budget spent"} for c in pending[i:])
-                break
-            config = build_config(get_strategy(base_strategy(cell.strategy)).config_cls,
-                                  strategy_options(spec, cell.strategy))
-            guess = predicted_seconds(cell, list(done.values()), lambda rows: training_work(config, rows))
-            if guess is not None and elapsed + guess > spec.budget_s:
-                skipped.append({"cell": cell.label,
-                                "reason": f"needs ~{guess:.0f}s, {spec.budget_s - elapsed:.0f}s left"})
-                continue
-            result = run_cell(cell, train, test, spec, metric, clock)
-            append_cell(folder, result)
-            done[cell.key] = result
-            log(f"[{len(done)}/{len(cells)}] {cell.label}: {metric}={result['score']:.4f} "
-                f"fit {result['fit_seconds']:.1f}s, {result['trainable_parameters']:,} trainable")
-            if on_cell is not None:
-                on_cell(result)
-    except KeyboardInterrupt:
-        log(f"interrupted: {len(done)} finished cell(s) are kept in {folder / CELLS_FILE}; rerun the same command "
-            "to resume")
-        raise
-    if skipped:
-        log(f"budget of {spec.budget_s:.0f}s spent: skipped {len(skipped)} cell(s): "
-            + ", ".join(s["cell"] for s in skipped[:12]) + (" ..." if len(skipped) > 12 else "")
-            + ". Rerun with a larger --budget to finish them; finished cells are kept.")
-    finished = sorted(done.values(), key=lambda c: (c["strategy"], size_order(c["size"]), c["seed"]))
+    log(f"grid: {len(strategies)} strategies x {len(spec.sizes)} sizes x {spec.seeds} seeds")
+
+    def guess(cell: Cell, finished: list[dict[str, Any]]) -> float | None:
+        config = build_config(get_strategy(base_strategy(cell.strategy)).config_cls,
+                              strategy_options(spec, cell.strategy))
+        return predicted_seconds(cell, finished, lambda rows: training_work(config, rows))
+
+    finished, skipped = run_cells(
+        cells, folder, spec.budget_s, lambda cell: run_cell(cell, train, test, spec, metric, clock), guess,
+        lambda r: f"{metric}={r['score']:.4f} fit {r['fit_seconds']:.1f}s, {r['trainable_parameters']:,} trainable",
+        log, clock, on_cell)
     results = analyse(finished, train, test, spec, strategies, metric, skipped)
     if spec.final and results["recommendation"] and task.single_label:
         results["final"] = fit_final(train, test, spec, results["recommendation"], folder, log)

@@ -297,3 +297,46 @@ def load_results(folder: str | Path) -> dict[str, Any]:
         raise DataError(expected(f"a comparison folder with {RESULTS_JSON}", f"none at {path}",
                                  "Run `headstart compare ... -o FOLDER` first."))
     return read_json(path)
+
+
+def run_cells(cells: list[Cell], folder: Path, budget_s: float, run: Callable[[Cell], dict[str, Any]],
+              guess: Callable[[Cell, list[dict[str, Any]]], float | None], describe: Callable[[dict[str, Any]], str],
+              log: Callable[[str], None], clock: Callable[[], float],
+              on_cell: Callable[[dict[str, Any]], None] | None = None) -> tuple[list[dict[str, Any]], list[dict]]:
+    """What every grid does with its planned cells: reuse the finished ones stored in `folder`, run the others in
+    order while `budget_s` lasts (skipping a cell `guess` says will not fit), append each result atomically, and
+    keep what finished on an interrupt. Returns (finished cells, sorted; skipped cells with the reason)."""
+    wanted = {c.key for c in cells}
+    stored = read_cells(folder)
+    done = {c["key"]: c for c in stored if c.get("key") in wanted}
+    if len(stored) > len(done):
+        log(f"note: {len(stored) - len(done)} stored cell(s) belong to another setup or grid and are not used")
+    pending = [c for c in cells if c.key not in done]
+    log(f"{len(cells)} cells: {len(done)} already finished, {len(pending)} to run"
+        + ("" if math.isinf(budget_s) else f", budget {budget_s:.0f}s"))
+    start, skipped = clock(), []
+    try:
+        for i, cell in enumerate(pending):  # in order, until the budget is spent
+            elapsed = clock() - start
+            if elapsed >= budget_s:
+                skipped.extend({"cell": c.label, "reason": "budget spent"} for c in pending[i:])
+                break
+            needs = guess(cell, list(done.values()))
+            if needs is not None and elapsed + needs > budget_s:
+                skipped.append({"cell": cell.label, "reason": f"needs ~{needs:.0f}s, {budget_s - elapsed:.0f}s left"})
+                continue
+            result = run(cell)
+            append_cell(folder, result)
+            done[cell.key] = result
+            log(f"[{len(done)}/{len(cells)}] {cell.label}: {describe(result)}")
+            if on_cell is not None:
+                on_cell(result)
+    except KeyboardInterrupt:
+        log(f"interrupted: {len(done)} finished cell(s) are kept in {folder / CELLS_FILE}; rerun the same command "
+            "to resume")
+        raise
+    if skipped:
+        log(f"budget of {budget_s:.0f}s spent: skipped {len(skipped)} cell(s): "
+            + ", ".join(s["cell"] for s in skipped[:12]) + (" ..." if len(skipped) > 12 else "")
+            + ". Rerun with a larger --budget to finish them; finished cells are kept.")
+    return sorted(done.values(), key=lambda c: (c["strategy"], size_order(c["size"]), c["seed"])), skipped

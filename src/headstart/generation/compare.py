@@ -25,8 +25,8 @@ from typing import Any, Callable
 import numpy as np
 
 from ..errors import ConfigError, DataError, expected
-from ..evaluation.compare import (CELLS_FILE, Cell, CompareSpec, append_cell, predicted_seconds, read_cells,
-                                  setup_hash, strategy_options, write_results)
+from ..evaluation.compare import (Cell, CompareSpec, predicted_seconds, run_cells, setup_hash, strategy_options,
+                                  write_results)
 from ..evaluation.curves import forecasts, learning_curves, paired_comparisons, recommend, size_order, transfer_gain
 from ..strategies import get_strategy, strategy_names
 from ..tasks import generation_task
@@ -123,43 +123,16 @@ def run_generation_comparison(train: Pairs, test: Pairs, spec: CompareSpec, outp
     if beyond:
         log(f"note: size(s) {', '.join(beyond)} exceed the {len(train):,} pairs of {train.source}: those cells train "
             "on all of them")
-    wanted = {c.key for c in cells}
-    stored = read_cells(folder)
-    done = {c["key"]: c for c in stored if c.get("key") in wanted}
-    if len(stored) > len(done):
-        log(f"note: {len(stored) - len(done)} stored cell(s) belong to another setup or grid and are not used")
-    pending = [c for c in cells if c.key not in done]
-    log(f"grid: {len(strategies)} strategies, {len(cells)} cells (sizes in pairs); {len(done)} already finished, "
-        f"{len(pending)} to run" + ("" if math.isinf(spec.budget_s) else f", budget {spec.budget_s:.0f}s"))
-    start, skipped = clock(), []
-    try:
-        for i, cell in enumerate(pending):
-            elapsed = clock() - start
-            if elapsed >= spec.budget_s:
-                skipped.extend({"cell": c.label, "reason": "budget spent"} for c in pending[i:])
-                break
-            guess = predicted_seconds(cell, list(done.values()))
-            if guess is not None and elapsed + guess > spec.budget_s:
-                left = spec.budget_s - elapsed
-                skipped.append({"cell": cell.label, "reason": f"needs ~{guess:.0f}s, {left:.0f}s left"})
-                continue
-            log(f"running {cell.label} ({cell.estimated_rows:,} pairs)")
-            result = run_generation_cell(cell, train, test, spec, metric, clock)
-            append_cell(folder, result)
-            done[cell.key] = result
-            log(f"[{len(done)}/{len(cells)}] {cell.label}: {metric}={result['score']:.2f} "
-                f"fit {result['fit_seconds']:.0f}s, {result['train_tokens_per_second']:.0f} training tokens/s")
-            if on_cell is not None:
-                on_cell(result)
-    except KeyboardInterrupt:
-        log(f"interrupted: {len(done)} finished cell(s) are kept in {folder / CELLS_FILE}; rerun the same command "
-            "to resume")
-        raise
-    if skipped:
-        log(f"budget of {spec.budget_s:.0f}s spent: skipped {len(skipped)} cell(s): "
-            + ", ".join(s["cell"] for s in skipped[:12]) + (" ..." if len(skipped) > 12 else "")
-            + ". Rerun with a larger --budget to finish them; finished cells are kept.")
-    finished = sorted(done.values(), key=lambda c: (c["strategy"], size_order(c["size"]), c["seed"]))
+    log(f"grid: {len(strategies)} strategies, sizes in pairs")
+
+    def run(cell: Cell) -> dict[str, Any]:
+        log(f"running {cell.label} ({cell.estimated_rows:,} pairs)")
+        return run_generation_cell(cell, train, test, spec, metric, clock)
+
+    finished, skipped = run_cells(
+        cells, folder, spec.budget_s, run, predicted_seconds,
+        lambda r: f"{metric}={r['score']:.2f} fit {r['fit_seconds']:.0f}s, {r['train_tokens_per_second']:.0f} "
+                  "training tokens/s", log, clock, on_cell)
     results = analyse_generation(finished, train, test, spec, strategies, metric, skipped)
     write_results(folder, results)
     return results
