@@ -103,14 +103,7 @@ def run(args: argparse.Namespace) -> int:
     spec = CompareSpec(strategies=names, sizes=parse_sizes(ca.sizes), seeds=ca.seeds, backbone=ca.backbone,
                        options=options, budget_s=parse_budget(ca.budget), metric=ca.metric, final=ca.final,
                        unlabeled=pool, baseline_sizes=parse_sizes(ca.baseline_sizes) if ca.baseline_sizes else None)
-    for note in grid_notes(spec):
-        print(f"note: {note}", flush=True)
-    if ca.overwrite:
-        discard_comparison(ca.output)
-    results = run_comparison(train, test, spec, ca.output, log=lambda m: print(m, flush=True))
-    print()
-    print(format_results(results))
-    print(f"\nwrote {ca.output}/results.json and results.csv; `headstart report {ca.output}` renders the report")
+    run_and_print(train, test, spec, ca)
     return 0
 
 
@@ -133,6 +126,16 @@ def run_generation(args: argparse.Namespace, ca: CompareArgs, options: dict) -> 
                        baseline_sizes=parse_sizes(ca.baseline_sizes) if ca.baseline_sizes else None,
                        seeds=ca.seeds, backbone=backbone,
                        options=options, budget_s=parse_budget(ca.budget), metric=ca.metric, final=False, task=task)
+    results = run_and_print(train, test, spec, ca)
+    rec = results.get("recommendation")
+    if rec:
+        print(f"\nto keep the recommended model: headstart fit {ca.data} --task {task} --strategy {rec['strategy']} "
+              f"-o runs/{task}-{rec['strategy']} (on the first {rec['size']} pairs of the shuffled file, as its cells)")
+    return 0
+
+
+def run_and_print(train, test, spec: CompareSpec, ca: CompareArgs) -> dict:
+    """The grid's run shared by every task: notes first, --overwrite, the cells, then the answers."""
     for note in grid_notes(spec):
         print(f"note: {note}", flush=True)
     if ca.overwrite:
@@ -140,12 +143,8 @@ def run_generation(args: argparse.Namespace, ca: CompareArgs, options: dict) -> 
     results = run_comparison(train, test, spec, ca.output, log=lambda m: print(m, flush=True))
     print()
     print(format_results(results))
-    rec = results.get("recommendation")
-    if rec:
-        print(f"\nto keep the recommended model: headstart fit {ca.data} --task {task} --strategy {rec['strategy']} "
-              f"-o runs/{task}-{rec['strategy']} (on the first {rec['size']} pairs of the shuffled file, as its cells)")
     print(f"\nwrote {ca.output}/results.json and results.csv; `headstart report {ca.output}` renders the report")
-    return 0
+    return results
 
 
 def grid_notes(spec) -> list[str]:

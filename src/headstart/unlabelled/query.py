@@ -220,6 +220,24 @@ def _kcenter(q: QueryInput, n: int, keep: Callable[[int], bool]) -> list[tuple[i
     return chosen
 
 
+def _round_robin(queues: list[list[int]], n: int, keep: Callable[[int], bool], scores: np.ndarray,
+                 turn_order: Callable[[list[list[int]]], list[list[int]]] = lambda live: live,
+                 ) -> list[tuple[int, float]]:
+    """Up to n (row, score) pairs taken one per queue per turn (the first row of each that `keep` accepts),
+    queues visited in `turn_order` of the non-empty ones, decided at the start of each turn."""
+    chosen: list[tuple[int, float]] = []
+    while len(chosen) < n and any(queues):
+        for queue in turn_order([queue for queue in queues if queue]):
+            while queue:
+                row = int(queue.pop(0))
+                if keep(row):
+                    chosen.append((row, float(scores[row])))
+                    break
+            if len(chosen) == n:
+                break
+    return chosen
+
+
 @query_strategy("cluster-margin", "the most uncertain rows (margin), spread over clusters of their embeddings: "
                 "k-means on the 10n most uncertain into n clusters, then one row per cluster in turn, smallest "
                 "cluster first (score: 1 - margin)", proba=True, embeddings=True)
@@ -231,16 +249,7 @@ def _cluster_margin(q: QueryInput, n: int, keep: Callable[[int], bool]) -> list[
     # each cluster's candidates, most uncertain first; clusters visited smallest first, round robin
     members = [list(candidates[clusters == c]) for c in range(k)]
     members.sort(key=len)
-    chosen: list[tuple[int, float]] = []
-    while len(chosen) < n and any(members):
-        for queue in members:
-            while queue:
-                row = int(queue.pop(0))
-                if keep(row):
-                    chosen.append((row, float(uncertainty[row])))
-                    break
-            if len(chosen) == n:
-                break
+    chosen = _round_robin(members, n, keep, uncertainty)
     if len(chosen) < n:  # the candidates ran out (near-duplicates): the rest of the pool by margin
         in_candidates = np.zeros(len(uncertainty), bool)
         in_candidates[candidates] = True
@@ -259,18 +268,9 @@ def _balanced_margin(q: QueryInput, n: int, keep: Callable[[int], bool]) -> list
     for c in np.unique(predicted):
         rows = np.flatnonzero(predicted == c)
         queues.append(list(rows[np.argsort(-uncertainty[rows], kind="stable")]))
-    chosen: list[tuple[int, float]] = []
-    while len(chosen) < n and any(queues):
-        # each turn visits the classes most uncertain first, one row each
-        for queue in sorted((q_ for q_ in queues if q_), key=lambda q_: -uncertainty[q_[0]]):
-            while queue:
-                row = int(queue.pop(0))
-                if keep(row):
-                    chosen.append((row, float(uncertainty[row])))
-                    break
-            if len(chosen) == n:
-                break
-    return chosen
+    # each turn visits the classes most uncertain first
+    return _round_robin(queues, n, keep, uncertainty,
+                        turn_order=lambda live: sorted(live, key=lambda queue: -uncertainty[queue[0]]))
 
 
 def density(x: np.ndarray, neighbours: int = DENSITY_NEIGHBOURS) -> np.ndarray:
