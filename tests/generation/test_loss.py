@@ -11,6 +11,7 @@ from headstart.generation.config import GenerationConfig
 from headstart.generation.encoding import Prompter, collate, training_examples
 from headstart.generation.loss import (MIN_SHARED_PREFIX, choose_loss, model_loss, shared_prefix_length,
                                        shared_prefix_loss, target_only_loss)
+from headstart.generation.trainer import check_rows
 
 from .conftest import PAIRS
 from .test_model import _fit
@@ -23,6 +24,13 @@ def _batch(backend, config):
     prompter = Prompter.for_backend(backend, "translate", config)
     examples = training_examples(backend, prompter, SOURCES, TARGETS, config)
     return collate(examples, backend.tokenizer.pad_token_id, "cpu")
+
+
+def test_the_shared_prefix_is_checked_on_two_rows_of_different_lengths():
+    rows = [{"input_ids": [1] * n} for n in (5, 5, 9, 7, 5, 5, 5, 5, 12)]
+    assert [len(r["input_ids"]) for r in check_rows(rows)] == [5, 9]  # the 12 is past the first eight
+    assert check_rows(rows[:2]) == rows[:2] and check_rows(rows[:1]) == rows[:1]  # same lengths, one row
+    assert [len(r["input_ids"]) for r in check_rows([{"input_ids": [1] * 9}, {"input_ids": [1] * 3}])] == [9, 3]
 
 
 @pytest.mark.parametrize("strategy", ["full", "lora"])

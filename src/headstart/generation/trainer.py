@@ -38,6 +38,12 @@ def validation_loss(model, examples: list[dict], pad_id: int, batch_size: int, d
     return total / max(tokens, 1)
 
 
+def check_rows(examples: list[dict], among: int = 8) -> list[dict]:
+    """The first example and the longest of the first `among` (a different length where there is one)."""
+    longest = max(range(min(among, len(examples))), key=lambda i: len(examples[i]["input_ids"]))
+    return [examples[0], examples[longest]] if longest else examples[:2]
+
+
 def train(model, train_examples: list[dict], valid_examples: list[dict] | None, config: GenerationConfig,
           pad_id: int, seed: int, device: str) -> dict[str, Any]:
     """Train in place; returns the training part of the fit report (steps, history, best, ...)."""
@@ -60,7 +66,9 @@ def train(model, train_examples: list[dict], valid_examples: list[dict] | None, 
     warmup = int(config.warmup_ratio * total_steps)
     started = time.perf_counter()
     # a recomputed (checkpointed) layer cannot hand a shared prefix's cache to the rows: no sharing then
-    shared = None if checkpointing else collate(train_examples[:4], pad_id, device)
+    # two rows suffice to check it (they share the prefix; the longest of the first eight brings padding), and
+    # each checked row costs a forward pass before the first step
+    shared = None if checkpointing else collate(check_rows(train_examples), pad_id, device)
     loss_fn, loss_name = choose_loss(model, collate([train_examples[0]], pad_id, device), train_examples, shared)
 
     def multiplier(step: int) -> float:
