@@ -148,10 +148,28 @@ def _local_ref(path: Path) -> BackboneRef:
         raise BackboneError(expected("a model folder, a .gguf or an .onnx file", f"the file {path}",
                                      "Pass the folder that holds config.json."))
     config = path / "config.json"
+    if not config.exists() and (path / "headstart.json").exists():
+        raise BackboneError(_headstart_folder_message(path))
     if not config.exists():
         raise BackboneError(expected("a Hugging Face model folder with config.json", f"{path} without config.json",
                                      "Point to the folder written by save_pretrained()."))
     return BackboneRef(path.name, path.resolve(), _kind_from_config(config), "hf", "local")
+
+
+def _headstart_folder_message(path: Path) -> str:
+    """What to say when --backbone names a model folder `headstart fit` wrote without a full model in it
+    (a LoRA adapter, a head on a frozen encoder): it is not a pre-trained model to start from."""
+    try:
+        meta = json.loads((path / "headstart.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        meta = {}
+    what = " ".join(str(meta[k]) for k in ("task", "strategy") if isinstance(meta.get(k), str)) or "a"
+    inner = sorted(str(p.parent) for p in path.glob("*/config.json"))
+    return expected("a pre-trained model to start from: a backbone name, a Hugging Face model folder with "
+                    "config.json, or a .gguf/.onnx file", f"{path}, a {what} model folder written by `headstart fit`",
+                    "Use that folder with `headstart evaluate` or `predict`; to train further from it, pass "
+                    + (f"the full model inside it ({inner[0]})" if inner else
+                       "the backbone it was fitted from (its headstart.json says which)") + " as --backbone.")
 
 
 def _kind_from_config(config_path: Path) -> Kind:

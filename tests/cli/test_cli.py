@@ -43,6 +43,17 @@ def test_evaluate_prints_table_and_json(model, files, capsys):
     assert 0.5 < metrics["accuracy"] <= 1.0
 
 
+def test_a_task_other_than_the_models_is_refused_not_ignored(model, files, capsys):
+    """`--task` on evaluate/predict was read as a data option and silently replaced by the model's task."""
+    assert main(["evaluate", str(model), str(files / "test.csv"), "--task", "regression"]) == 2
+    err = capsys.readouterr().err
+    assert "--task classification (what" in err and "got --task regression" in err
+    out = files / "refused.csv"
+    assert main(["predict", str(model), str(files / "new.csv"), "-o", str(out), "--task", "multilabel"]) == 2
+    assert "got --task multilabel" in capsys.readouterr().err and not out.exists()
+    assert main(["evaluate", str(model), str(files / "test.csv"), "--task", "classification", "--json"]) == 0
+
+
 def test_predict_streams_to_csv(model, files):
     out = files / "pred.csv"
     assert main(["predict", str(model), str(files / "new.csv"), "-o", str(out), "--chunk-size", "7", "--quiet"]) == 0

@@ -56,6 +56,33 @@ def test_bad_generation_input_exits_2(pair_files, tiny_decoder, tmp_path, capsys
     assert "document" in err and "--source-col" in err
 
 
+def test_a_translate_model_asked_to_summarize_exits_2(fitted, pair_files, tmp_path, capsys):
+    docs = tmp_path / "docs.jsonl"
+    docs.write_text('{"document": "a long text here", "summary": "short"}\n' * 4)
+    assert main(["evaluate", str(fitted), str(docs), "--task", "summarize"]) == 2
+    err = capsys.readouterr().err
+    assert "--task translate (what" in err and "got --task summarize" in err and "headstart fit" in err
+    out = tmp_path / "p.jsonl"
+    assert main(["predict", str(fitted), str(docs), "-o", str(out), "--task", "summarize"]) == 2
+    assert "got --task summarize" in capsys.readouterr().err and not out.exists()
+    assert main(["evaluate", str(fitted), str(pair_files / "test.jsonl"), "--task", "translate", "--json"]) == 0
+
+
+def test_a_fitted_folder_as_backbone_is_explained_before_anything_runs(fitted, tmp_path, capsys):
+    """It used to say "a Hugging Face model folder with config.json" (compare: from inside its first cell)."""
+    docs = tmp_path / "docs.jsonl"
+    docs.write_text('{"document": "a long text here", "summary": "short"}\n' * 6)
+    assert main(["fit", str(docs), "--task", "summarize", "--backbone", str(fitted), "-o", str(tmp_path / "m")]) == 2
+    err = capsys.readouterr().err
+    assert "a translate lora model folder written by `headstart fit`" in err and "evaluate" in err
+    assert not (tmp_path / "m").exists()
+    assert main(["compare", str(docs), "--test", str(docs), "--task", "summarize", "--backbone", str(fitted),
+                 "--sizes", "4", "-o", str(tmp_path / "c")]) == 2
+    captured = capsys.readouterr()
+    assert "written by `headstart fit`" in captured.err and "running" not in captured.out
+    assert not (tmp_path / "c" / "cells.jsonl").exists()
+
+
 def test_generation_help_offers_only_options_that_act(capsys):
     """Classification-only training options (class weights, min steps, layer-wise decay) are not offered."""
     with pytest.raises(SystemExit):

@@ -8,7 +8,7 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..backbones import DEFAULT_BACKBONE
+from ..backbones import DEFAULT_BACKBONE, resolve_backbone
 from ..estimators import kind_for_task
 from ..generation.config import DEFAULT_GENERATION_BACKBONE
 from ..generation.data import read_pairs
@@ -84,6 +84,8 @@ def run(args: argparse.Namespace) -> int:
     if not all(isinstance(v, dict) for v in options.values()):
         raise ConfigError(expected("{strategy: {option: value}} in --options", repr(options)[:80],
                                    "Nest options under the strategy name or '*'."))
+    if "backbone" in vars(args):
+        resolve_backbone(ca.backbone)  # a --backbone that cannot load stops here, not inside the first cell
     if kind_for_task(getattr(args, "task", None)) == GENERATION_KIND:
         return run_generation(args, ca, options)
     cols = parse_into(args, ColumnArgs)

@@ -13,7 +13,7 @@ from ..model_folder import GENERATION_KIND
 from ..tables import table
 from . import generation
 from .args import options_adder, parse_into
-from .common import ColumnArgs, read_labelled
+from .common import ModelTaskArgs, ScoredColumnArgs, check_model_task, read_labelled
 
 
 @dataclass
@@ -28,10 +28,11 @@ def run(args: argparse.Namespace) -> int:
     ev = parse_into(args, EvaluateArgs)
     parse_into(args, generation.DecodingArgs)  # out-of-range decoding options stop before any model loads
     model = load_estimator(ev.model)
+    check_model_task(parse_into(args, ModelTaskArgs).task, model.task_, ev.model)
     if model.kind == GENERATION_KIND:
         metrics, show = generation.evaluate_pairs(args, model, ev.model, ev.data, ev.json, ev.output)
     else:  # an Examples: an unseen label is reported with the file's name
-        data = read_labelled(ev.data, parse_into(args, ColumnArgs), task=model.task_)
+        data = read_labelled(ev.data, parse_into(args, ScoredColumnArgs), task=model.task_)
         metrics, show = model.evaluate(data), print_metrics
     if ev.output:
         write_json(ev.output, metrics)
@@ -58,4 +59,4 @@ def print_metrics(metrics: dict) -> None:
 
 COMMAND = ("evaluate", "metrics of a saved model on a labelled file (classification: accuracy, macro-F1, "
             "per-class table, confusion matrix; generation: BLEU/chrF or ROUGE, samples file)",
-           options_adder(EvaluateArgs, (ColumnArgs, "columns"), *generation.COLUMN_GROUPS), run)
+           options_adder(EvaluateArgs, ModelTaskArgs, (ScoredColumnArgs, "columns"), *generation.COLUMN_GROUPS), run)

@@ -21,6 +21,7 @@ from ..progress import bar as progress_bar
 from ..tasks import label_task
 from . import generation
 from .args import options_adder, parse_into
+from .common import ModelTaskArgs, check_model_task
 
 
 @dataclass
@@ -67,6 +68,7 @@ def run(args: argparse.Namespace) -> int:
     pa = parse_into(args, PredictArgs)
     parse_into(args, generation.DecodingArgs)  # out-of-range decoding options stop before any model loads
     clf = load_estimator(pa.model)
+    check_model_task(parse_into(args, ModelTaskArgs).task, clf.task_, pa.model)
     out = Path(pa.output)
     if out.suffix not in (".csv", ".jsonl"):
         raise DataError(expected("an output ending in .csv or .jsonl", str(out), "Rename the -o file."))
@@ -175,4 +177,4 @@ def predictions_frame(clf, chunk: pd.DataFrame, texts: list[str], abstain_below:
 
 
 COMMAND = ("predict", "label and probabilities for every row of a file, streamed with a progress bar",
-           options_adder(PredictArgs, *generation.COLUMN_GROUPS), run)
+           options_adder(PredictArgs, ModelTaskArgs, *generation.COLUMN_GROUPS), run)
