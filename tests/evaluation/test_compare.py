@@ -123,6 +123,14 @@ def test_budget_stop_then_resume_without_redoing_cells(files, tiny_backbone, tmp
             assert cell == kept[cell["key"]]  # untouched, not refitted
 
 
+def test_test_rows_also_in_the_training_file_are_announced(files, tmp_path, capsys):
+    train = files / "train.csv"
+    code = main(["compare", str(train), "--test", str(train), "--strategies", "scratch-tfidf", "--sizes", "8",
+                 "--budget", "0s", "-o", str(tmp_path / "c")])
+    rows = len(pd.read_csv(train))
+    assert code == 0 and f"{rows} of the {rows} test rows have a text that is also in" in capsys.readouterr().out
+
+
 def test_zero_budget_says_what_it_skipped(files, tmp_path, capsys):
     code = main(["compare", str(files / "train.csv"), "--test", str(files / "test.csv"), "--strategies",
                  "scratch-tfidf", "--sizes", "8", "--seeds", "2", "--budget", "0s", "-o", str(tmp_path / "c")])

@@ -165,7 +165,8 @@ def test_cli_compare_and_report(pair_files, tiny_decoder, tmp_path, capsys):
     (["--final"], "--final"),
     (["--metric", "accuracy"], "--metric"),
     (["--strategies", "probe"], "probe"),
-    (["--sizes", "0"], "sizes"),
+    (["--sizes", "0"], "--sizes as positive integers (pairs)"),
+    (["--baseline-sizes", "8,x"], "--baseline-sizes as positive integers (pairs)"),
     (["--source-col", "text"], "text"),
 ])
 def test_cli_bad_input_exits_2_and_writes_nothing(pair_files, tiny_decoder, tmp_path, capsys, extra, message):
@@ -175,6 +176,26 @@ def test_cli_bad_input_exits_2_and_writes_nothing(pair_files, tiny_decoder, tmp_
     assert main(args) == 2
     assert message in capsys.readouterr().err
     assert not out.exists()
+
+
+def test_test_pairs_also_in_the_training_file_are_announced(pair_files, tiny_decoder, tmp_path, capsys):
+    train = pair_files / "train.jsonl"
+    assert main(["compare", str(train), "--task", "translate", "--test", str(train), "--strategies", "zero-shot",
+                 "--backbone", tiny_decoder, "-o", str(tmp_path / "cmp")]) == 0
+    rows = len(train.read_text().splitlines())
+    assert f"{rows} of the {rows} test pairs have a text that is also in" in capsys.readouterr().out
+    clean = tmp_path / "clean.jsonl"
+    clean.write_text('{"source": "a new film", "target": "ein neuer film"}\n' * 3)
+    assert main(["compare", str(train), "--task", "translate", "--test", str(clean), "--strategies", "zero-shot",
+                 "--backbone", tiny_decoder, "-o", str(tmp_path / "clean")]) == 0
+    assert "also in" not in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("command", ["compare", "fit"])
+def test_an_unknown_task_lists_the_generation_tasks_too(command, capsys):
+    with pytest.raises(SystemExit) as stop:
+        main([command, "data.csv", "--task", "poetry"])
+    assert stop.value.code == 2 and "'regression', 'translate', 'summarize'" in capsys.readouterr().err
 
 
 def test_prompt_without_source_is_refused_before_any_cell(pair_files, tiny_decoder, tmp_path, capsys):

@@ -27,7 +27,7 @@ from ..unlabelled.pool import read_pool
 from . import generation
 from .args import add_dataclass_args, parse_into
 from .common import ColumnArgs, read_labelled
-from .fit import _flag_value
+from .fit import _flag_value, list_every_task
 from .generation import PairColumns
 
 GENERATION_SIZES = "250,1000"  # pairs, when --task translate|summarize and no --sizes
@@ -70,8 +70,10 @@ def add_arguments(parser: argparse.ArgumentParser, argv: list[str]) -> None:
                          " Then: headstart report OUTPUT")
         return
     add_dataclass_args(parser, ColumnArgs, "columns")
+    list_every_task(parser, argv)
     parser.epilog = ("strategies: " + ", ".join(strategy_names()) + "; NAME+self-train also learns from unlabelled "
-                     "rows (--unlabeled). Then: headstart report OUTPUT")
+                     "rows (--unlabeled). Translation and summarization: `headstart compare --task translate|summarize "
+                     "--help`. Then: headstart report OUTPUT")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -104,8 +106,9 @@ def run(args: argparse.Namespace) -> int:
               flush=True)
     spec = CompareSpec(strategies=names, sizes=parse_sizes(ca.sizes), seeds=ca.seeds, backbone=ca.backbone,
                        options=options, budget_s=parse_budget(ca.budget), metric=ca.metric, final=ca.final,
-                       unlabeled=pool, baseline_sizes=parse_sizes(ca.baseline_sizes) if ca.baseline_sizes else None)
-    run_and_print(train, test, spec, ca)
+                       unlabeled=pool,
+                       baseline_sizes=parse_sizes(ca.baseline_sizes, "--baseline-sizes") if ca.baseline_sizes else None)
+    run_and_print(train, test, spec, ca, overlap_notes(train.texts, test.texts, ca, "rows"))
     return 0
 
 
@@ -124,11 +127,12 @@ def run_generation(args: argparse.Namespace, ca: CompareArgs, options: dict) -> 
     train, test = read_pairs(ca.data, src_col, tgt_col), read_pairs(ca.test, src_col, tgt_col)
     backbone = ca.backbone if "backbone" in vars(args) else DEFAULT_GENERATION_BACKBONE
     spec = CompareSpec(strategies=[s.strip() for s in ca.strategies.split(",") if s.strip()],
-                       sizes=parse_sizes(ca.sizes if "sizes" in vars(args) else GENERATION_SIZES),
-                       baseline_sizes=parse_sizes(ca.baseline_sizes) if ca.baseline_sizes else None,
+                       sizes=parse_sizes(ca.sizes if "sizes" in vars(args) else GENERATION_SIZES, unit="pairs"),
+                       baseline_sizes=(parse_sizes(ca.baseline_sizes, "--baseline-sizes", "pairs")
+                                       if ca.baseline_sizes else None),
                        seeds=ca.seeds, backbone=backbone,
                        options=options, budget_s=parse_budget(ca.budget), metric=ca.metric, final=False, task=task)
-    results = run_and_print(train, test, spec, ca)
+    results = run_and_print(train, test, spec, ca, overlap_notes(train.sources, test.sources, ca, "pairs"))
     rec = results.get("recommendation")
     if rec:
         print(f"\nto keep the recommended model: headstart fit {ca.data} --task {task} --strategy {rec['strategy']} "
@@ -136,9 +140,9 @@ def run_generation(args: argparse.Namespace, ca: CompareArgs, options: dict) -> 
     return 0
 
 
-def run_and_print(train, test, spec: CompareSpec, ca: CompareArgs) -> dict:
+def run_and_print(train, test, spec: CompareSpec, ca: CompareArgs, notes: list[str]) -> dict:
     """The grid's run shared by every task: notes first, --overwrite, the cells, then the answers."""
-    for note in grid_notes(spec):
+    for note in notes + grid_notes(spec):
         print(f"note: {note}", flush=True)
     if ca.overwrite:
         discard_comparison(ca.output)
@@ -147,6 +151,16 @@ def run_and_print(train, test, spec: CompareSpec, ca: CompareArgs) -> dict:
     print(format_results(results))
     print(f"\nwrote {ca.output}/results.json and results.csv; `headstart report {ca.output}` renders the report")
     return results
+
+
+def overlap_notes(train_texts, test_texts, ca: CompareArgs, unit: str) -> list[str]:
+    """Test rows whose text is also in the training file score what the model memorised, not what it learned."""
+    seen = set(train_texts)
+    shared = sum(1 for t in test_texts if t in seen)
+    if not shared:
+        return []
+    return [f"{shared:,} of the {len(test_texts):,} test {unit} have a text that is also in {ca.data}: their scores "
+            "are optimistic (a cell may have trained on them); remove them from one of the files for a clean test"]
 
 
 def grid_notes(spec) -> list[str]:

@@ -86,6 +86,15 @@ def _flag_value(argv: list[str], flag: str) -> str | None:
     return None
 
 
+def list_every_task(parser: argparse.ArgumentParser, argv: list[str]) -> None:
+    """A --task value no parser knows: argparse's error then names the generation tasks too (they have a parser
+    of their own, built when --task names one, so the classification parser's choices leave them out)."""
+    action = parser._option_string_actions.get("--task")
+    value = _flag_value(argv, "--task")
+    if action is not None and action.choices and value is not None and value not in action.choices:
+        action.choices = [*action.choices, *GENERATION_TASK_NAMES]
+
+
 def chosen_strategy(argv: list[str]) -> str:
     """The strategy a command line asks for: --strategy, else the --config file's, else the default."""
     name = _flag_value(argv, "--strategy")
@@ -140,6 +149,7 @@ def add_arguments(parser: argparse.ArgumentParser, argv: list[str]) -> None:
         generation.add_fit_arguments(parser)
         return
     add_dataclass_args(parser, ColumnArgs, "columns")
+    list_every_task(parser, argv)
     add_dataclass_args(parser, PreprocessArgs, "preprocessing")
     add_dataclass_args(parser, SelfTrainArgs, "self-training (learning from unlabelled rows)")
     name = chosen_strategy(argv)

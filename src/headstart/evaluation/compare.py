@@ -83,16 +83,16 @@ class CompareSpec:
         return self.sizes
 
 
-def parse_sizes(text: str) -> list[str]:
-    """'8,16,all' -> ['8', '16', 'all'] (positive integers per class, or 'all'), deduplicated and sorted."""
+def parse_sizes(text: str, flag: str = "--sizes", unit: str = "per class") -> list[str]:
+    """'8,16,all' -> ['8', '16', 'all'] (positive integers, `unit` each, or 'all'), deduplicated and sorted."""
     sizes = []
     for token in (t.strip().lower() for t in str(text).split(",") if t.strip()):
         if token != "all" and not (token.isdigit() and int(token) > 0):
-            raise ConfigError(expected("sizes as positive integers per class or 'all', e.g. 8,16,64,all",
-                                       repr(token), "Fix --sizes."))
+            raise ConfigError(expected(f"{flag} as positive integers ({unit}) or 'all', e.g. 8,16,64,all",
+                                       repr(token), f"Fix {flag}."))
         sizes.append(token if token == "all" else str(int(token)))
     if not sizes:
-        raise ConfigError(expected("at least one size", repr(text), "Pass e.g. --sizes 8,64,all."))
+        raise ConfigError(expected("at least one size", repr(text), f"Pass e.g. {flag} 8,64,all."))
     return sorted(set(sizes), key=size_order)
 
 
