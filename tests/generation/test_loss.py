@@ -26,6 +26,24 @@ def _batch(backend, config):
     return collate(examples, backend.tokenizer.pad_token_id, "cpu")
 
 
+def assert_same_loss_and_gradients(model, batch, reference, fast) -> None:
+    """Both losses and every trainable parameter's gradient agree (eval mode: LoRA's dropout would make the two
+    backward passes differ; gradients still flow)."""
+    import torch
+
+    model.eval()
+    results = []
+    for fn in (reference, fast):
+        model.zero_grad()
+        loss = fn(model, batch)
+        loss.backward()
+        results.append((loss.item(), [p.grad.clone() for p in model.parameters() if p.requires_grad]))
+    (ref_loss, ref_grads), (fast_loss, fast_grads) = results
+    assert fast_loss == pytest.approx(ref_loss, rel=1e-5)
+    for ref, got in zip(ref_grads, fast_grads):
+        torch.testing.assert_close(got, ref, rtol=1e-4, atol=1e-6)
+
+
 def test_the_shared_prefix_is_checked_on_two_rows_of_different_lengths():
     rows = [{"input_ids": [1] * n} for n in (5, 5, 9, 7, 5, 5, 5, 5, 12)]
     assert [len(r["input_ids"]) for r in check_rows(rows)] == [5, 9]  # the 12 is past the first eight
@@ -35,24 +53,12 @@ def test_the_shared_prefix_is_checked_on_two_rows_of_different_lengths():
 
 @pytest.mark.parametrize("strategy", ["full", "lora"])
 def test_target_only_loss_equals_the_models_loss_and_gradients(tiny_decoder, strategy):
-    import torch
-
     config = GenerationConfig(device="cpu")
     backend = get_strategy(strategy, "translate")().build_backend(resolve_backbone(tiny_decoder), config)
     model, batch = backend.model, _batch(backend, config)
     assert (batch["labels"] == -100).any() and (batch["attention_mask"] == 0).any()  # prompts and padding present
     assert choose_loss(model, batch)[1] == "target-only"
-    model.eval()  # no dropout (LoRA's would make the two backward passes differ); gradients still flow
-    grads = []
-    for fn in (model_loss, target_only_loss):
-        model.zero_grad()
-        loss = fn(model, batch)
-        loss.backward()
-        grads.append((loss.item(), [p.grad.clone() for p in model.parameters() if p.requires_grad]))
-    (ref_loss, ref_grads), (fast_loss, fast_grads) = grads
-    assert fast_loss == pytest.approx(ref_loss, rel=1e-5)
-    for ref, fast in zip(ref_grads, fast_grads):
-        torch.testing.assert_close(fast, ref, rtol=1e-4, atol=1e-6)
+    assert_same_loss_and_gradients(model, batch, reference=model_loss, fast=target_only_loss)
 
 
 def test_models_that_change_their_logits_keep_their_own_loss(tiny_backbone, tmp_path):
@@ -115,24 +121,12 @@ def test_shared_prefix_length():
 
 @pytest.mark.parametrize("strategy", ["full", "lora"])
 def test_shared_prefix_loss_equals_target_only_loss_and_gradients(tiny_decoder, strategy):
-    import torch
-
     config = GenerationConfig(device="cpu", prompt_template=LONG_PROMPT)
     backend = get_strategy(strategy, "translate")().build_backend(resolve_backbone(tiny_decoder), config)
     model, batch = backend.model, _batch(backend, config)
     assert shared_prefix_length(batch) >= MIN_SHARED_PREFIX and (batch["attention_mask"] == 0).any()
     assert choose_loss(model, batch, shared_batch=batch)[1] == "target-only+shared-prefix"
-    model.eval()
-    grads = []
-    for fn in (target_only_loss, shared_prefix_loss):
-        model.zero_grad()
-        loss = fn(model, batch)
-        loss.backward()
-        grads.append((loss.item(), [p.grad.clone() for p in model.parameters() if p.requires_grad]))
-    (ref_loss, ref_grads), (fast_loss, fast_grads) = grads
-    assert fast_loss == pytest.approx(ref_loss, rel=1e-5)
-    for ref, fast in zip(ref_grads, fast_grads):
-        torch.testing.assert_close(fast, ref, rtol=1e-4, atol=1e-6)
+    assert_same_loss_and_gradients(model, batch, reference=target_only_loss, fast=shared_prefix_loss)
 
 
 def _scratch(tiny_decoder, vocabulary: str):
