@@ -68,7 +68,7 @@ def main(argv: list[str] | None = None) -> int:
             first = np.concatenate([rng.choice(np.flatnonzero(y == k), 2, replace=False) for k in range(len(classes))])
             rest = np.setdiff1d(np.arange(len(y)), first)
             more = np.concatenate([first, np.random.default_rng(1).choice(rest, len(classes), replace=False)])
-            for rows, label in ((first, "2 per class"), (more, "2 per class + 77 random rows")):
+            for rows, label in ((first, "2 per class"), (more, f"2 per class + {len(classes)} random rows")):
                 out[label] = {f"C={c:g}": scores(x[rows], y[rows], x_test, y_test, c) for c in cs}
                 out[label]["C=1 balanced"] = scores(x[rows], y[rows], x_test, y_test, 1.0, "balanced")
         row["results"][name] = out
