@@ -60,8 +60,8 @@ class PreprocessArgs(Options):
     dedupe: bool = opt(False, "keep only the first row of each exact duplicate text")
 
 
-def read_labelled(path: str, cols: ColumnArgs | ScoredColumnArgs, pre: PreprocessArgs | None = None, task: str | None = None,
-                  quiet: bool = False) -> Examples:
+def read_labelled(path: str, cols: ColumnArgs | ScoredColumnArgs, pre: PreprocessArgs | None = None,
+                  task: str | None = None, quiet: bool = False) -> Examples:
     examples = read_examples(path, cols.text_col, cols.label_col, task or cols.task,  # type: ignore[union-attr]
                              cols.label_sep)
     if pre is not None:
