@@ -11,6 +11,7 @@ equal on all sides before a ratio is printed. The thread count differs by design
     python benchmarks/contention.py --sides none:quiet,auto:quiet,auto:contended   # both targets, about 15 min
     python benchmarks/contention.py --rows 200 --repeats 1 --policies auto   # a smoke run
     python benchmarks/contention.py --spin-count 100000          # try another spin for the auto policy
+    python benchmarks/contention.py --sides auto:quiet,auto:contended --load-session separate   # load in its own session
 
 Targets: auto contended <= 2.3x auto quiet; auto quiet <= 1.05x none quiet. One JSON row is appended to
 benchmarks/results/contention.jsonl. Run it with nothing else running on the machine.
@@ -80,6 +81,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--load-threads", type=int, default=2, help="threads of the competing PyTorch job")
+    parser.add_argument("--load-session", choices=sidebyside.LOAD_SESSIONS, default="same",
+                        help="the competing job in this session (a second job of the same shell) or in its own "
+                             "(another terminal): Linux's autogroup shares the CPUs per thread in the first case, "
+                             "per session in the second")
     parser.add_argument("--spin-count", type=int, default=0,
                         help="GOMP_SPINCOUNT for the auto policy instead of headstart.threads.SPIN_COUNT (to tune it)")
     parser.add_argument("--sides", default="", help="only these policy:condition sides, e.g. "
@@ -109,7 +114,8 @@ def main(argv: list[str] | None = None) -> int:
               if {f"{p}:contended", f"{p}:quiet"} <= set(sides)]
     if {"none:quiet", "auto:quiet"} <= set(sides):
         ratios.append(("auto:quiet", "none:quiet"))
-    load = lambda: sidebyside.competing_load(args.load_threads)  # noqa: E731
+    config["load_session"] = args.load_session
+    load = lambda: sidebyside.competing_load(args.load_threads, session=args.load_session)  # noqa: E731
     row = sidebyside.compare(
         "contention", __file__, sides, config, repeats=args.repeats, ratios=ratios,
         env_of={s: policy_env[s.split(":")[0]] for s in sides}, beside={s: load for s in sides if "contended" in s},

@@ -49,6 +49,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--beside-load", action="store_true", help="also run beside a competing PyTorch job")
     parser.add_argument("--load-threads", type=int, default=2)
+    parser.add_argument("--load-session", choices=sidebyside.LOAD_SESSIONS, default="same",
+                        help="the competing job in this session (same shell) or its own (another terminal)")
     parser.add_argument("--results-dir", default=str(sidebyside.RESULTS_DIR), help="'' to keep no row")
     parser.add_argument("demo_args", nargs="*", help="arguments for `headstart demo` (after --)")
     args = parser.parse_args(argv)
@@ -59,7 +61,8 @@ def main(argv: list[str] | None = None) -> int:
     with sidebyside.watching_others() as watch:  # the competing load is a child of ours: not "other"
         for repeat in range(args.repeats):
             for condition in conditions:
-                around = sidebyside.competing_load(args.load_threads) if condition == "contended" else None
+                around = (sidebyside.competing_load(args.load_threads, session=args.load_session)
+                          if condition == "contended" else None)
                 with around if around is not None else sidebyside.contextlib.nullcontext():
                     seconds, rss, tail = run_demo(args.demo_args, env)
                 runs[condition].append({"seconds": seconds, "peak_rss_mb": rss})
@@ -70,7 +73,7 @@ def main(argv: list[str] | None = None) -> int:
            "date": datetime.datetime.now().isoformat(timespec="seconds"), "host": platform.node(),
            "cpus": len(os.sched_getaffinity(0)), "repeats": args.repeats, "demo_args": args.demo_args,
            **{k: watch[k] for k in ("load_before", "load_after", "other_cores", "other_cores_before", "loaded")},
-           "target_s": TARGET_S, "conditions": {}}
+           "target_s": TARGET_S, "load_session": args.load_session, "conditions": {}}
     print(f"\nheadstart demo, fresh cache each run; load average before {watch['load_before'][0]:.2f}, after "
           f"{watch['load_after'][0]:.2f}; other processes used {other:.2f} cores on average"
           + ("  ** LOADED machine: not reportable **" if row["loaded"] else ""))

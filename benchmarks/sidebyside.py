@@ -267,12 +267,21 @@ THREAD_ENV = ("OMP_NUM_THREADS", "OMP_WAIT_POLICY", "GOMP_SPINCOUNT", "KMP_BLOCK
               "HEADSTART_THREADS", "HEADSTART_THREADS_SET")
 
 
+#: where the competing job runs. "same": in this process's session, as a second job started from the same shell;
+#: Linux's autogroup scheduler then shares the CPUs per thread among both jobs. "separate": in a session of its own,
+#: as a job started from another terminal, tmux window or service; autogroup then gives each session an equal share
+#: of the CPUs whatever its thread count (where /proc/sys/kernel/sched_autogroup_enabled is 1).
+LOAD_SESSIONS = ("same", "separate")
+
+
 @contextlib.contextmanager
-def competing_load(threads: int = 2, settle_s: float = 2.0) -> Iterator[subprocess.Popen]:
+def competing_load(threads: int = 2, settle_s: float = 2.0, session: str = "same") -> Iterator[subprocess.Popen]:
     """Run the competing PyTorch job for the duration of the block (started and running before it begins)."""
+    if session not in LOAD_SESSIONS:
+        raise ValueError(f"expected a load session in {LOAD_SESSIONS}; got {session!r}")
     env = {k: v for k, v in os.environ.items() if k not in THREAD_ENV}
     proc = subprocess.Popen([sys.executable, "-c", LOAD_CODE.format(threads=threads)], env=env,
-                            stdout=subprocess.PIPE, text=True)
+                            stdout=subprocess.PIPE, text=True, start_new_session=session == "separate")
     try:
         if proc.stdout is None or "load running" not in proc.stdout.readline():
             raise RuntimeError("the competing load process did not start")

@@ -143,3 +143,17 @@ def test_watching_others_need_not_wait(monkeypatch):
     with sidebyside.watching_others(wait_quiet=False) as watch:
         pass
     assert watch["other_cores_before"] is None and isinstance(watch["loaded"], bool)
+
+
+@pytest.mark.parametrize("session", ["same", "separate"])
+def test_the_competing_load_runs_in_the_session_asked_for(session):
+    import os
+
+    import sidebyside
+
+    with sidebyside.competing_load(threads=1, settle_s=0.0, session=session) as proc:
+        theirs, ours = os.getsid(proc.pid), os.getsid(0)
+    assert (theirs == ours) == (session == "same")
+    with pytest.raises(ValueError, match="load session"):
+        with sidebyside.competing_load(session="other"):
+            pass
