@@ -131,6 +131,20 @@ def test_test_rows_also_in_the_training_file_are_announced(files, tmp_path, caps
     assert code == 0 and f"{rows} of the {rows} test rows have a text that is also in" in capsys.readouterr().out
 
 
+def test_a_cell_skipped_by_its_guess_is_named_with_the_reason(tmp_path):
+    from headstart.evaluation.compare import Cell, run_cells
+
+    cells = [Cell("a", "8", 0, "s", 8), Cell("b", "8", 0, "s", 8), Cell("c", "8", 0, "s", 8)]
+    logs: list[str] = []
+    done, skipped = run_cells(cells, tmp_path, 50.0, run=lambda c: {"key": c.key, "strategy": c.strategy,
+                                                                     "size": c.size, "seed": c.seed},
+                              guess=lambda c, finished: 100.0 if c.strategy == "b" else 1.0,
+                              describe=lambda r: "ok", log=logs.append, clock=lambda: 0.0)
+    assert [c["strategy"] for c in done] == ["a", "c"] and skipped == [{"cell": "b@8/seed0",
+                                                                         "reason": "needs ~100s, 50s left"}]
+    assert any("skipped 1 cell(s): b@8/seed0 (needs ~100s, 50s left)" in line for line in logs), logs
+
+
 def test_zero_budget_says_what_it_skipped(files, tmp_path, capsys):
     code = main(["compare", str(files / "train.csv"), "--test", str(files / "test.csv"), "--strategies",
                  "scratch-tfidf", "--sizes", "8", "--seeds", "2", "--budget", "0s", "-o", str(tmp_path / "c")])

@@ -336,7 +336,8 @@ def run_cells(cells: list[Cell], folder: Path, budget_s: float, run: Callable[[C
             "to resume")
         raise
     if skipped:
-        log(f"budget of {budget_s:.0f}s spent: skipped {len(skipped)} cell(s): "
-            + ", ".join(s["cell"] for s in skipped[:12]) + (" ..." if len(skipped) > 12 else "")
+        # a cell guessed too long for what is left is skipped before the budget is spent: say which, and why
+        log(f"budget of {budget_s:.0f}s: skipped {len(skipped)} cell(s): "
+            + ", ".join(f"{s['cell']} ({s['reason']})" for s in skipped[:12]) + (" ..." if len(skipped) > 12 else "")
             + ". Rerun with a larger --budget to finish them; finished cells are kept.")
     return sorted(done.values(), key=lambda c: (c["strategy"], size_order(c["size"]), c["seed"])), skipped
