@@ -107,3 +107,48 @@ def test_the_cli_refuses_a_bad_headstart_threads_value():
                           capture_output=True, text=True, timeout=120)
     assert done.returncode == 2
     assert "expected HEADSTART_THREADS=auto, off or a positive number of threads; got 'lots'" in done.stderr
+
+
+class FakeTorch:
+    def __init__(self, threads: int) -> None:
+        self.threads, self.calls = threads, []
+
+    def get_num_threads(self) -> int:
+        return self.threads
+
+    def set_num_threads(self, n: int) -> None:
+        self.calls.append(n)
+        self.threads = n
+
+
+@pytest.fixture
+def auto_plan(monkeypatch):
+    """This process as if `apply` had chosen 1 of 2 CPUs under auto (another job was running at start-up)."""
+    decided = threads.plan({}, cpus=2, busy=1.0)
+    monkeypatch.setattr(threads, "_APPLIED", decided)
+    monkeypatch.setattr(threads, "_LAST_LOOK", -float("inf"))
+    fake = FakeTorch(decided.threads)
+    monkeypatch.setitem(sys.modules, "torch", fake)
+    return decided, fake
+
+
+def test_a_job_gets_its_cpus_back_when_the_other_one_ends(auto_plan):
+    decided, torch = auto_plan
+    assert threads.rebalance(now=100.0, sample=lambda: 0.0) == 2 and torch.calls == [2]
+    # looked at most once per REBALANCE_EVERY_S, however often the training loop calls
+    assert threads.rebalance(now=100.0 + threads.REBALANCE_EVERY_S / 2, sample=lambda: 2.0) is None
+    assert threads.rebalance(now=100.0 + threads.REBALANCE_EVERY_S, sample=lambda: 2.0) == 1
+    assert threads.rebalance(now=200.0, sample=lambda: 1.0) is None  # already right: nothing set
+    assert torch.calls == [2, 1] and [n for _, n in decided.changes] == [2, 1]
+
+
+@pytest.mark.parametrize("environ", [{threads.ENV_VAR: "2"}, {"OMP_NUM_THREADS": "1"}, {threads.ENV_VAR: "off"}])
+def test_a_thread_count_the_user_chose_is_never_changed(auto_plan, monkeypatch, environ):
+    _, torch = auto_plan
+    monkeypatch.setattr(threads, "_APPLIED", threads.plan(environ, cpus=2, busy=1.0))
+    assert threads.rebalance(now=100.0, sample=lambda: 0.0) is None and torch.calls == []
+
+
+def test_own_running_threads_counts_this_process():
+    assert threads.own_running_threads() >= 1  # the thread asking is running
+    assert threads.busy_elsewhere(samples=3, interval_s=0.0) >= 0.0

@@ -18,6 +18,7 @@ from .backbones import BackboneRef, cache_root, load_model, load_tokenizer
 from .onnx_graph import masked_mean
 from .progress import bar as progress_bar
 from .runtime import OnnxSession, onnx_model, resolve_runtime
+from .threads import rebalance
 
 _ENCODERS: dict[tuple[str, str, str], "Encoder"] = {}
 
@@ -152,6 +153,7 @@ def embed(
                 vectors = vectors / np.clip(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12, None)
             fresh.update({k: v.astype(np.float32) for (k, _), v in zip(chunk, vectors)})
             bar.update(len(chunk))
+            rebalance()
         bar.close()
         if store is not None:
             store.put_many(fresh)

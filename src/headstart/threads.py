@@ -14,17 +14,23 @@ contention but costs ~18% quiet, so headstart sets instead:
 libgomp reads its environment once, when torch is imported, so `apply()` runs at `import headstart` and in the
 CLI entry, before torch is imported. A variable the user set is never changed. ``HEADSTART_THREADS`` chooses:
 ``auto`` (default), ``off`` (leave everything as PyTorch would), or a number of threads (short spin still set).
+
+Under ``auto`` the long loops (training steps, embedding batches) call `rebalance()`: at most every
+`REBALANCE_EVERY_S` it samples again how many threads of other processes are running and moves PyTorch's thread
+count to the CPUs left free, so a job started while another ran gets its CPUs back when that one ends (and gives
+some up when one starts). A count the user chose (a number, ``OMP_NUM_THREADS``) is never changed.
 """
 
 from __future__ import annotations
 
+import glob
 import math
 import os
 import statistics
 import sys
 import time
 from dataclasses import dataclass, field
-from typing import MutableMapping
+from typing import Callable, MutableMapping
 
 #: libgomp spins this many iterations before sleeping (its default is 300,000; PASSIVE is 0). Long enough to
 #: bridge the gap between two operators of one forward pass, short enough to sleep through a preempted sibling.
@@ -32,6 +38,8 @@ SPIN_COUNT = 20_000
 #: the same for Intel OpenMP, in milliseconds (its default is 200)
 BLOCKTIME_MS = 1
 ENV_VAR = "HEADSTART_THREADS"
+#: seconds between two looks at the machine during long loops (each look reads /proc a few times: ~20 ms)
+REBALANCE_EVERY_S = 20.0
 #: records what headstart itself set, so that a child process (inheriting the environment) decides afresh
 #: instead of taking our values for the user's
 MARK_VAR = "HEADSTART_THREADS_SET"
@@ -49,6 +57,7 @@ class ThreadPlan:
     kept_env: dict[str, str] = field(default_factory=dict)  # the user's own values, untouched
     too_late: bool = False  # torch was already imported: libgomp had read its environment
     error: str = ""  # an unusable HEADSTART_THREADS value (the CLI refuses it with exit 2)
+    changes: list[tuple[float, int]] = field(default_factory=list)  # (monotonic time, threads) set by rebalance
 
     def describe(self) -> str:
         set_part = " ".join(f"{k}={v}" for k, v in self.set_env.items()) or "nothing"
@@ -86,8 +95,21 @@ def _cgroup_quota() -> float | None:
         return None
 
 
+def own_running_threads() -> int:
+    """Threads of this process on a CPU or ready for one now (state R in /proc/self/task/*/stat)."""
+    count = 0
+    for path in glob.glob("/proc/self/task/*/stat"):
+        try:
+            with open(path) as f:
+                count += f.read().rsplit(")", 1)[1].split()[0] == "R"
+        except (OSError, IndexError):
+            continue
+    return count
+
+
 def busy_elsewhere(samples: int = 5, interval_s: float = 0.004) -> float:
-    """Threads of other processes running now: the median of a few `procs_running` readings, less ourselves.
+    """Threads of other processes running now: the median of a few `procs_running` readings, each less this
+    process's own running threads (one at start-up; more while its thread pool works).
 
     An instant reading rather than the load average: the 1-minute average still shows a job that ended 30 s
     ago, and would give a quiet machine one thread right after a heavy command.
@@ -99,10 +121,35 @@ def busy_elsewhere(samples: int = 5, interval_s: float = 0.004) -> float:
         try:
             with open("/proc/stat") as f:
                 line = next((ln for ln in f if ln.startswith("procs_running")), "")
-            readings.append(int(line.split()[1]))
+            readings.append(int(line.split()[1]) - own_running_threads())
         except (OSError, ValueError, IndexError):
             return 0.0
-    return max(0.0, statistics.median(readings) - 1) if readings else 0.0
+    return max(0.0, statistics.median(readings)) if readings else 0.0
+
+
+_LAST_LOOK = -math.inf
+
+
+def rebalance(now: float | None = None, sample: Callable[[], float] = busy_elsewhere) -> int | None:
+    """Under the auto policy, move PyTorch's thread count to the CPUs other processes leave free; at most once per
+    REBALANCE_EVERY_S, so a call per training step costs a clock read. Returns the new count when it changed."""
+    global _LAST_LOOK
+    decided = _APPLIED
+    if decided is None or decided.policy != "auto" or decided.threads is None or decided.too_late:
+        return None  # the user chose (a number, OMP_NUM_THREADS, off), or torch started before headstart could
+    now = time.monotonic() if now is None else now
+    if now - _LAST_LOOK < REBALANCE_EVERY_S:
+        return None
+    _LAST_LOOK = now
+    torch = sys.modules.get("torch")
+    if torch is None:
+        return None
+    wanted = max(1, decided.usable_cpus - int(round(sample())))
+    if wanted == torch.get_num_threads():
+        return None
+    torch.set_num_threads(wanted)
+    decided.changes.append((now, wanted))
+    return wanted
 
 
 def plan(environ: MutableMapping[str, str], cpus: int, busy: float) -> ThreadPlan:

@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any, Callable, Iterable
 
 from ..progress import bar as progress_bar
+from ..threads import rebalance
 from .schedules import make_scheduler
 
 
@@ -62,6 +63,7 @@ class TrainStep:
         value = float(loss.item())
         self.bar.set_postfix(loss=value)
         self.bar.update(1)
+        rebalance()  # another job started or ended: PyTorch's thread count follows the free CPUs (auto policy)
         return value
 
     def close(self) -> None:
