@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any, Iterator, Literal
 
 from .errors import BackboneError, ModelError, expected
-from .io import atomic_folder, sha256_file
+from .io import METADATA_FILE, atomic_folder, read_json, sha256_file
 
 DEFAULT_BACKBONE = "all-MiniLM-L6-v2"
 Kind = Literal["encoder", "decoder", "encoder-decoder", "unknown"]
@@ -148,7 +148,7 @@ def _local_ref(path: Path) -> BackboneRef:
         raise BackboneError(expected("a model folder, a .gguf or an .onnx file", f"the file {path}",
                                      "Pass the folder that holds config.json."))
     config = path / "config.json"
-    if not config.exists() and (path / "headstart.json").exists():
+    if not config.exists() and (path / METADATA_FILE).exists():
         raise BackboneError(_headstart_folder_message(path))
     if not config.exists():
         raise BackboneError(expected("a Hugging Face model folder with config.json", f"{path} without config.json",
@@ -160,9 +160,10 @@ def _headstart_folder_message(path: Path) -> str:
     """What to say when --backbone names a model folder `headstart fit` wrote without a full model in it
     (a LoRA adapter, a head on a frozen encoder): it is not a pre-trained model to start from."""
     try:
-        meta = json.loads((path / "headstart.json").read_text(encoding="utf-8"))
+        meta = read_json(path / METADATA_FILE)
     except (OSError, ValueError):
         meta = {}
+    meta = meta if isinstance(meta, dict) else {}
     what = " ".join(str(meta[k]) for k in ("task", "strategy") if isinstance(meta.get(k), str)) or "a"
     inner = sorted(str(p.parent) for p in path.glob("*/config.json"))
     return expected("a pre-trained model to start from: a backbone name, a Hugging Face model folder with "
