@@ -6,8 +6,11 @@ operator; beside another busy process the spinning threads burn the CPU time tha
 needs, and a 55 s demo took 410 s beside one 2-thread PyTorch job. `OMP_WAIT_POLICY=PASSIVE` fixes the
 contention but costs ~18% quiet, so headstart sets instead:
 
-* ``GOMP_SPINCOUNT`` (libgomp) and ``KMP_BLOCKTIME`` (Intel OpenMP, used by some other builds) to a short spin:
-  waits between back-to-back operators still spin, a thread that waits longer sleeps and frees the CPU;
+* ``GOMP_SPINCOUNT`` (libgomp) and ``KMP_BLOCKTIME`` (Intel OpenMP, used by some other builds) to a short spin
+  when other processes are busy at start-up: waits between back-to-back operators still spin, a thread that
+  waits longer sleeps and frees the CPU. On a machine that is quiet at start-up the runtime's own spin is kept
+  (the short one cost 2-6% there, benchmarks/results/contention.jsonl); should a competing job start later,
+  `rebalance()` moves this process to the CPUs left free, and one thread has no sibling to spin for;
 * ``OMP_NUM_THREADS`` to the CPUs this process may use (affinity, cgroup quota) minus those other processes
   are busy on right now (runnable threads sampled from /proc/stat), at least one.
 
@@ -37,6 +40,8 @@ from typing import Callable, MutableMapping
 SPIN_COUNT = 20_000
 #: the same for Intel OpenMP, in milliseconds (its default is 200)
 BLOCKTIME_MS = 1
+#: under auto, fewer threads of other processes than this at start-up is a quiet machine: the runtime's own spin
+QUIET_BELOW = 0.5
 ENV_VAR = "HEADSTART_THREADS"
 #: seconds between two looks at the machine during long loops (each look reads /proc a few times: ~20 ms)
 REBALANCE_EVERY_S = 20.0
@@ -170,8 +175,11 @@ def plan(environ: MutableMapping[str, str], cpus: int, busy: float) -> ThreadPla
             raise ValueError(f"expected {ENV_VAR}=auto, off or a positive number of threads; got {policy!r}; "
                              f"unset it or use e.g. {ENV_VAR}=2")
     wanted = {"OMP_NUM_THREADS": str(threads)}
-    # the spin is a choice of wait policy: a user's OMP_WAIT_POLICY decides it for both runtimes
-    if "OMP_WAIT_POLICY" not in environ:
+    # the spin is a choice of wait policy: a user's OMP_WAIT_POLICY decides it for both runtimes. Auto on a quiet
+    # machine keeps the runtime's spin: rebalance() gives a later job its CPUs by lowering the thread count (it
+    # cannot where the user fixed the count, so the short spin stays there)
+    quiet_auto = policy == "auto" and busy < QUIET_BELOW and "OMP_NUM_THREADS" not in environ
+    if "OMP_WAIT_POLICY" not in environ and not quiet_auto:
         wanted.update(GOMP_SPINCOUNT=str(SPIN_COUNT), KMP_BLOCKTIME=str(BLOCKTIME_MS))
     for key, value in wanted.items():
         if key in environ:
