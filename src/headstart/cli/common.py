@@ -14,6 +14,7 @@ from ..tasks import AUTO, CLASSIFICATION, CLASSIFIER_TASK_NAMES, GENERATION_TASK
 
 TaskChoice = Literal[(AUTO, *CLASSIFIER_TASK_NAMES)]  # type: ignore[valid-type]  # --task: 'auto' or a registry task
 ModelTaskChoice = Literal[(AUTO, *CLASSIFIER_TASK_NAMES, *GENERATION_TASK_NAMES)]  # type: ignore[valid-type]
+AnyTaskChoice = ModelTaskChoice  # fit's and compare's --task: every task, so an unknown one is told them all
 
 
 @dataclass
@@ -23,6 +24,16 @@ class ColumnArgs(Options):
     task: TaskChoice = opt(
         AUTO, "the task; regression is never guessed, multilabel splits cells on --label-sep")
     label_sep: str = opt("|", "separator between labels in one cell, for --task multilabel")
+
+
+@dataclass
+class TrainingColumnArgs(ColumnArgs):
+    """fit's and compare's columns. --task also names the generation tasks: those are routed to a parser of their
+    own before this one is built (`kind_for_task` on the command line), so here they only complete the list an
+    unknown --task is answered with."""
+
+    task: AnyTaskChoice = opt(AUTO, "the task; regression is never guessed, multilabel splits cells on --label-sep; "
+                                    "translate and summarize read source/target pairs (see --task translate --help)")
 
 
 @dataclass

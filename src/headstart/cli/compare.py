@@ -26,8 +26,8 @@ from ..strategies import strategy_names
 from ..unlabelled.pool import read_pool
 from . import generation
 from .args import add_dataclass_args, parse_into
-from .common import ColumnArgs, read_labelled
-from .fit import _flag_value, list_every_task
+from .common import TrainingColumnArgs, read_labelled
+from .fit import _flag_value
 from .generation import PairColumns
 
 GENERATION_SIZES = "250,1000"  # pairs, when --task translate|summarize and no --sizes
@@ -69,8 +69,7 @@ def add_arguments(parser: argparse.ArgumentParser, argv: list[str]) -> None:
                          "; options per strategy go in --options (fields of `headstart fit --task translate --help`)."
                          " Then: headstart report OUTPUT")
         return
-    add_dataclass_args(parser, ColumnArgs, "columns")
-    list_every_task(parser, argv)
+    add_dataclass_args(parser, TrainingColumnArgs, "columns")
     parser.epilog = ("strategies: " + ", ".join(strategy_names()) + "; NAME+self-train also learns from unlabelled "
                      "rows (--unlabeled). Translation and summarization: `headstart compare --task translate|summarize "
                      "--help`. Then: headstart report OUTPUT")
@@ -90,7 +89,7 @@ def run(args: argparse.Namespace) -> int:
         resolve_backbone(ca.backbone)  # a --backbone that cannot load stops here, not inside the first cell
     if kind_for_task(getattr(args, "task", None)) == GENERATION_KIND:
         return run_generation(args, ca, options)
-    cols = parse_into(args, ColumnArgs)
+    cols = parse_into(args, TrainingColumnArgs)
     train = read_labelled(ca.data, cols)
     test = read_labelled(ca.test, cols, task=train.task)
     names = [s.strip() for s in ca.strategies.split(",") if s.strip()]

@@ -24,7 +24,7 @@ from ..unlabelled.pool import read_pool
 from ..unlabelled.self_train import SelfTrainConfig
 from . import generation
 from .args import add_dataclass_args, collect, parse_into
-from .common import ColumnArgs, PreprocessArgs, read_labelled
+from .common import TrainingColumnArgs, PreprocessArgs, read_labelled
 
 
 @dataclass
@@ -86,14 +86,6 @@ def _flag_value(argv: list[str], flag: str) -> str | None:
     return None
 
 
-def list_every_task(parser: argparse.ArgumentParser, argv: list[str]) -> None:
-    """A --task value no parser knows: argparse's error then names the generation tasks too (they have a parser
-    of their own, built when --task names one, so the classification parser's choices leave them out)."""
-    action = parser._option_string_actions.get("--task")
-    value = _flag_value(argv, "--task")
-    if action is not None and action.choices and value is not None and value not in action.choices:
-        action.choices = [*action.choices, *GENERATION_TASK_NAMES]
-
 
 def chosen_strategy(argv: list[str]) -> str:
     """The strategy a command line asks for: --strategy, else the --config file's, else the default."""
@@ -148,8 +140,7 @@ def add_arguments(parser: argparse.ArgumentParser, argv: list[str]) -> None:
                             "with default lora, and --backbone defaults to SmolLM2-135M-Instruct)")
         generation.add_fit_arguments(parser)
         return
-    add_dataclass_args(parser, ColumnArgs, "columns")
-    list_every_task(parser, argv)
+    add_dataclass_args(parser, TrainingColumnArgs, "columns")
     add_dataclass_args(parser, PreprocessArgs, "preprocessing")
     add_dataclass_args(parser, SelfTrainArgs, "self-training (learning from unlabelled rows)")
     name = chosen_strategy(argv)
@@ -175,7 +166,7 @@ def run(args: argparse.Namespace) -> int:
         raise ConfigError(expected("a training data file", "none", "Usage: headstart fit DATA -o FOLDER"))
     options = {**base.get("options", {}), **collect(args, strategy_cls.config_cls)}
     build_config(strategy_cls.config_cls, options)  # out-of-range options stop before any data is read
-    cols = parse_into(args, ColumnArgs, base.get("columns", {}))
+    cols = parse_into(args, TrainingColumnArgs, base.get("columns", {}))
     pre = parse_into(args, PreprocessArgs)
     if fit_args.augment:
         options.update(augment=fit_args.augment, augment_output=fit_args.augment_output, augment_lm=fit_args.augment_lm)
