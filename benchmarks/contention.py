@@ -12,8 +12,10 @@ equal on all sides before a ratio is printed. The thread count differs by design
     python benchmarks/contention.py --rows 200 --repeats 1 --policies auto   # a smoke run
     python benchmarks/contention.py --spin-count 100000          # try another spin for the auto policy
     python benchmarks/contention.py --sides auto:quiet,auto:contended --load-session separate   # load in its own session
+    python benchmarks/contention.py --sides none:quiet,auto:quiet,auto:later   # the load starts 15 s into each run
 
-Targets: auto contended <= 2.3x auto quiet; auto quiet <= 1.05x none quiet. One JSON row is appended to
+Targets: auto contended <= 2.3x auto quiet (also when the load starts during the run: 'later');
+auto quiet <= 1.05x none quiet. One JSON row is appended to
 benchmarks/results/contention.jsonl. Run it with nothing else running on the machine.
 """
 
@@ -66,7 +68,10 @@ def side_fits(config: dict, clock: sidebyside.Clock) -> sidebyside.Work:
                            info={name: f.row for name, f in fitted.items()})
 
 
-SIDES = {f"{policy}:{condition}": side_fits for policy in POLICY_ENV for condition in ("quiet", "contended")}
+#: quiet: nothing else runs; contended: the competing job runs from before the start; later: it starts
+#: --load-after seconds into the fits (a job that started on a quiet machine must give CPUs up while it runs)
+CONDITIONS = ("quiet", "contended", "later")
+SIDES = {f"{policy}:{condition}": side_fits for policy in POLICY_ENV for condition in CONDITIONS}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -85,6 +90,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="the competing job in this session (a second job of the same shell) or in its own "
                              "(another terminal): Linux's autogroup shares the CPUs per thread in the first case, "
                              "per session in the second")
+    parser.add_argument("--load-after", type=float, default=15.0,
+                        help="seconds into each run at which the competing job starts, for the 'later' sides")
     parser.add_argument("--spin-count", type=int, default=0,
                         help="GOMP_SPINCOUNT for the auto policy instead of headstart.threads.SPIN_COUNT (to tune it)")
     parser.add_argument("--sides", default="", help="only these policy:condition sides, e.g. "
@@ -99,26 +106,32 @@ def main(argv: list[str] | None = None) -> int:
     if mine:
         parser.error(f"expected no OpenMP settings in the environment (they would decide for both policies); "
                      f"got {mine}; unset them and run again")
-    sides = [f"{p}:{c}" for p in policies for c in ("quiet", "contended")]
+    sides = [f"{p}:{c}" for p in policies for c in ("quiet", "contended")]  # 'later' only when asked for
     if args.sides:
         wanted = [s for s in args.sides.split(",") if s]
-        if not set(wanted) <= set(sides):
-            parser.error(f"expected --sides from {sides}; got {sorted(set(wanted) - set(sides))}")
-        sides = [s for s in sides if s in wanted]
+        every = [f"{p}:{c}" for p in policies for c in CONDITIONS]
+        if not set(wanted) <= set(every):
+            parser.error(f"expected --sides from {every}; got {sorted(set(wanted) - set(every))}")
+        sides = [s for s in every if s in wanted]
     policy_env = {p: dict(POLICY_ENV[p]) for p in policies}
     if args.spin_count and "auto" in policy_env:
         policy_env["auto"]["GOMP_SPINCOUNT"] = str(args.spin_count)
     config = {"rows": args.rows, "strategies": [s for s in args.strategies.split(",") if s], "epochs": args.epochs,
               "seed": args.seed}
-    ratios = [(f"{p}:contended", f"{p}:quiet") for p in policies
-              if {f"{p}:contended", f"{p}:quiet"} <= set(sides)]
+    ratios = [(f"{p}:{c}", f"{p}:quiet") for p in policies for c in ("contended", "later")
+              if {f"{p}:{c}", f"{p}:quiet"} <= set(sides)]
     if {"none:quiet", "auto:quiet"} <= set(sides):
         ratios.append(("auto:quiet", "none:quiet"))
     config["load_session"] = args.load_session
+    if any(s.endswith(":later") for s in sides):
+        config["load_after_s"] = args.load_after
     load = lambda: sidebyside.competing_load(args.load_threads, session=args.load_session)  # noqa: E731
+    later = lambda: sidebyside.competing_load(args.load_threads, session=args.load_session,  # noqa: E731
+                                              delay_s=args.load_after)
     row = sidebyside.compare(
         "contention", __file__, sides, config, repeats=args.repeats, ratios=ratios,
-        env_of={s: policy_env[s.split(":")[0]] for s in sides}, beside={s: load for s in sides if "contended" in s},
+        env_of={s: policy_env[s.split(":")[0]] for s in sides},
+        beside={s: load if s.endswith(":contended") else later for s in sides if not s.endswith(":quiet")},
         threads=None, same_threads=False, results_dir=sidebyside.Path(args.results_dir) if args.results_dir else None)
     for key, value in row["ratios"].items():
         target = TARGET_QUIET if key == "auto:quiet/none:quiet" else TARGET_CONTENDED

@@ -34,6 +34,7 @@ import shlex
 import statistics
 import subprocess
 import sys
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -275,26 +276,56 @@ LOAD_SESSIONS = ("same", "separate")
 
 
 @contextlib.contextmanager
-def competing_load(threads: int = 2, settle_s: float = 2.0, session: str = "same") -> Iterator[subprocess.Popen]:
-    """Run the competing PyTorch job for the duration of the block (started and running before it begins)."""
+def competing_load(threads: int = 2, settle_s: float = 2.0, session: str = "same",
+                   delay_s: float = 0.0) -> Iterator[subprocess.Popen | None]:
+    """Run the competing PyTorch job for the duration of the block: started and running before it begins, or,
+    with `delay_s`, started that many seconds into the block (a job that appears while the measured one runs;
+    the block then gets None)."""
     if session not in LOAD_SESSIONS:
         raise ValueError(f"expected a load session in {LOAD_SESSIONS}; got {session!r}")
+    if delay_s <= 0:
+        proc = _start_load(threads, session)
+        try:
+            time.sleep(settle_s)
+            yield proc
+        finally:
+            _stop_load(proc)
+        return
+    started: list[subprocess.Popen] = []
+    ended = threading.Event()
+
+    def start_later() -> None:
+        if not ended.wait(delay_s):
+            started.append(_start_load(threads, session))
+
+    timer = threading.Thread(target=start_later, daemon=True)
+    timer.start()
+    try:
+        yield None
+    finally:
+        ended.set()
+        timer.join()
+        for proc in started:
+            _stop_load(proc)
+
+
+def _start_load(threads: int, session: str) -> subprocess.Popen:
     env = {k: v for k, v in os.environ.items() if k not in THREAD_ENV}
     proc = subprocess.Popen([sys.executable, "-c", LOAD_CODE.format(threads=threads)], env=env,
                             stdout=subprocess.PIPE, text=True, start_new_session=session == "separate")
-    try:
-        if proc.stdout is None or "load running" not in proc.stdout.readline():
-            raise RuntimeError("the competing load process did not start")
-        time.sleep(settle_s)
-        yield proc
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+    if proc.stdout is None or "load running" not in proc.stdout.readline():
+        _stop_load(proc)
+        raise RuntimeError("the competing load process did not start")
+    return proc
 
+
+def _stop_load(proc: subprocess.Popen) -> None:
+    proc.terminate()
+    try:
+        proc.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
 
 
 @dataclass(frozen=True)

@@ -157,3 +157,20 @@ def test_the_competing_load_runs_in_the_session_asked_for(session):
     with pytest.raises(ValueError, match="load session"):
         with sidebyside.competing_load(session="other"):
             pass
+
+
+def test_a_load_asked_to_start_later_starts_during_the_block_and_is_stopped(monkeypatch):
+    import time
+
+    import sidebyside
+
+    started, stopped = [], []
+    monkeypatch.setattr(sidebyside, "_start_load", lambda threads, session: started.append(session) or "proc")
+    monkeypatch.setattr(sidebyside, "_stop_load", stopped.append)
+    with sidebyside.competing_load(threads=1, session="same", delay_s=5.0) as proc:
+        assert proc is None
+    assert started == [] and stopped == [], "a block that ends before the delay never starts the load"
+    with sidebyside.competing_load(threads=1, session="separate", delay_s=0.05):
+        time.sleep(0.5)
+        assert started == ["separate"] and stopped == []
+    assert stopped == ["proc"]
