@@ -161,38 +161,3 @@ def test_a_thread_count_the_user_chose_is_never_changed(auto_plan, monkeypatch, 
 def test_own_running_threads_counts_this_process():
     assert threads.own_running_threads() >= 1  # the thread asking is running
     assert threads.busy_elsewhere(samples=3, interval_s=0.0) >= 0.0
-
-
-def test_cpus_taken_follows_how_the_kernel_shares_them():
-    me, other, third = "/autogroup-1", "/autogroup-2", "/autogroup-3"
-    assert threads.cpus_taken(2, 0.2, {}, me, True) == (0.2, "quiet")
-    # per thread (a job of the same shell, or autogroup off): fewer threads would only shrink this job's share
-    assert threads.cpus_taken(2, 2.0, {me: 2}, me, True) == (0.0, "per thread")
-    assert threads.cpus_taken(2, 2.0, {other: 2}, me, False) == (0.0, "per thread")
-    # per session: the other session gets at most its equal share, whatever its thread count
-    assert threads.cpus_taken(2, 2.0, {other: 2}, me, True) == (1.0, "per session")
-    assert threads.cpus_taken(2, 1.0, {other: 1}, me, True) == (1.0, "per session")
-    assert threads.cpus_taken(4, 1.0, {other: 1}, me, True) == (1.0, "per session"), "it uses less than its share"
-    taken, _ = threads.cpus_taken(3, 6.0, {other: 3, third: 3}, me, True)
-    assert taken == pytest.approx(2.0), "two busy sessions and this one: a third each"
-    decided = threads.plan({}, cpus=2, busy=2.0, taken=0.0, sharing="per thread")
-    assert decided.threads == 2 and "GOMP_SPINCOUNT" in decided.set_env and "(per thread)" in decided.describe()
-
-
-def test_running_threads_are_found_in_the_session_they_run_in():
-    """A busy process started in a session of its own is seen there, not in this process's group."""
-    if not threads.autogroup_sharing():
-        pytest.skip("autogroup is off here: the CPUs are shared per thread, sessions do not matter")
-    busy = subprocess.Popen([sys.executable, "-c", "import time\nend = time.time() + 20\nwhile time.time() < end: pass"],
-                            start_new_session=True)
-    try:
-        import time
-
-        time.sleep(0.5)
-        groups = threads.running_threads_by_group(samples=5)
-        theirs = threads._autogroup(str(busy.pid))
-        assert theirs is not None and theirs != threads._autogroup("self")
-        assert groups.get(theirs, 0) >= 1
-    finally:
-        busy.kill()
-        busy.wait()

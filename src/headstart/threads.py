@@ -12,12 +12,7 @@ contention but costs ~18% quiet, so headstart sets instead:
   (the short one cost 2-6% there, benchmarks/results/contention.jsonl); should a competing job start later,
   `rebalance()` moves this process to the CPUs left free, and one thread has no sibling to spin for;
 * ``OMP_NUM_THREADS`` to the CPUs this process may use (affinity, cgroup quota) minus those other processes
-  will take from it (`taken_elsewhere`), at least one. How many that is depends on how Linux shares the CPUs:
-  its autogroup scheduler gives every session (terminal, tmux window, service) an equal share, so a busy job in
-  another session takes at most its session's share and this process gets the rest with fewer threads; within
-  one session (or with autogroup off) the CPUs are shared per thread, so fewer threads would only shrink this
-  process's share, and it keeps one per CPU (measured in benchmarks/results/contention.jsonl: 2 threads 2.30x
-  their quiet time beside a 2-thread job of the same shell, 1 thread 2.45x).
+  are busy on right now (runnable threads sampled from /proc/stat), at least one.
 
 libgomp reads its environment once, when torch is imported, so `apply()` runs at `import headstart` and in the
 CLI entry, before torch is imported. A variable the user set is never changed. ``HEADSTART_THREADS`` chooses:
@@ -63,7 +58,6 @@ class ThreadPlan:
     usable_cpus: int
     busy_elsewhere: float
     policy: str
-    sharing: str = ""  # how the kernel shares the CPUs with the busy processes: quiet, per thread, per session
     set_env: dict[str, str] = field(default_factory=dict)
     kept_env: dict[str, str] = field(default_factory=dict)  # the user's own values, untouched
     too_late: bool = False  # torch was already imported: libgomp had read its environment
@@ -73,9 +67,7 @@ class ThreadPlan:
     def describe(self) -> str:
         set_part = " ".join(f"{k}={v}" for k, v in self.set_env.items()) or "nothing"
         kept = " ".join(f"{k}={v}" for k, v in self.kept_env.items())
-        sharing = f" ({self.sharing})" if self.sharing else ""
-        return (f"threads policy {self.policy}: usable CPUs {self.usable_cpus}, busy elsewhere {self.busy_elsewhere:g}"
-                f"{sharing}; "
+        return (f"threads policy {self.policy}: usable CPUs {self.usable_cpus}, busy elsewhere {self.busy_elsewhere:g}; "
                 f"set {set_part}" + (f"; kept the user's {kept}" if kept else "")
                 + ("; torch was imported first, so OpenMP kept its settings" if self.too_late else ""))
 
@@ -140,80 +132,12 @@ def busy_elsewhere(samples: int = 5, interval_s: float = 0.004) -> float:
     return max(0.0, statistics.median(readings)) if readings else 0.0
 
 
-def _autogroup(pid: str) -> str | None:
-    """The autogroup (scheduling group of a session) of process `pid` ('self' for this one), None if unknown."""
-    try:
-        with open(f"/proc/{pid}/autogroup") as f:
-            return f.read().split()[0]
-    except (OSError, IndexError):
-        return None
-
-
-def autogroup_sharing() -> bool:
-    """True when Linux's autogroup scheduler is on: the CPUs are shared per session, not per thread."""
-    try:
-        with open("/proc/sys/kernel/sched_autogroup_enabled") as f:
-            return f.read().strip() == "1"
-    except OSError:
-        return False
-
-
-def running_threads_by_group(samples: int = 3, interval_s: float = 0.004) -> dict[str | None, int]:
-    """Running threads (state R) of other processes, by autogroup: the most seen in any of a few looks."""
-    me, seen = str(os.getpid()), {}
-    for i in range(samples):
-        if i:
-            time.sleep(interval_s)
-        counts: dict[str | None, int] = {}
-        for path in glob.glob("/proc/[0-9]*/task/[0-9]*/stat"):
-            pid = path.split("/")[2]
-            if pid == me:
-                continue
-            try:
-                with open(path) as f:
-                    running = f.read().rsplit(")", 1)[1].split()[0] == "R"
-            except (OSError, IndexError):
-                continue
-            if running:
-                group = _autogroup(pid)
-                counts[group] = counts.get(group, 0) + 1
-        seen = {g: max(n, seen.get(g, 0)) for g, n in {**seen, **counts}.items()}
-    return seen
-
-
-def cpus_taken(cpus: int, busy: float, groups: dict[str | None, int], own_group: str | None,
-               per_session: bool) -> tuple[float, str]:
-    """How many of `cpus` the `busy` running threads of other processes take from this one, and why.
-
-    Per session (autogroup on, the busy threads in other sessions): each busy session gets at most an equal
-    share, so they take min(busy, cpus x k / (k + 1)) for k busy sessions, and threads beyond the rest would only
-    wait. Per thread (autogroup off, or the busy threads in this session): the share grows with the thread count,
-    so nothing is given up (one thread per CPU)."""
-    if busy < QUIET_BELOW:
-        return busy, "quiet"
-    others = {g: n for g, n in groups.items() if g != own_group}
-    if not per_session or own_group is None or not others:
-        return 0.0, "per thread"
-    theirs = sum(others.values()) / max(1, sum(groups.values()))
-    return min(busy * theirs, cpus * len(others) / (len(others) + 1)), "per session"
-
-
-def taken_elsewhere(cpus: int) -> tuple[float, float, str]:
-    """(threads of other processes running now, CPUs they take from this process, how the CPUs are shared)."""
-    busy = busy_elsewhere()
-    if busy < QUIET_BELOW:
-        return busy, busy, "quiet"
-    taken, sharing = cpus_taken(cpus, busy, running_threads_by_group(), _autogroup("self"), autogroup_sharing())
-    return busy, taken, sharing
-
-
 _LAST_LOOK = -math.inf
 
 
-def rebalance(now: float | None = None, sample: Callable[[], float] | None = None) -> int | None:
+def rebalance(now: float | None = None, sample: Callable[[], float] = busy_elsewhere) -> int | None:
     """Under the auto policy, move PyTorch's thread count to the CPUs other processes leave free; at most once per
-    REBALANCE_EVERY_S, so a call per training step costs a clock read. `sample()` returns the CPUs others take
-    (default: `taken_elsewhere`). Returns the new count when it changed."""
+    REBALANCE_EVERY_S, so a call per training step costs a clock read. Returns the new count when it changed."""
     global _LAST_LOOK
     decided = _APPLIED
     if decided is None or decided.policy != "auto" or decided.threads is None or decided.too_late:
@@ -225,8 +149,7 @@ def rebalance(now: float | None = None, sample: Callable[[], float] | None = Non
     torch = sys.modules.get("torch")
     if torch is None:
         return None
-    taken = sample() if sample is not None else taken_elsewhere(decided.usable_cpus)[1]
-    wanted = max(1, decided.usable_cpus - int(round(taken)))
+    wanted = max(1, decided.usable_cpus - int(round(sample())))
     if wanted == torch.get_num_threads():
         return None
     torch.set_num_threads(wanted)
@@ -234,17 +157,15 @@ def rebalance(now: float | None = None, sample: Callable[[], float] | None = Non
     return wanted
 
 
-def plan(environ: MutableMapping[str, str], cpus: int, busy: float, taken: float | None = None,
-         sharing: str = "") -> ThreadPlan:
-    """The settings for `cpus` usable CPUs with `busy` threads of other processes running, `taken` CPUs of
-    which they take from this one (default: `busy`); the user's values win."""
+def plan(environ: MutableMapping[str, str], cpus: int, busy: float) -> ThreadPlan:
+    """The settings for `cpus` usable CPUs with `busy` of them taken by others; the user's values win."""
     policy = environ.get(ENV_VAR, "auto").strip().lower() or "auto"
     environ = _users_own(environ)
-    result = ThreadPlan(threads=None, usable_cpus=cpus, busy_elsewhere=busy, policy=policy, sharing=sharing)
+    result = ThreadPlan(threads=None, usable_cpus=cpus, busy_elsewhere=busy, policy=policy)
     if policy in ("off", "none", "0"):
         return result
     if policy == "auto":
-        threads = max(1, cpus - int(round(busy if taken is None else taken)))
+        threads = max(1, cpus - int(round(busy)))
     else:
         try:
             threads = int(policy)
@@ -292,11 +213,9 @@ def apply() -> ThreadPlan:
 def decide(environ: MutableMapping[str, str]) -> ThreadPlan:
     """Sample the machine, plan, and write the planned variables into `environ`."""
     policy = environ.get(ENV_VAR, "auto").strip().lower()
-    cpus = usable_cpus()
-    busy, taken, sharing = (taken_elsewhere(cpus) if policy in ("auto", "") and "OMP_NUM_THREADS" not in
-                            _users_own(environ) else (0.0, 0.0, ""))
+    busy = busy_elsewhere() if policy in ("auto", "") and "OMP_NUM_THREADS" not in _users_own(environ) else 0.0
     try:
-        decided = plan(environ, cpus, busy, taken, sharing)
+        decided = plan(environ, usable_cpus(), busy)
     except ValueError as exc:
         print(f"headstart: warning: {exc}; using PyTorch's defaults", file=sys.stderr)
         decided = ThreadPlan(threads=None, usable_cpus=usable_cpus(), busy_elsewhere=0.0, policy="invalid",
