@@ -44,7 +44,7 @@ BLOCKTIME_MS = 1
 QUIET_BELOW = 0.5
 ENV_VAR = "HEADSTART_THREADS"
 #: seconds between two looks at the machine during long loops (each look reads /proc a few times: ~20 ms)
-REBALANCE_EVERY_S = 20.0
+REBALANCE_EVERY_S = 10.0
 #: records what headstart itself set, so that a child process (inheriting the environment) decides afresh
 #: instead of taking our values for the user's
 MARK_VAR = "HEADSTART_THREADS_SET"
