@@ -4,6 +4,7 @@ what made a LoRA fit of SmolLM2-135M peak near 7 GB), trains the same adapters, 
 from __future__ import annotations
 
 import pytest
+import torch
 
 from headstart.generation import Seq2SeqModel
 from headstart.generation import model as generation_model
@@ -36,11 +37,22 @@ def _fit(backbone: str, monkeypatch, **options):
 
 
 def test_gradient_checkpointing_trains_the_same_adapters_and_is_off_afterwards(tiny_decoder, monkeypatch):
-    plain, plain_seen = _fit(tiny_decoder, monkeypatch)
-    checkpointed, seen = _fit(tiny_decoder, monkeypatch, gradient_checkpointing=True)
+    # no LoRA dropout: checkpointing draws the dropout masks in another order, so with dropout the two fits are
+    # two different random runs (adapters apart by more than their size after 2 epochs), without it the same one
+    plain, plain_seen = _fit(tiny_decoder, monkeypatch, lora_dropout=0.0)
+    checkpointed, seen = _fit(tiny_decoder, monkeypatch, gradient_checkpointing=True, lora_dropout=0.0)
     assert plain_seen and not any(plain_seen), "off unless asked for"
     assert seen and all(seen), "every training forward pass ran with checkpointing"
     assert not checkpointed.backend_.model.is_gradient_checkpointing, "generation runs without it"
     losses = [h["train_loss"] for h in plain.fit_report_["history"]]
     assert [h["train_loss"] for h in checkpointed.fit_report_["history"]] == pytest.approx(losses, rel=1e-4)
-    assert checkpointed.predict(["a good film"]) == plain.predict(["a good film"])
+    plain_adapters, adapters = _adapters(plain), _adapters(checkpointed)
+    assert plain_adapters and adapters.keys() == plain_adapters.keys()
+    for name, weight in adapters.items():
+        torch.testing.assert_close(weight, plain_adapters[name], rtol=1e-5, atol=1e-6, msg=name)
+    # outputs are not compared: greedy decoding of a tiny random model can flip on a near tie (1 run in 12)
+    assert len(checkpointed.predict(["a good film"])) == 1
+
+
+def _adapters(fitted) -> dict:
+    return {name: p.detach().clone() for name, p in fitted.backend_.model.named_parameters() if "lora_" in name}
