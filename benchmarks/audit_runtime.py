@@ -31,16 +31,8 @@ def side_audit(runtime: str, config: dict, clock: sidebyside.Clock) -> sidebysid
     """One cold-cache audit of config['path'] with `runtime`."""
     os.environ["HEADSTART_CACHE"] = tempfile.mkdtemp(prefix="hs-audit-runtime-")
     from headstart.audit import AuditConfig, audit_data
-    from headstart.embeddings import Encoder
 
-    counted = {"embedded": 0}
-    encode_batch = Encoder.encode_batch
-
-    def counting_encode(self, texts, *args, **kwargs):
-        counted["embedded"] += len(texts)
-        return encode_batch(self, texts, *args, **kwargs)
-
-    Encoder.encode_batch = counting_encode
+    counted = sidebyside.count_embedded()
     with clock:
         audit = audit_data(config["path"], config=AuditConfig(runtime=runtime, backbone=config["backbone"]),
                            progress=False)

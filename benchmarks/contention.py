@@ -44,26 +44,19 @@ def side_fits(config: dict, clock: sidebyside.Clock) -> sidebyside.Work:
 
     from headstart.cli.demo import run_fits
     from headstart.data import read_examples, sample_per_class
-    from headstart.embeddings import Encoder
     from headstart.resources import DEMO_TEST, DEMO_TRAIN
 
     train = read_examples(DEMO_TRAIN)
     if config["rows"] < len(train):
         train = sample_per_class(train, config["rows"] // 2, config["seed"])
     test = read_examples(DEMO_TEST)
-    counted = {"steps": 0, "embedded": 0}
+    embedded = sidebyside.count_embedded()
+    counted = {"steps": 0}
     register_optimizer_step_post_hook(lambda *_: counted.__setitem__("steps", counted["steps"] + 1))
-    encode_batch = Encoder.encode_batch
-
-    def counting_encode(self, texts, *args, **kwargs):
-        counted["embedded"] += len(texts)
-        return encode_batch(self, texts, *args, **kwargs)
-
-    Encoder.encode_batch = counting_encode
     with clock:
         fitted = run_fits(train, test, config["strategies"], config["seed"], config["epochs"])
     return sidebyside.Work(rows=len(train), steps=counted["steps"], epochs=config["epochs"],
-                           extra={"strategies": config["strategies"], "texts_embedded": counted["embedded"],
+                           extra={"strategies": config["strategies"], "texts_embedded": embedded["embedded"],
                                   "test_rows": len(test)},
                            info={name: f.row for name, f in fitted.items()})
 

@@ -197,6 +197,22 @@ def count_inference(model: Any, rows: int, max_length: int, padding: str, **extr
 # ----------------------------------------------------------------------------------------------- child side
 
 
+def count_embedded() -> dict[str, int]:
+    """Count the texts headstart's embedding encoder encodes from now on, in this (side's) process: the returned
+    dict's "embedded" grows with every batch, whatever runtime or caller (probe, audit, prototype...) asked."""
+    from headstart.embeddings import Encoder
+
+    counted = {"embedded": 0}
+    encode_batch = Encoder.encode_batch
+
+    def counting_encode(self, texts, *args, **kwargs):
+        counted["embedded"] += len(texts)
+        return encode_batch(self, texts, *args, **kwargs)
+
+    Encoder.encode_batch = counting_encode
+    return counted
+
+
 def child_requested(argv: Sequence[str] | None = None) -> bool:
     return CHILD_FLAG in (sys.argv if argv is None else argv)
 
