@@ -13,6 +13,13 @@ equal on all sides before a ratio is printed. The thread count differs by design
     python benchmarks/contention.py --spin-count 100000          # try another spin for the auto policy
     python benchmarks/contention.py --sides auto:quiet,auto:contended --load-session separate   # load in its own session
     python benchmarks/contention.py --sides none:quiet,auto:quiet,auto:later   # the load starts 15 s into each run
+    python benchmarks/contention.py --fit-session caller        # the fits in this script's session (the Python API)
+
+Where the fits run (--fit-session): `command` (default) starts each side's process in a session of its own
+where headstart/launch.py would move the `headstart` command (autogroup on, HEADSTART_SESSION not off): what a
+user of the command gets. `caller` keeps it in this script's session: what a Python script calling the API gets.
+With the load in the same session (--load-session same) the two differ: autogroup shares the CPUs per thread
+within a session and per session between sessions.
 
 Targets: auto contended <= 2.3x auto quiet (also when the load starts during the run: 'later');
 auto quiet <= 1.05x none quiet. One JSON row is appended to
@@ -22,12 +29,14 @@ benchmarks/results/contention.jsonl. Run it with nothing else running on the mac
 from __future__ import annotations
 
 import argparse
+import functools
 import os
 import sys
 import tempfile
 
 import headstart  # noqa: F401  first: its import decides the thread settings, before anything loads torch
 import sidebyside
+from headstart import launch
 from headstart.cli.demo import DemoArgs
 
 TARGET_CONTENDED = 2.3
@@ -64,6 +73,14 @@ def side_fits(config: dict, clock: sidebyside.Clock) -> sidebyside.Work:
 #: quiet: nothing else runs; contended: the competing job runs from before the start; later: it starts
 #: --load-after seconds into the fits (a job that started on a quiet machine must give CPUs up while it runs)
 CONDITIONS = ("quiet", "contended", "later")
+FIT_SESSIONS = ("command", "caller")
+
+
+def moves_like_the_command(fit_session: str) -> bool:
+    """Whether a side's process gets a session of its own: under `command`, exactly where launch.py moves
+    `headstart` (a process started by this script does not lead a session)."""
+    return fit_session == "command" and launch.reason_to_stay(
+        os.environ, leads_session=False, autogroup=launch.autogroup_enabled()) is None
 SIDES = {f"{policy}:{condition}": side_fits for policy in POLICY_ENV for condition in CONDITIONS}
 
 
@@ -83,6 +100,9 @@ def main(argv: list[str] | None = None) -> int:
                         help="the competing job in this session (a second job of the same shell) or in its own "
                              "(another terminal): Linux's autogroup shares the CPUs per thread in the first case, "
                              "per session in the second")
+    parser.add_argument("--fit-session", choices=FIT_SESSIONS, default="command",
+                        help="command: each side in a session of its own where the `headstart` command would move "
+                             "(headstart/launch.py); caller: in this script's session, as a script using the API")
     parser.add_argument("--load-after", type=float, default=15.0,
                         help="seconds into each run at which the competing job starts, for the 'later' sides")
     parser.add_argument("--spin-count", type=int, default=0,
@@ -116,6 +136,8 @@ def main(argv: list[str] | None = None) -> int:
     if {"none:quiet", "auto:quiet"} <= set(sides):
         ratios.append(("auto:quiet", "none:quiet"))
     config["load_session"] = args.load_session
+    config["fit_session"] = args.fit_session
+    config["fit_own_session"] = moves_like_the_command(args.fit_session)
     if any(s.endswith(":later") for s in sides):
         config["load_after_s"] = args.load_after
     load = lambda: sidebyside.competing_load(args.load_threads, session=args.load_session)  # noqa: E731
@@ -125,7 +147,9 @@ def main(argv: list[str] | None = None) -> int:
         "contention", __file__, sides, config, repeats=args.repeats, ratios=ratios,
         env_of={s: policy_env[s.split(":")[0]] for s in sides},
         beside={s: load if s.endswith(":contended") else later for s in sides if not s.endswith(":quiet")},
-        threads=None, same_threads=False, results_dir=sidebyside.Path(args.results_dir) if args.results_dir else None)
+        threads=None, same_threads=False,
+        runner=functools.partial(sidebyside.run_child, new_session=config["fit_own_session"]),
+        results_dir=sidebyside.Path(args.results_dir) if args.results_dir else None)
     for key, value in row["ratios"].items():
         target = TARGET_QUIET if key == "auto:quiet/none:quiet" else TARGET_CONTENDED
         print(f"target {key} <= {target}: {'met' if value <= target else 'NOT met'} ({value:.2f})")

@@ -237,11 +237,13 @@ def child_main(sides: dict[str, Side], argv: Sequence[str] | None = None) -> int
     return 0
 
 
-def run_child(script: str, side: str, config: dict, env: dict[str, str] | None = None) -> Run:
+def run_child(script: str, side: str, config: dict, env: dict[str, str] | None = None,
+              new_session: bool = False) -> Run:
     """Run `script` as a child for one side and read its result line; its other output passes through as it
-    comes (a long side shows its progress)."""
+    comes (a long side shows its progress). new_session: the child leads a session of its own, as the
+    `headstart` command runs its work (headstart/launch.py)."""
     proc = subprocess.Popen([sys.executable, script, CHILD_FLAG, side], stdin=subprocess.PIPE,
-                            stdout=subprocess.PIPE, text=True, env=env)
+                            stdout=subprocess.PIPE, text=True, env=env, start_new_session=new_session)
     assert proc.stdin is not None and proc.stdout is not None
     proc.stdin.write(json.dumps(config))
     proc.stdin.close()

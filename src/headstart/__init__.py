@@ -1,5 +1,10 @@
 """headstart: transfer learning from pre-trained language models for small labelled data sets."""
 
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
 __version__ = "0.1.0"
 
 # before anything imports torch: libgomp reads its thread settings once, when torch loads (see threads.py)
@@ -7,13 +12,32 @@ from . import threads as _threads  # noqa: E402
 
 _threads.apply()
 
-from .backbones import DEFAULT_BACKBONE, load_model, load_tokenizer, resolve_backbone  # noqa: E402
-from .classifier import TextClassifier  # noqa: E402
-from .data import Examples, Pipeline, read_examples  # noqa: E402
-from .errors import BackboneError, ConfigError, DataError, HeadstartError, ModelError, NotFittedModelError  # noqa: E402
-from .estimators import load_estimator  # noqa: E402
-from .strategies import get_strategy, register, strategy_names  # noqa: E402
+# The public names load on first use (PEP 562), so that `import headstart` stays light: the `headstart` command's
+# supervisor (launch.py) imports this package and must not load torch only to start the real command.
+_PUBLIC = {"TextClassifier": "classifier", "load_estimator": "estimators", "Examples": "data", "Pipeline": "data",
+           "read_examples": "data", "resolve_backbone": "backbones", "load_model": "backbones",
+           "load_tokenizer": "backbones", "DEFAULT_BACKBONE": "backbones", "get_strategy": "strategies",
+           "register": "strategies", "strategy_names": "strategies", "HeadstartError": "errors",
+           "DataError": "errors", "BackboneError": "errors", "ConfigError": "errors", "ModelError": "errors",
+           "NotFittedModelError": "errors"}
+__all__ = list(_PUBLIC)
 
-__all__ = ["TextClassifier", "load_estimator", "Examples", "Pipeline", "read_examples", "resolve_backbone", "load_model",
-           "load_tokenizer", "DEFAULT_BACKBONE", "get_strategy", "register", "strategy_names", "HeadstartError",
-           "DataError", "BackboneError", "ConfigError", "ModelError", "NotFittedModelError"]
+if TYPE_CHECKING:
+    from .backbones import DEFAULT_BACKBONE, load_model, load_tokenizer, resolve_backbone
+    from .classifier import TextClassifier
+    from .data import Examples, Pipeline, read_examples
+    from .errors import BackboneError, ConfigError, DataError, HeadstartError, ModelError, NotFittedModelError
+    from .estimators import load_estimator
+    from .strategies import get_strategy, register, strategy_names
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _PUBLIC:
+        raise AttributeError(f"module 'headstart' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f".{_PUBLIC[name]}", __name__), name)
+    globals()[name] = value  # later lookups find it directly
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_PUBLIC))

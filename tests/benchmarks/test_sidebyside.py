@@ -15,6 +15,7 @@ sys.path.insert(0, str(BENCH))
 sidebyside = pytest.importorskip("sidebyside")
 
 CHILD = textwrap.dedent("""
+    import os
     import sys
     sys.path.insert(0, {bench!r})
     import sidebyside
@@ -27,7 +28,13 @@ CHILD = textwrap.dedent("""
                                    max_length=128, longest_batch=40, padding="longest-in-batch")
         return side
 
-    SIDES = {{"two_steps": steps_side(2), "also_two": steps_side(2), "four_steps": steps_side(4)}}
+    def session_side(config, clock):
+        with clock:
+            pass
+        return sidebyside.Work(rows=1, info={{"leads_session": os.getsid(0) == os.getpid()}})
+
+    SIDES = {{"two_steps": steps_side(2), "also_two": steps_side(2), "four_steps": steps_side(4),
+              "session": session_side}}
     if __name__ == "__main__":
         sys.exit(sidebyside.child_main(SIDES))
 """)
@@ -38,6 +45,12 @@ def script(tmp_path) -> str:
     path = tmp_path / "bench_child.py"
     path.write_text(CHILD.format(bench=str(BENCH)))
     return str(path)
+
+
+@pytest.mark.parametrize("new_session", [False, True])
+def test_a_side_runs_in_a_session_of_its_own_only_when_asked(script, new_session):
+    # contention.py --fit-session command: the fits run where the `headstart` command runs its work
+    assert sidebyside.run_child(script, "session", {}, new_session=new_session).info["leads_session"] is new_session
 
 
 def test_a_side_that_runs_more_steps_fails_the_check(script, tmp_path, capsys):
