@@ -13,7 +13,7 @@ equal on all sides before a ratio is printed. The thread count differs by design
     python benchmarks/contention.py --spin-count 100000          # try another spin for the auto policy
     python benchmarks/contention.py --sides auto:quiet,auto:contended --load-session separate   # load in its own session
     python benchmarks/contention.py --sides none:quiet,auto:quiet,auto:later   # the load starts 15 s into each run
-    python benchmarks/contention.py --fit-session caller        # the fits in this script's session (the Python API)
+    python benchmarks/contention.py --fit-session caller   # the fits in this script's session (the Python API)
 
 Where the fits run (--fit-session): `command` (default) starts each side's process in a session of its own
 where headstart/launch.py would move the `headstart` command (autogroup on, HEADSTART_SESSION not off): what a

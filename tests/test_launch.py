@@ -60,7 +60,8 @@ def test_autogroup_switch_reading(tmp_path):
 
 def test_importing_the_package_loads_no_heavy_library():
     # the supervisor imports headstart; loading torch there would double every command's start-up
-    code = "import sys, headstart.launch; print(sorted(m for m in ('torch', 'sklearn', 'transformers') if m in sys.modules))"
+    code = ("import sys, headstart.launch; "
+            "print(sorted(m for m in ('torch', 'sklearn', 'transformers') if m in sys.modules))")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60,
                           env={**os.environ, "PYTHONPATH": SRC})
     assert done.stdout.strip() == "[]", done.stderr
