@@ -145,6 +145,20 @@ def test_ctrl_c_reaches_the_child_and_its_code_is_returned():
 
 
 @needs_linux
+def test_a_signal_the_command_was_started_ignoring_stays_ignored():
+    # `nohup headstart fit ...`: the hang-up must not reach the work through the supervisor
+    proc = _supervised(READY_THEN_WAIT, before="import signal; signal.signal(signal.SIGHUP, signal.SIG_IGN)")
+    child = _child_pid(proc)
+    proc.send_signal(signal.SIGHUP)
+    os.kill(child, signal.SIGHUP)  # the child inherited the ignore too
+    time.sleep(0.5)
+    assert proc.poll() is None and _state(child) in ("S", "R")
+    proc.send_signal(signal.SIGINT)
+    out, _ = proc.communicate(timeout=30)
+    assert proc.returncode == 130 and "interrupted" in out
+
+
+@needs_linux
 def test_a_child_killed_by_a_signal_ends_the_supervisor_with_that_signal():
     proc = _supervised(READY_THEN_WAIT)
     child = _child_pid(proc)

@@ -10,7 +10,8 @@ half the machine, whatever the other job's thread count.
 
 How: the process the shell started stays in the shell's session as a thin supervisor (it imports nothing heavy)
 and runs the real command as a child in a new session (`setsid`). It passes on what the terminal sends it:
-Ctrl-C (SIGINT), SIGTERM, SIGHUP and SIGQUIT go to the child; Ctrl-Z stops the child and then itself, `fg`
+Ctrl-C (SIGINT), SIGTERM, SIGHUP and SIGQUIT go to the child (one the command was started ignoring, as `nohup`
+does SIGHUP, stays ignored by both); Ctrl-Z stops the child and then itself, `fg`
 continues both. It ends with the child's exit code (or the child's signal), and the child is sent SIGTERM if
 the supervisor dies (`prctl(PR_SET_PDEATHSIG)`). A `nice` value the user gave the command is copied to the new
 session's group (`/proc/self/autogroup`), so `nice headstart ...` still yields to the other job.
@@ -38,7 +39,7 @@ AUTOGROUP_SWITCH = Path("/proc/sys/kernel/sched_autogroup_enabled")
 #: set by torchrun / torch.distributed.elastic for each worker it starts and watches
 MANAGED_BY_LAUNCHER = ("TORCHELASTIC_RUN_ID", "LOCAL_RANK")
 #: what the terminal (or a process manager) sends the command, passed on to the child
-FORWARDED = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT)
+FORWARDED = tuple(getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGHUP", "SIGQUIT") if hasattr(signal, name))
 _PR_SET_PDEATHSIG = 1
 EXIT_USER_ERROR = 2
 
@@ -71,6 +72,8 @@ def reason_to_stay(environ: Mapping[str, str], leads_session: bool, autogroup: b
 
 
 def _leads_session() -> bool:
+    if not hasattr(os, "getsid"):  # Windows: no sessions to move between
+        return True
     return os.getsid(0) == os.getpid()
 
 
@@ -119,8 +122,12 @@ def supervise(command: Sequence[str], env: Mapping[str, str] | None = None) -> i
         if child:
             _signal_group(child[0].pid, signal.SIGCONT)
 
-    previous = {signum: signal.signal(signum, forward) for signum in FORWARDED}
-    previous[signal.SIGTSTP] = signal.signal(signal.SIGTSTP, pause)
+    # a signal ignored here (`nohup` ignores SIGHUP, a non-interactive shell's `&` SIGINT) stays ignored, and the
+    # child inherits that: forwarding it would end a child the user asked to survive it
+    previous = {signum: signal.signal(signum, forward) for signum in FORWARDED
+                if signal.getsignal(signum) is not signal.SIG_IGN}
+    if signal.getsignal(signal.SIGTSTP) is not signal.SIG_IGN:
+        previous[signal.SIGTSTP] = signal.signal(signal.SIGTSTP, pause)
     try:
         child.append(subprocess.Popen(list(command), env=None if env is None else dict(env),
                                       start_new_session=True, preexec_fn=_prepare_child(libc, os.getpid())))
