@@ -76,6 +76,14 @@ def test_public_names_still_import_from_the_package():
         headstart.nothing_here  # noqa: B018
 
 
+def test_submodules_are_attributes_after_a_plain_import():
+    # `import headstart` used to load these eagerly; code that reached them as attributes keeps working
+    code = "import headstart; print(headstart.strategies.strategy_names()[:1], headstart.unlabelled.__name__)"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
+                          env={**os.environ, "PYTHONPATH": SRC})
+    assert done.returncode == 0 and "headstart.unlabelled" in done.stdout, done.stderr
+
+
 # --- the supervisor, as a process of its own so that the test can signal it ---------------------------------------
 
 def _supervised(child_code: str, before: str = "", **popen) -> subprocess.Popen:
@@ -111,15 +119,23 @@ def _wait_for(condition, timeout: float = 20.0) -> bool:
     return condition()
 
 
+# the ready line is printed inside the try: a Ctrl-C sent as soon as it is read must find the handler in place
 READY_THEN_WAIT = """
     import os, sys, time
-    print(os.getpid(), os.getsid(0), flush=True)
     try:
+        print(os.getpid(), os.getsid(0), flush=True)
         time.sleep(60)
     except KeyboardInterrupt:
         print("interrupted", flush=True)
         sys.exit(130)
 """
+
+
+def _interrupted(proc: subprocess.Popen) -> bool:
+    """Ctrl-C the supervisor: True when the child heard it and the supervisor ended with the child's 130."""
+    proc.send_signal(signal.SIGINT)  # what the terminal sends the foreground process: the supervisor only
+    out, _ = proc.communicate(timeout=30)
+    return proc.returncode == 130 and "interrupted" in out
 
 
 def _child_pid(proc: subprocess.Popen) -> int:
@@ -139,9 +155,7 @@ def test_child_runs_in_a_new_session_and_its_exit_code_comes_back():
 def test_ctrl_c_reaches_the_child_and_its_code_is_returned():
     proc = _supervised(READY_THEN_WAIT)
     _child_pid(proc)
-    proc.send_signal(signal.SIGINT)  # what the terminal sends the foreground process: the supervisor only
-    out, _ = proc.communicate(timeout=30)
-    assert proc.returncode == 130 and "interrupted" in out
+    assert _interrupted(proc)
 
 
 @needs_linux
@@ -153,9 +167,7 @@ def test_a_signal_the_command_was_started_ignoring_stays_ignored():
     os.kill(child, signal.SIGHUP)  # the child inherited the ignore too
     time.sleep(0.5)
     assert proc.poll() is None and _state(child) in ("S", "R")
-    proc.send_signal(signal.SIGINT)
-    out, _ = proc.communicate(timeout=30)
-    assert proc.returncode == 130 and "interrupted" in out
+    assert _interrupted(proc)
 
 
 @needs_linux
@@ -171,15 +183,11 @@ def test_a_child_killed_by_a_signal_ends_the_supervisor_with_that_signal():
 def test_ctrl_z_stops_the_child_too_and_fg_continues_it():
     proc = _supervised(READY_THEN_WAIT)
     child = _child_pid(proc)
-    try:
-        proc.send_signal(signal.SIGTSTP)
-        assert _wait_for(lambda: _state(child) == "T" and _state(proc.pid) == "T")
-        proc.send_signal(signal.SIGCONT)  # `fg`: the shell continues the supervisor's group
-        assert _wait_for(lambda: _state(child) in ("S", "R") and _state(proc.pid) in ("S", "R"))
-    finally:
-        proc.send_signal(signal.SIGINT)
-        out, _ = proc.communicate(timeout=30)
-    assert proc.returncode == 130 and "interrupted" in out
+    proc.send_signal(signal.SIGTSTP)
+    stopped = _wait_for(lambda: _state(child) == "T" and _state(proc.pid) == "T")
+    proc.send_signal(signal.SIGCONT)  # `fg`: the shell continues the supervisor's group
+    running = _wait_for(lambda: _state(child) in ("S", "R") and _state(proc.pid) in ("S", "R"))
+    assert _interrupted(proc) and stopped and running
 
 
 @needs_linux

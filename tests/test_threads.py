@@ -161,3 +161,11 @@ def test_a_thread_count_the_user_chose_is_never_changed(auto_plan, monkeypatch, 
 def test_own_running_threads_counts_this_process():
     assert threads.own_running_threads() >= 1  # the thread asking is running
     assert threads.busy_elsewhere(samples=3, interval_s=0.0) >= 0.0
+
+
+def test_describe_says_how_often_rebalance_moved_the_threads():
+    # benchmark rows record it: a quiet side whose threads dropped mid-run is told apart from noise
+    decided = threads.plan({}, cpus=2, busy=0.0)
+    assert "rebalanced" not in decided.describe()
+    decided.changes += [(1.0, 1), (11.0, 2)]
+    assert decided.describe().endswith("; rebalanced 2 time(s), to 1, 2 thread(s)")

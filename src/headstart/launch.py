@@ -4,23 +4,23 @@ of the CPUs beside another job started from the same shell.
 Why: Linux's scheduler (with autogroup, on by default in most desktop and server distributions) shares the
 CPUs fairly between *sessions* (terminals, services), and within one session between *threads*. A 2-thread
 PyTorch job started from the same shell as `headstart fit` therefore took two thirds of a 2-core machine and
-left the fit a third (benchmarks/contention.py: 2.35x its quiet time, against 1.66x when the other job ran in
-another terminal). Run in a new session, the command is one scheduling group like any other terminal's and gets
-half the machine, whatever the other job's thread count.
+left the fit a third (benchmarks/contention.py: 2.35x its quiet time). Run in a new session, the command is one
+scheduling group like any other terminal's and gets half the machine whatever the other job's thread count
+(1.57x).
 
 How: the process the shell started stays in the shell's session as a thin supervisor (it imports nothing heavy)
 and runs the real command as a child in a new session (`setsid`). It passes on what the terminal sends it:
-Ctrl-C (SIGINT), SIGTERM, SIGHUP and SIGQUIT go to the child (one the command was started ignoring, as `nohup`
-does SIGHUP, stays ignored by both); Ctrl-Z stops the child and then itself, `fg`
-continues both. It ends with the child's exit code (or the child's signal), and the child is sent SIGTERM if
-the supervisor dies (`prctl(PR_SET_PDEATHSIG)`). A `nice` value the user gave the command is copied to the new
+Ctrl-C (SIGINT), SIGTERM, SIGHUP and SIGQUIT go to the child, except a signal the command was started ignoring
+(`nohup` ignores SIGHUP), which both keep ignoring. Ctrl-Z stops the child and then itself; `fg` continues both.
+It ends with the child's exit code (or dies of the child's signal), and the child is sent SIGTERM if the
+supervisor dies (`prctl(PR_SET_PDEATHSIG)`). A `nice` value the user gave the command is copied to the new
 session's group (`/proc/self/autogroup`), so `nice headstart ...` still yields to the other job.
 
 The move is skipped when it cannot change anything or belongs to someone else: ``HEADSTART_SESSION=off``, not
 Linux or autogroup off (`/proc/sys/kernel/sched_autogroup_enabled`), the process already leads its session (a
 service, a notebook kernel, the child itself), or a launcher that manages its workers (torchrun) started it.
-The Python API (`TextClassifier` in a script) runs where the script runs: a script can start itself with
-``setsid`` to the same effect.
+The Python API (`TextClassifier` in a script) runs where the script runs: beside a job of the same shell it gets
+the per-thread share; started from another terminal or tmux window it gets a session's.
 """
 
 from __future__ import annotations

@@ -69,7 +69,9 @@ class ThreadPlan:
         kept = " ".join(f"{k}={v}" for k, v in self.kept_env.items())
         return (f"threads policy {self.policy}: usable CPUs {self.usable_cpus}, busy elsewhere {self.busy_elsewhere:g}; "
                 f"set {set_part}" + (f"; kept the user's {kept}" if kept else "")
-                + ("; torch was imported first, so OpenMP kept its settings" if self.too_late else ""))
+                + ("; torch was imported first, so OpenMP kept its settings" if self.too_late else "")
+                + (f"; rebalanced {len(self.changes)} time(s), to " + ", ".join(str(n) for _, n in self.changes)
+                   + " thread(s)" if self.changes else ""))
 
 
 _APPLIED: ThreadPlan | None = None
