@@ -35,6 +35,7 @@ import sys
 import tempfile
 
 import headstart  # noqa: F401  first: its import decides the thread settings, before anything loads torch
+import competing_load
 import sidebyside
 from headstart import launch
 from headstart.cli.demo import DemoArgs
@@ -81,6 +82,8 @@ def moves_like_the_command(fit_session: str) -> bool:
     `headstart` (a process started by this script does not lead a session)."""
     return fit_session == "command" and launch.reason_to_stay(
         os.environ, leads_session=False, autogroup=launch.autogroup_enabled()) is None
+
+
 SIDES = {f"{policy}:{condition}": side_fits for policy in POLICY_ENV for condition in CONDITIONS}
 
 
@@ -96,7 +99,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--load-threads", type=int, default=2, help="threads of the competing PyTorch job")
-    parser.add_argument("--load-session", choices=sidebyside.LOAD_SESSIONS, default="same",
+    parser.add_argument("--load-session", choices=competing_load.LOAD_SESSIONS, default="same",
                         help="the competing job in this session (a second job of the same shell) or in its own "
                              "(another terminal): Linux's autogroup shares the CPUs per thread in the first case, "
                              "per session in the second")
@@ -140,8 +143,8 @@ def main(argv: list[str] | None = None) -> int:
     config["fit_own_session"] = moves_like_the_command(args.fit_session)
     if any(s.endswith(":later") for s in sides):
         config["load_after_s"] = args.load_after
-    load = lambda: sidebyside.competing_load(args.load_threads, session=args.load_session)  # noqa: E731
-    later = lambda: sidebyside.competing_load(args.load_threads, session=args.load_session,  # noqa: E731
+    load = lambda: competing_load.competing_load(args.load_threads, session=args.load_session)  # noqa: E731
+    later = lambda: competing_load.competing_load(args.load_threads, session=args.load_session,  # noqa: E731
                                               delay_s=args.load_after)
     row = sidebyside.compare(
         "contention", __file__, sides, config, repeats=args.repeats, ratios=ratios,

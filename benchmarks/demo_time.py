@@ -12,6 +12,7 @@ to benchmarks/results/demo_time.jsonl. Extra arguments after `--` go to `headsta
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime
 import json
 import os
@@ -23,6 +24,7 @@ import tempfile
 import time
 from pathlib import Path
 
+import competing_load
 import sidebyside
 
 TARGET_S = 180.0
@@ -49,7 +51,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--beside-load", action="store_true", help="also run beside a competing PyTorch job")
     parser.add_argument("--load-threads", type=int, default=2)
-    parser.add_argument("--load-session", choices=sidebyside.LOAD_SESSIONS, default="same",
+    parser.add_argument("--load-session", choices=competing_load.LOAD_SESSIONS, default="same",
                         help="the competing job in this session (same shell) or its own (another terminal)")
     parser.add_argument("--results-dir", default=str(sidebyside.RESULTS_DIR), help="'' to keep no row")
     parser.add_argument("demo_args", nargs="*", help="arguments for `headstart demo` (after --)")
@@ -61,9 +63,9 @@ def main(argv: list[str] | None = None) -> int:
     with sidebyside.watching_others() as watch:  # the competing load is a child of ours: not "other"
         for repeat in range(args.repeats):
             for condition in conditions:
-                around = (sidebyside.competing_load(args.load_threads, session=args.load_session)
+                around = (competing_load.competing_load(args.load_threads, session=args.load_session)
                           if condition == "contended" else None)
-                with around if around is not None else sidebyside.contextlib.nullcontext():
+                with around if around is not None else contextlib.nullcontext():
                     seconds, rss, tail = run_demo(args.demo_args, env)
                 runs[condition].append({"seconds": seconds, "peak_rss_mb": rss})
                 print(f"# repeat {repeat + 1}/{args.repeats} {condition}: {seconds:.1f} s, peak RSS {rss:.0f} MB\n"

@@ -45,7 +45,7 @@ from headstart.data.split import sample_per_class  # noqa: E402
 from headstart.grid import without_cross_validation  # noqa: E402
 from headstart.strategies import get_strategy  # noqa: E402
 from headstart.targets import Target  # noqa: E402
-from headstart.unlabelled.self_train import select_balanced  # noqa: E402
+from headstart.unlabelled.self_train import pool_texts, select_balanced  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from self_training import read  # noqa: E402
@@ -53,13 +53,6 @@ from sidebyside import RESULTS_DIR  # noqa: E402
 
 RESULTS = RESULTS_DIR / "self-training-encoder-cpu.jsonl"
 STRATEGY = "contrastive"
-
-
-def pool_sample(pool: list[str], limit: int, seed: int) -> list[str]:
-    if not limit or len(pool) <= limit:
-        return pool
-    keep = np.sort(np.random.default_rng(seed).choice(len(pool), limit, replace=False))
-    return [pool[i] for i in keep]
 
 
 def run_one(sample, pool: list[str], pool_truth: list[str], test_texts: list[str], test_labels: list[str],
@@ -123,10 +116,9 @@ def main(argv: list[str] | None = None) -> int:
                 continue
             train_frame, test = read(Path(args.data_dir), name, "train"), read(Path(args.data_dir), name, "test")
             sample = sample_per_class(from_lists(train_frame.text.tolist(), train_frame.label.tolist()), args.n, seed)
-            labelled = set(sample.texts)
             truth = {t: label for t, label in zip(train_frame.text, train_frame.label)}
-            pool = pool_sample([t for t in dict.fromkeys(train_frame.text) if t not in labelled], args.pool_limit,
-                               seed)
+            # the pool as self-training draws it: distinct texts that are not labelled ones, a seeded sample
+            pool = pool_texts(train_frame.text.tolist(), sample.texts, args.pool_limit, seed)
             row = {"dataset": name, "seed": seed, "settings": settings, "pool_rows": len(pool),
                    **run_one(sample, pool, [truth[t] for t in pool], test.text.tolist(), test.label.tolist(), seed,
                              settings),

@@ -41,7 +41,7 @@ MANAGED_BY_LAUNCHER = ("TORCHELASTIC_RUN_ID", "LOCAL_RANK")
 #: what the terminal (or a process manager) sends the command, passed on to the child
 FORWARDED = tuple(getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGHUP", "SIGQUIT") if hasattr(signal, name))
 _PR_SET_PDEATHSIG = 1
-EXIT_USER_ERROR = 2
+EXIT_USER_ERROR = 2  # as headstart.cli (which imports heavy libraries, so cannot be imported here)
 
 
 def autogroup_enabled(switch: Path = AUTOGROUP_SWITCH) -> bool:

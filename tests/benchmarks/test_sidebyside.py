@@ -13,6 +13,7 @@ import pytest
 BENCH = Path(__file__).resolve().parents[2] / "benchmarks"
 sys.path.insert(0, str(BENCH))
 sidebyside = pytest.importorskip("sidebyside")
+competing_load = pytest.importorskip("competing_load")
 
 CHILD = textwrap.dedent("""
     import os
@@ -164,11 +165,11 @@ def test_the_competing_load_runs_in_the_session_asked_for(session):
 
     import sidebyside
 
-    with sidebyside.competing_load(threads=1, settle_s=0.0, session=session) as proc:
+    with competing_load.competing_load(threads=1, settle_s=0.0, session=session) as proc:
         theirs, ours = os.getsid(proc.pid), os.getsid(0)
     assert (theirs == ours) == (session == "same")
     with pytest.raises(ValueError, match="load session"):
-        with sidebyside.competing_load(session="other"):
+        with competing_load.competing_load(session="other"):
             pass
 
 
@@ -178,12 +179,12 @@ def test_a_load_asked_to_start_later_starts_during_the_block_and_is_stopped(monk
     import sidebyside
 
     started, stopped = [], []
-    monkeypatch.setattr(sidebyside, "_start_load", lambda threads, session: started.append(session) or "proc")
-    monkeypatch.setattr(sidebyside, "_stop_load", stopped.append)
-    with sidebyside.competing_load(threads=1, session="same", delay_s=5.0) as proc:
+    monkeypatch.setattr(competing_load, "_start_load", lambda threads, session: started.append(session) or "proc")
+    monkeypatch.setattr(competing_load, "_stop_load", stopped.append)
+    with competing_load.competing_load(threads=1, session="same", delay_s=5.0) as proc:
         assert proc is None
     assert started == [] and stopped == [], "a block that ends before the delay never starts the load"
-    with sidebyside.competing_load(threads=1, session="separate", delay_s=0.05):
+    with competing_load.competing_load(threads=1, session="separate", delay_s=0.05):
         time.sleep(0.5)
         assert started == ["separate"] and stopped == []
     assert stopped == ["proc"]

@@ -331,7 +331,7 @@ def self_train(strategy: Any, train: Target, valid: Target | None, pool: Sequenc
     check_self_trainable(cls, train.task, valid is not None, config.self_train_method)
     method = "rounds" if config.self_train_method == "auto" else config.self_train_method
     config = dataclasses.replace(config, self_train_method=method)
-    pool = _pool_texts(pool, train.texts, config.self_train_pool_limit, seed)
+    pool = pool_texts(pool, train.texts, config.self_train_pool_limit, seed)
     n_classes = len(train.classes)
     counts = np.bincount(train.y, minlength=n_classes)
     per_class = config.self_train_per_class or max(8, 4 * int(counts[counts > 0].min()))
@@ -399,7 +399,7 @@ def self_train(strategy: Any, train: Target, valid: Target | None, pool: Sequenc
     return run.models[report.kept_rounds], report, cv
 
 
-def _pool_texts(pool: Sequence[str], labelled: Sequence[str], limit: int, seed: int) -> list[str]:
+def pool_texts(pool: Sequence[str], labelled: Sequence[str], limit: int, seed: int) -> list[str]:
     """Distinct pool texts that are not labelled texts, at most `limit` (a seeded sample, in pool order)."""
     seen = set(labelled)
     texts = [t for t in dict.fromkeys(str(t) for t in pool) if t not in seen and t.strip()]
