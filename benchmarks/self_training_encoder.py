@@ -45,6 +45,7 @@ from headstart.data.split import sample_per_class  # noqa: E402
 from headstart.grid import without_cross_validation  # noqa: E402
 from headstart.strategies import get_strategy  # noqa: E402
 from headstart.targets import Target  # noqa: E402
+from headstart.unlabelled.prototypes import cluster_labels  # noqa: E402
 from headstart.unlabelled.self_train import pool_texts, select_balanced  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -65,9 +66,15 @@ def run_one(sample, pool: list[str], pool_truth: list[str], test_texts: list[str
     without = clf.score(test_texts, test_labels)
     base = clf.strategy_
     started = time.perf_counter()
-    proba = base.predict_proba(pool)
-    chosen = select_balanced(proba, settings["per_class"], np.zeros(len(pool), dtype=bool))
     train = clf.encode(sample)
+    if settings.get("select", "confident") == "cluster":  # the library's `cluster` labels, a share of each class
+        proba = cluster_labels(base.embeddings(train.texts), train.y, base.embeddings(pool), len(train.classes))
+        counts = np.bincount(proba.argmax(1), minlength=len(train.classes))
+        chosen = select_balanced(proba, np.ceil(settings["share"] * counts).astype(int),
+                                 np.zeros(len(pool), dtype=bool))
+    else:
+        proba = base.predict_proba(pool)
+        chosen = select_balanced(proba, settings["per_class"], np.zeros(len(pool), dtype=bool))
     pseudo_y = proba[chosen].argmax(1)
     joined = Target(train.texts + [pool[i] for i in chosen], np.concatenate([train.y, pseudo_y]).astype(int),
                     train.task, train.classes,
@@ -96,11 +103,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--per-class", type=int, default=16, help="pseudo-labelled pool rows per predicted class")
     parser.add_argument("--weight", type=float, default=0.5, help="weight of a pseudo-labelled row x its confidence")
     parser.add_argument("--budget", choices=("equal", "per-row"), default="equal")
+    parser.add_argument("--select", choices=("confident", "cluster"), default="confident",
+                        help="confident: the first model's --per-class most confident rows per class; cluster: the "
+                             "library's `cluster` pseudo-labels, the most confident --share of each class's rows")
+    parser.add_argument("--share", type=float, default=1 / 3, help="share of each class's rows with --select cluster")
     parser.add_argument("--pool-limit", type=int, default=4000)
     parser.add_argument("--results", default=str(RESULTS))
     args = parser.parse_args(argv)
     settings = {"n": args.n, "per_class": args.per_class, "weight": args.weight, "budget": args.budget,
                 "pool_limit": args.pool_limit,
+                **({"select": "cluster", "share": args.share} if args.select == "cluster" else {}),
                 "strategy": json.loads(json.dumps(dataclasses.asdict(get_strategy(STRATEGY).config_cls()),
                                                   default=str))}
     path = Path(args.results)

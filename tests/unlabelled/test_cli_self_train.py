@@ -45,6 +45,7 @@ def test_fit_self_trains_and_records_it(files, capsys):
     (["--unlabeled", "{d}/pool.csv", "--self-train", "--rounds", "0"], "rounds"),
     (["--unlabeled", "{d}/pool.csv", "--self-train", "--rounds", "11"], "rounds"),
     (["--unlabeled", "{d}/pool.csv", "--self-train", "--self-train-method", "propagate"], "propagate"),
+    (["--unlabeled", "{d}/pool.csv", "--self-train", "--self-train-method", "cluster"], "cluster"),
     (["--unlabeled", "{d}/pool.csv", "--self-train", "--self-train-method", "nope"], "self_train_method"),
 ])
 def test_bad_self_training_input_exits_2_and_writes_nothing(files, extra, message, capsys):

@@ -55,10 +55,11 @@ class SelfTrainArgs(Options):
     self_train: bool = opt(False, "pseudo-label the --unlabeled rows in rounds, each kept only if a held-out "
                                   "check (validation split, else cross-validation) does not get worse")
     rounds: int = opt(3, "rounds of self-training", min=1, max=10)
-    self_train_method: str = opt("auto", "auto, rounds (the model's calibrated predictions) or propagate "
-                                         "(label spreading over embeddings: probe, contrastive)")
+    self_train_method: str = opt("auto", "rounds (the model's calibrated predictions), propagate (label spreading "
+                                         "over embeddings) or cluster (class prototypes refined over the pool's "
+                                         "embeddings); auto: cluster for contrastive, else rounds")
     self_train_per_class: int = opt(0, "pool rows added per predicted class and round (0: 4 x the smallest "
-                                       "labelled class)", min=0)
+                                       "labelled class; cluster: 1/rounds of the class's pool rows)", min=0)
     self_train_weight: float = opt(0.5, "weight of a pseudo-labelled row relative to a real one", gt=0, max=1)
     self_train_pool_limit: int = opt(0, "use at most this many pool rows, a seeded sample (0: all)", min=0)
     self_train_min_confidence: float = opt(0.0, "skip pool rows whose calibrated confidence is below this",

@@ -141,6 +141,9 @@ class Contrastive:
     tasks: ClassVar[tuple[str, ...]] = (CLASSIFICATION.name,)
     cost: ClassVar[Cost] = Cost.GRADIENT
     row_weights: ClassVar[bool] = True  # triplets and the head weighted (see contrastive_loss)
+    # The tuned encoder draws each class together, so the pool's rows cluster around the classes: self-training
+    # refines class prototypes over them (method `cluster`, the default here; unlabelled/prototypes.py).
+    class_clustered_embeddings: ClassVar[bool] = True
 
     def __init__(self) -> None:
         self.model_ = None

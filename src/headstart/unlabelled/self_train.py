@@ -12,13 +12,16 @@ Two ways to refit (`Learner`):
 * the whole strategy, for the others (finetune, lora, prototype, scratch-tfidf...): every round is a full
   fit on the labelled plus pseudo-labelled rows (weights through `Target.weight`).
 
-Two ways to choose pseudo-labels (`method`):
+Three ways to choose pseudo-labels (`method`):
 * `rounds`: the model's own predictions, confidence calibrated by a temperature (fitted on the validation
   split, or on the out-of-fold scores of the cross-validated check);
 * `propagate`: label spreading (scikit-learn's LabelSpreading, a kNN graph over labelled + pool embeddings),
-  its normalised label distribution as confidence; strategies with embeddings only.
-`auto` is `rounds` (on sst2 and trec rows outside the labelled sample it beat label spreading over the
-frozen MiniLM embeddings; see docs/unlabelled-self-training.md).
+  its normalised label distribution as confidence; strategies with embeddings only;
+* `cluster`: class prototypes refined by soft k-means with class shares over the pool embeddings
+  (`prototypes.cluster_labels`); by default each round adds the next most confident 1/rounds of every
+  class's pool rows, so the last round has them all; strategies with embeddings only.
+`auto` is `cluster` for strategies whose embeddings are tuned to cluster by class (contrastive) and `rounds`
+for the others (measured in docs/unlabelled-self-training.md).
 
 The held-out check (the rule): with a validation split (given, or held out by the strategy's
 `valid_fraction`), every round is scored on it. Without one, the whole procedure is cross-validated on the
@@ -47,6 +50,7 @@ from ..evaluation.crossval import CrossValidation, fold_splits
 from ..strategies.registry import Cost
 from ..targets import Target
 from ..tasks import CLASSIFICATION
+from .prototypes import cluster_labels
 
 
 @dataclass
@@ -54,13 +58,15 @@ class SelfTrainConfig(Options):
     """Self-training options (`TextClassifier(self_train=True, self_train_rounds=3, ...)`, `fit --self-train`)."""
 
     self_train: bool = opt(False, "learn from unlabelled rows too (fit(..., X_unlabeled=...), CLI --unlabeled)")
-    self_train_method: Literal["auto", "rounds", "propagate"] = opt(
+    self_train_method: Literal["auto", "rounds", "propagate", "cluster"] = opt(
         "auto", "how pool rows get pseudo-labels: 'rounds' (the model's calibrated predictions), 'propagate' "
-                "(label spreading over embeddings; strategies with embeddings only); auto: rounds")
+                "(label spreading over embeddings), 'cluster' (class prototypes refined over the pool's "
+                "embeddings); the last two need a strategy with embeddings (probe, contrastive); auto: cluster "
+                "for contrastive (its embeddings cluster by class), else rounds")
     self_train_rounds: int = opt(3, "rounds of pseudo-labelling; each is kept only if the held-out check does not "
                                     "get worse", min=1, max=10)
     self_train_per_class: int = opt(0, "pool rows added per predicted class and round (0: 4 x the smallest "
-                                       "labelled class)", min=0)
+                                       "labelled class; method cluster: 1/rounds of the class's pool rows)", min=0)
     self_train_weight: float = opt(0.5, "weight of a pseudo-labelled row relative to a real one (times its "
                                         "calibrated confidence)", gt=0, max=1)
     self_train_min_confidence: float = opt(0.0, "skip pool rows whose calibrated confidence is below this",
@@ -97,7 +103,7 @@ class SelfTrainReport:
     learner: str
     check: str
     pool_rows: int
-    per_class: int
+    per_class: int  # 0: method cluster's 1/rounds share of each class's pool rows
     weight: float
     baseline: dict[str, float] = field(default_factory=dict)
     rounds: list[RoundRecord] = field(default_factory=list)
@@ -205,16 +211,18 @@ def _joined(train: Target, rows: np.ndarray, pool_texts: list[str], pool_y: np.n
 # ------------------------------------------------------------------------------------------------ selection
 
 
-def select_balanced(proba: np.ndarray, per_class: int, taken: np.ndarray, min_confidence: float = 0.0
-                    ) -> np.ndarray:
+def select_balanced(proba: np.ndarray, per_class: int | np.ndarray, taken: np.ndarray,
+                    min_confidence: float = 0.0) -> np.ndarray:
     """Pool rows to pseudo-label: for every predicted class, the `per_class` most confident rows not `taken`
-    yet (and at least `min_confidence`), so a dominant class cannot crowd the others out."""
+    yet (and at least `min_confidence`), so a dominant class cannot crowd the others out. `per_class` may give
+    each class its own count."""
     predicted, confidence = proba.argmax(1), proba.max(1)
+    quota = np.broadcast_to(np.asarray(per_class, dtype=int), (proba.shape[1],))
     chosen = []
     for c in range(proba.shape[1]):
         candidates = np.flatnonzero((predicted == c) & ~taken & (confidence >= min_confidence)
                                     & (proba.sum(1) > 0))
-        chosen.append(candidates[np.argsort(-confidence[candidates], kind="stable")][:per_class])
+        chosen.append(candidates[np.argsort(-confidence[candidates], kind="stable")][:quota[c]])
     return np.concatenate(chosen).astype(int) if chosen else np.zeros(0, dtype=int)
 
 
@@ -257,10 +265,16 @@ def _self_train_run(learner: Learner, rows: np.ndarray, y: np.ndarray, n_classes
     run = _Run([model])
     taken = np.zeros(learner.pool_size, dtype=bool)
     chosen, chosen_y, chosen_w = np.zeros(0, int), np.zeros(0, int), np.zeros(0)
-    spread = None
+    spread, quota = None, np.asarray(per_class)
     if config.self_train_method == "propagate":  # one spreading from the labelled rows; rounds take more of it
         spread = spread_labels(learner.features("train")[rows], y[rows], learner.features("pool"), n_classes,
                                config.self_train_neighbours)
+    elif config.self_train_method == "cluster":
+        spread = cluster_labels(learner.features("train")[rows], y[rows], learner.features("pool"), n_classes)
+        if not per_class:  # a 1/rounds share of each class's rows per round (of the configured rounds, so a
+            # rerun that stops earlier takes the same rows)
+            counts = np.bincount(spread.argmax(1)[spread.sum(1) > 0], minlength=n_classes)
+            quota = np.ceil(counts / config.self_train_rounds).astype(int)
     every = np.arange(learner.pool_size)
     for r in range(1, rounds + 1):
         started = time.perf_counter()
@@ -270,7 +284,7 @@ def _self_train_run(learner: Learner, rows: np.ndarray, y: np.ndarray, n_classes
         else:
             t = temperature(r, model)
             proba = apply_temperature(learner.scores(model, "pool", every), t)
-        new = select_balanced(proba, per_class, taken, config.self_train_min_confidence)
+        new = select_balanced(proba, quota, taken, config.self_train_min_confidence)
         if len(new) == 0:
             break
         taken[new] = True
@@ -305,8 +319,8 @@ def check_self_trainable(strategy_cls: type, task: str, has_valid: bool, method:
         raise ConfigError(expected("a strategy that learns from weighted rows (probe, contrastive, finetune, ...)",
                                    f"'{strategy_cls.name}', which cannot weight pseudo-labelled rows below real ones",
                                    "Choose another strategy or drop --self-train."))
-    if method == "propagate" and not over_embeddings(strategy_cls):
-        raise ConfigError(expected("a strategy with embeddings and a head for --self-train-method propagate "
+    if method in ("propagate", "cluster") and not over_embeddings(strategy_cls):
+        raise ConfigError(expected(f"a strategy with embeddings and a head for --self-train-method {method} "
                                    "(probe, contrastive)", f"'{strategy_cls.name}'",
                                    "Use --self-train-method rounds (or auto)."))
     if not has_valid and not over_embeddings(strategy_cls) and strategy_cls.cost is Cost.GRADIENT:
@@ -321,6 +335,16 @@ def over_embeddings(strategy_cls: type) -> bool:
     return all(callable(getattr(strategy_cls, m, None)) for m in ("embeddings", "refit_head", "head_scores"))
 
 
+def resolve_method(strategy_cls: type, method: str) -> str:
+    """The method `auto` stands for: `cluster` for a strategy whose embeddings are tuned so that each class
+    forms a cluster (`class_clustered_embeddings`: contrastive), else `rounds`. Over frozen embeddings (probe)
+    the pool's clusters are topics, not classes, and `cluster` lost 4-12 points (docs/unlabelled-self-training.md)."""
+    if method != "auto":
+        return method
+    clustered = over_embeddings(strategy_cls) and getattr(strategy_cls, "class_clustered_embeddings", False)
+    return "cluster" if clustered else "rounds"
+
+
 def self_train(strategy: Any, train: Target, valid: Target | None, pool: Sequence[str], config: SelfTrainConfig,
                seed: int, refit: Callable[[Target], Any]) -> tuple[Any, SelfTrainReport, CrossValidation | None]:
     """Self-train the fitted `strategy` with the pool texts; returns the model to keep (the original one when
@@ -329,12 +353,14 @@ def self_train(strategy: Any, train: Target, valid: Target | None, pool: Sequenc
     start = time.perf_counter()
     cls = type(strategy)
     check_self_trainable(cls, train.task, valid is not None, config.self_train_method)
-    method = "rounds" if config.self_train_method == "auto" else config.self_train_method
+    method = resolve_method(cls, config.self_train_method)
     config = dataclasses.replace(config, self_train_method=method)
     pool = pool_texts(pool, train.texts, config.self_train_pool_limit, seed)
     n_classes = len(train.classes)
     counts = np.bincount(train.y, minlength=n_classes)
-    per_class = config.self_train_per_class or max(8, 4 * int(counts[counts > 0].min()))
+    per_class = config.self_train_per_class
+    if not per_class and method != "cluster":  # cluster's 0: a 1/rounds share of each class's pool rows
+        per_class = max(8, 4 * int(counts[counts > 0].min()))
     learner: Learner = (HeadLearner(strategy, train, pool, valid, seed) if over_embeddings(cls)
                         else StrategyLearner(refit, train, pool, valid))
     rows = np.arange(len(train.y))
