@@ -15,6 +15,11 @@ training file as the pool, a seeded `--pool-limit` sample of it, full test sets)
    refit costs about what the first fit did); `--budget per-row` draws the usual 20 per row (cost grows with rows).
 
     python benchmarks/self_training_encoder.py --data-dir ../shared/data --seeds 2   # about 25 min on 2 cores
+    python benchmarks/self_training_encoder.py --data-dir ../shared/data --seeds 5 --select cluster  # ~17 min a seed
+
+`--select cluster` takes the pseudo-labels of the library's `cluster` method instead (class prototypes refined
+over the pool's tuned embeddings), the most confident `--share` (a third) of each predicted class's rows: the
+rows the library's first `cluster` round adds, here re-tuning the encoder too.
 
 One JSON row per (data set, seed, settings) is appended to benchmarks/results/self-training-encoder-cpu.jsonl
 and reused when the script runs again with the same settings (resumable); the table prints mean without / with.
