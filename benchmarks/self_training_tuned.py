@@ -149,32 +149,16 @@ def v_prior(d, k):
     return adjust(proba_of(model, d["x_test"], k), est, train_prior)
 
 
-def v_softkmeans(d, k, iterations=10, tau=0.05, weight=1.0, classify="prototype", priors=False):
-    """Prototypes from the labelled rows, refined by soft k-means over the pool (Ren et al., 2018); `priors`:
-    mixing weights per class estimated from the pool too (a class's share of the responsibilities)."""
-    def norm(a):
-        return a / np.linalg.norm(a, axis=1, keepdims=True)
-    xl, xp, y = norm(d["x_train"]), norm(d["x_pool"]), d["y_train"]
-    onehot = np.eye(k)[y]
-    mu = norm(onehot.T @ xl / onehot.sum(0)[:, None])
-    log_pi = np.zeros(k)
-    r = np.zeros((len(xp), k))
-    for _ in range(iterations):
-        logits = xp @ mu.T / tau + log_pi
-        r = np.exp(logits - logits.max(1, keepdims=True))
-        r /= r.sum(1, keepdims=True)
-        mu = norm((onehot.T @ xl + weight * r.T @ xp) / (onehot.sum(0) + weight * r.sum(0))[:, None])
-        if priors:
-            log_pi = np.log(np.maximum(r.mean(0), 1e-4) * k)
-    if classify == "prototype":
-        logits = norm(d["x_test"]) @ mu.T / tau + log_pi
-        p = np.exp(logits - logits.max(1, keepdims=True))
-        return p / p.sum(1, keepdims=True)
-    # a head on labelled + pool rows labelled by the refined prototypes, weighted by responsibility
-    pred, conf = r.argmax(1), r.max(1)
-    model = head(np.vstack([d["x_train"], d["x_pool"]]), np.concatenate([y, pred]),
-                 np.concatenate([np.ones(len(y)), 0.5 * conf]))
-    return proba_of(model, d["x_test"], k)
+def v_softkmeans(d, k, iterations=10, tau=0.05, priors=False):
+    """Prototypes from the labelled rows, refined by soft k-means over the pool (the library's
+    `refine_prototypes`; `priors`: with class shares), and the test rows given to the nearest prototype."""
+    from headstart.unlabelled.prototypes import refine_prototypes
+
+    refined = refine_prototypes(d["x_train"], d["y_train"], d["x_pool"], k, 1 / tau, iterations, priors)
+    logits = refined.logits(d["x_test"], 1 / tau)
+    p = np.zeros((len(logits), k))
+    p[:, refined.present] = np.exp(logits - logits.max(1, keepdims=True))
+    return p / p.sum(1, keepdims=True)
 
 
 def v_em(d, k, iterations=5, weight=0.3):
@@ -201,14 +185,14 @@ def v_spread(d, k, neighbours=10):
     return proba_of(model, d["x_test"], k)
 
 
-def v_cluster_head(d, k, weight=0.5, share=1.0, spread=False, c=1.0, library=False):
+def v_cluster_head(d, k, weight=0.5, share=1.0, spread=False, c=1.0, shares=True):
     """The library's `cluster` pseudo-labels (prototypes with class shares) and a head on labelled + the most
     confident `share` of each predicted class's pool rows, weighted `weight` x responsibility; `spread`: the
     responsibilities averaged with label spreading's distribution first."""
     from headstart.unlabelled.prototypes import cluster_labels
     from headstart.unlabelled.self_train import spread_labels
 
-    r = cluster_labels(d["x_train"], d["y_train"], d["x_pool"], k)
+    r = cluster_labels(d["x_train"], d["y_train"], d["x_pool"], k, class_shares=shares)
     if spread:
         r = (r + spread_labels(d["x_train"], d["y_train"], d["x_pool"], k, 10)) / 2
     pred, conf = r.argmax(1), r.max(1)
@@ -232,12 +216,9 @@ VARIANTS = {
     "soft k-means prototypes": v_softkmeans,
     "soft k-means, tau 0.1": lambda d, k: v_softkmeans(d, k, tau=0.1),
     "soft k-means, tau 0.025": lambda d, k: v_softkmeans(d, k, tau=0.025),
-    "soft k-means, w 0.3": lambda d, k: v_softkmeans(d, k, weight=0.3),
-    "soft k-means -> head": lambda d, k: v_softkmeans(d, k, classify="head"),
+    "soft k-means -> head": lambda d, k: v_cluster_head(d, k, shares=False),
     "soft k-means + priors": lambda d, k: v_softkmeans(d, k, priors=True),
     "soft k-means + priors, 30 it": lambda d, k: v_softkmeans(d, k, priors=True, iterations=30),
-    "soft k-means + priors, w 0.3": lambda d, k: v_softkmeans(d, k, priors=True, weight=0.3),
-    "soft k-means + priors -> head": lambda d, k: v_softkmeans(d, k, priors=True, classify="head"),
     "cluster -> head (library)": v_cluster_head,
     "cluster -> head, w 0.2": lambda d, k: v_cluster_head(d, k, weight=0.2),
     "cluster -> head, w 1": lambda d, k: v_cluster_head(d, k, weight=1.0),

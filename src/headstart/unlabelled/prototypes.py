@@ -14,6 +14,8 @@ prototypes use where the pool's rows lie, which the labelled rows alone cannot s
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
 # Cosine similarity x 20 as the logit: contrastive tunes its encoder with this scale (its `mnr` loss). Over its
@@ -29,13 +31,25 @@ def _normalised(x: np.ndarray) -> np.ndarray:
     return x / np.where(norm > 0, norm, 1.0)
 
 
-def cluster_labels(x_labelled: np.ndarray, y: np.ndarray, x_pool: np.ndarray, n_classes: int,
-                   scale: float = SIMILARITY_SCALE, iterations: int = ITERATIONS, class_shares: bool = True
-                   ) -> np.ndarray:
-    """Label distributions (pool rows x classes, rows summing to 1) from prototypes of the labelled rows
-    (`y`: class indices) refined by soft k-means over the pool, with each class's share of the pool estimated
-    too (`class_shares=False`: equal shares, plain soft k-means). A class with no labelled row gets no
-    prototype and probability 0."""
+@dataclass
+class RefinedPrototypes:
+    """The outcome of `refine_prototypes`: one row per class that has labelled rows (`present`)."""
+
+    present: np.ndarray  # class indices
+    vectors: np.ndarray  # unit-length prototypes
+    log_share: np.ndarray  # log of each class's share of the pool x the number of classes (0: equal shares)
+    responsibilities: np.ndarray  # pool rows x present classes, rows summing to 1
+
+    def logits(self, x: np.ndarray, scale: float = SIMILARITY_SCALE) -> np.ndarray:
+        """Class scores of rows `x` (rows x present classes): scaled cosine to each prototype + log share."""
+        return scale * _normalised(np.asarray(x, dtype=np.float64)) @ self.vectors.T + self.log_share
+
+
+def refine_prototypes(x_labelled: np.ndarray, y: np.ndarray, x_pool: np.ndarray, n_classes: int,
+                      scale: float = SIMILARITY_SCALE, iterations: int = ITERATIONS, class_shares: bool = True
+                      ) -> RefinedPrototypes:
+    """Prototypes of the labelled rows (`y`: class indices) refined by soft k-means over the pool, with each
+    class's share of the pool estimated too (`class_shares=False`: equal shares, plain soft k-means)."""
     present = np.flatnonzero(np.bincount(y, minlength=n_classes) > 0)
     labelled, pool = _normalised(np.asarray(x_labelled, dtype=np.float64)), _normalised(
         np.asarray(x_pool, dtype=np.float64))
@@ -51,6 +65,15 @@ def cluster_labels(x_labelled: np.ndarray, y: np.ndarray, x_pool: np.ndarray, n_
         prototypes = _normalised((anchor + resp.T @ pool) / (anchor_count + resp.sum(0))[:, None])
         if class_shares:
             log_share = np.log(np.maximum(resp.mean(0), _MIN_SHARE) * len(present))
-    out = np.zeros((len(pool), n_classes))
-    out[:, present] = resp
+    return RefinedPrototypes(present, prototypes, log_share, resp)
+
+
+def cluster_labels(x_labelled: np.ndarray, y: np.ndarray, x_pool: np.ndarray, n_classes: int,
+                   scale: float = SIMILARITY_SCALE, iterations: int = ITERATIONS, class_shares: bool = True
+                   ) -> np.ndarray:
+    """Label distributions (pool rows x classes, rows summing to 1): the responsibilities of
+    `refine_prototypes`. A class with no labelled row gets no prototype and probability 0."""
+    refined = refine_prototypes(x_labelled, y, x_pool, n_classes, scale, iterations, class_shares)
+    out = np.zeros((len(refined.responsibilities), n_classes))
+    out[:, refined.present] = refined.responsibilities
     return out

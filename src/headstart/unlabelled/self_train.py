@@ -265,22 +265,22 @@ def _self_train_run(learner: Learner, rows: np.ndarray, y: np.ndarray, n_classes
     run = _Run([model])
     taken = np.zeros(learner.pool_size, dtype=bool)
     chosen, chosen_y, chosen_w = np.zeros(0, int), np.zeros(0, int), np.zeros(0)
-    spread, quota = None, np.asarray(per_class)
+    fixed, quota = None, np.asarray(per_class)  # fixed: label distributions made once
     if config.self_train_method == "propagate":  # one spreading from the labelled rows; rounds take more of it
-        spread = spread_labels(learner.features("train")[rows], y[rows], learner.features("pool"), n_classes,
-                               config.self_train_neighbours)
+        fixed = spread_labels(learner.features("train")[rows], y[rows], learner.features("pool"), n_classes,
+                              config.self_train_neighbours)
     elif config.self_train_method == "cluster":
-        spread = cluster_labels(learner.features("train")[rows], y[rows], learner.features("pool"), n_classes)
+        fixed = cluster_labels(learner.features("train")[rows], y[rows], learner.features("pool"), n_classes)
         if not per_class:  # a 1/rounds share of each class's rows per round (of the configured rounds, so a
             # rerun that stops earlier takes the same rows)
-            counts = np.bincount(spread.argmax(1)[spread.sum(1) > 0], minlength=n_classes)
+            counts = np.bincount(fixed.argmax(1)[fixed.sum(1) > 0], minlength=n_classes)
             quota = np.ceil(counts / config.self_train_rounds).astype(int)
     every = np.arange(learner.pool_size)
     for r in range(1, rounds + 1):
         started = time.perf_counter()
         t = 1.0
-        if spread is not None:
-            proba = spread
+        if fixed is not None:
+            proba = fixed
         else:
             t = temperature(r, model)
             proba = apply_temperature(learner.scores(model, "pool", every), t)
