@@ -57,12 +57,23 @@ def settings_of(strategy: str, options: SelfTrainConfig, pool_limit: int) -> dic
     config = dataclasses.asdict(cls.config_cls())
     # the method `auto` stood for when the row was made (it changed: rows of the old meaning are not reused)
     method = resolve_method(cls, options.self_train_method)
-    return json.loads(json.dumps({"strategy": config, "self_train": dataclasses.asdict(options),
+    self_training = dataclasses.asdict(options)
+    if not options.self_train_encoder:  # added later: rows made before it ran without the step, so they match
+        del self_training["self_train_encoder"]
+    return json.loads(json.dumps({"strategy": config, "self_train": self_training,
                                   "pool_limit": pool_limit, "method_run": method}, default=str))
 
 
 def key(row: dict) -> str:
-    return f"{row['dataset']}|{row['n']}|{row['strategy']}|{row['method']}|{row['seed']}"
+    return f"{row['dataset']}|{row['n']}|{row['strategy']}|{label(row)}|{row['seed']}"
+
+
+def label(row: dict) -> str:
+    """The method column: what `auto` ran, and '+encoder' when the encoder step was on."""
+    method = row["method"]
+    if method == "auto":  # rows made before `method_run` was recorded ran `rounds`
+        method = f"auto={(row.get('settings') or {}).get('method_run', 'rounds')}"
+    return method + ("+encoder" if row.get("encoder") else "")
 
 
 def read_rows(path: Path) -> list[dict]:
@@ -71,26 +82,29 @@ def read_rows(path: Path) -> list[dict]:
     return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
 
 
-def run_one(strategy: str, method: str, sample, pool: list[str], test: pd.DataFrame, seed: int, rounds: int,
+def run_one(strategy: str, options: SelfTrainConfig, sample, pool: list[str], test: pd.DataFrame, seed: int,
             pool_limit: int) -> dict:
     """Fit without, score; self-train from that model, score again."""
-    options = SelfTrainConfig(self_train=True, self_train_method=method, self_train_rounds=rounds,
-                              self_train_pool_limit=pool_limit)
     start = time.perf_counter()
     clf = TextClassifier(strategy=strategy, seed=seed, progress=False,
                          **without_cross_validation(strategy, {"device": "cpu"}))
     clf.fit(sample)
     fit_s = time.perf_counter() - start
     without = clf.score(test.text.tolist(), test.label.tolist())
-    model, report, _ = self_train(clf.strategy_, clf.encode(sample), None, pool, options, seed,
-                                  refit=lambda target: None)  # both strategies refit their head only
+    def refit(target, fit_config=None):  # as TextClassifier._self_train's (the encoder step; rounds refit heads)
+        fresh = get_strategy(strategy)()
+        fresh.fit(clf.backbone_, target, None, fit_config or clf.config_, seed)
+        return fresh
+
+    model, report, _ = self_train(clf.strategy_, clf.encode(sample), None, pool, options, seed, refit)
     clf.strategy_ = model
     with_st = clf.score(test.text.tolist(), test.label.tolist())
     return {"accuracy_without": without, "accuracy_with": with_st, "fit_s": fit_s,
             "self_train_s": report.seconds, "kept_rounds": report.kept_rounds, "pool_rows": report.pool_rows,
             "per_class": report.per_class, "check": report.check,
-            "rounds": [dataclasses.asdict(r) for r in report.rounds], "settings": settings_of(strategy, options,
-                                                                                              pool_limit)}
+            "rounds": [dataclasses.asdict(r) for r in report.rounds],
+            "encoder_step": dataclasses.asdict(report.encoder) if report.encoder else None,
+            "settings": settings_of(strategy, options, pool_limit)}
 
 
 def summary(values: list[float]) -> str:
@@ -108,9 +122,7 @@ def print_table(rows: list[dict]) -> None:
     print("\ndataset  strategy+method           seeds  without          with             diff     "
           "self-train s   setfit@8")
     frame = pd.DataFrame(rows)
-    # say what `auto` ran: rows made before `method_run` was recorded ran `rounds`
-    frame["method"] = [m if m != "auto" else f"auto={(st or {}).get('method_run', 'rounds')}"
-                       for m, st in zip(frame.method, frame.get("settings", [None] * len(frame)))]
+    frame["method"] = [label(r) for r in rows]
     for (name, strategy, method), g in frame.groupby(["dataset", "strategy", "method"], sort=False):
         diff = g.accuracy_with - g.accuracy_without
         print(f"{name:<8} {strategy + '+' + method:<25} {len(g):<6} {summary(g.accuracy_without.tolist()):<16} "
@@ -134,6 +146,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--n", type=int, default=8, help="labelled rows per class")
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--pool-limit", type=int, default=0, help="pool rows used per fit, a seeded sample (0: all)")
+    parser.add_argument("--encoder", action="store_true", help="self_train_encoder: re-tune the encoder too")
     parser.add_argument("--results", default=str(RESULTS))
     parser.add_argument("--table-only", action="store_true", help="print the table of the rows already there")
     args = parser.parse_args(argv)
@@ -157,16 +170,18 @@ def main(argv: list[str] | None = None) -> int:
             pool = [t for t in train_frame.text.tolist() if t not in labelled]
             for strategy in args.strategies.split(","):
                 for method in args.methods.split(","):
-                    row = {"dataset": name, "n": args.n, "strategy": strategy, "method": method, "seed": seed}
                     options = SelfTrainConfig(self_train=True, self_train_method=method,
-                                              self_train_rounds=args.rounds, self_train_pool_limit=args.pool_limit)
+                                              self_train_rounds=args.rounds, self_train_pool_limit=args.pool_limit,
+                                              self_train_encoder=args.encoder)
+                    row = {"dataset": name, "n": args.n, "strategy": strategy, "method": method, "seed": seed,
+                           **({"encoder": True} if args.encoder else {}),
+                           "settings": settings_of(strategy, options, args.pool_limit)}
                     previous = stored.get(key(row))
-                    if previous is not None and previous.get("settings") == settings_of(strategy, options,
-                                                                                         args.pool_limit):
+                    if previous is not None and previous.get("settings") == row["settings"]:
                         wanted.append(previous)
                         continue
                     load_before = os.getloadavg()
-                    row.update(run_one(strategy, method, sample, pool, test, seed, args.rounds, args.pool_limit))
+                    row.update(run_one(strategy, options, sample, pool, test, seed, args.pool_limit))
                     row.update(test_rows=len(test), labelled_rows=len(sample), command=command,
                                torch_threads=torch.get_num_threads(), load_before=[round(x, 2) for x in load_before],
                                load_after=[round(x, 2) for x in os.getloadavg()],

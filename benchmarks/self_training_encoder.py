@@ -51,7 +51,8 @@ from headstart.grid import without_cross_validation  # noqa: E402
 from headstart.strategies import get_strategy  # noqa: E402
 from headstart.targets import Target  # noqa: E402
 from headstart.unlabelled.prototypes import cluster_labels  # noqa: E402
-from headstart.unlabelled.self_train import pool_texts, select_balanced  # noqa: E402
+from headstart.unlabelled.selection import select_balanced  # noqa: E402
+from headstart.unlabelled.self_train import pool_texts  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from self_training import read  # noqa: E402

@@ -176,7 +176,7 @@ def v_em(d, k, iterations=5, weight=0.3):
 
 
 def v_spread(d, k, neighbours=10):
-    from headstart.unlabelled.self_train import spread_labels
+    from headstart.unlabelled.selection import spread_labels
 
     dist = spread_labels(d["x_train"], d["y_train"], d["x_pool"], k, neighbours)
     keep = dist.sum(1) > 0
@@ -190,7 +190,7 @@ def v_cluster_head(d, k, weight=0.5, share=1.0, spread=False, c=1.0, shares=True
     confident `share` of each predicted class's pool rows, weighted `weight` x responsibility; `spread`: the
     responsibilities averaged with label spreading's distribution first."""
     from headstart.unlabelled.prototypes import cluster_labels
-    from headstart.unlabelled.self_train import spread_labels
+    from headstart.unlabelled.selection import spread_labels
 
     r = cluster_labels(d["x_train"], d["y_train"], d["x_pool"], k, class_shares=shares)
     if spread:

@@ -114,7 +114,7 @@ class TextClassifier(params.EstimatorParams, BaseEstimator):
         if pool is not None:  # refused before anything is fitted
             check_self_trainable(strategy_cls, train.task, X_valid is not None or
                                  (getattr(config, "valid_fraction", 0.0) > 0 and len(train) >= 20),
-                                 self_training.self_train_method)
+                                 self_training.self_train_method, self_training.self_train_encoder)
         self.augmented_: list[dict[str, str]] = []
         if augment_options.get("augment"):
             train, self.augmented_ = augment_examples(train, backbone=self.backbone, seed=self.seed,
@@ -155,9 +155,9 @@ class TextClassifier(params.EstimatorParams, BaseEstimator):
         """Replace the fitted strategy by its self-trained version when a round helped; record what ran."""
         inner = dataclasses.replace(config, cv_folds=0) if hasattr(config, "cv_folds") else config
 
-        def refit(target: Target) -> Any:  # a whole fit, for strategies without a head over embeddings
-            fresh = strategy_cls()
-            fresh.fit(self.backbone_, target, valid, inner, self.seed)
+        def refit(target: Target, fit_config: Any = None) -> Any:  # a whole fit (rounds of strategies without a
+            fresh = strategy_cls()  # head over embeddings; the encoder step, with its own config)
+            fresh.fit(self.backbone_, target, valid, fit_config or inner, self.seed)
             return fresh
 
         model, report, cv = self_train(self.strategy_, train, valid, pool, options, self.seed, refit)

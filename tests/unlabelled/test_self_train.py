@@ -15,7 +15,8 @@ from headstart.strategies.registry import Cost
 from headstart.strategies.prototype import prototypes
 from headstart.targets import Target
 from headstart.tasks import CLASSIFICATION
-from headstart.unlabelled.self_train import SelfTrainConfig, select_balanced, self_train, spread_labels
+from headstart.unlabelled.selection import select_balanced, spread_labels
+from headstart.unlabelled.self_train import SelfTrainConfig, self_train
 
 
 # ---------------------------------------------------------------------------------------------- selection

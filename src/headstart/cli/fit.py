@@ -66,6 +66,9 @@ class SelfTrainArgs(Options):
                                            min=0, lt=1)
     self_train_neighbours: int = opt(10, "neighbours per row of the label-spreading graph (propagate)", min=1)
     self_train_folds: int = opt(5, "folds of the cross-validated check when there is no validation split", min=2)
+    self_train_encoder: bool = opt(False, "after the rounds, fit contrastive's encoder again on the labelled rows + "
+                                          "the first round's pseudo-labelled rows (about one more fit over them); "
+                                          "checked on --valid, kept unchecked without it")
 
     def options(self) -> dict[str, Any]:
         """The TextClassifier options (validated by SelfTrainConfig: ConfigError, exit 2)."""

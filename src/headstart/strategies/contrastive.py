@@ -10,6 +10,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -151,6 +152,7 @@ class Contrastive:
         self.head_: DenseHead | None = None
         self.config_ = ContrastiveConfig()
         self.device_ = "cpu"
+        self.triplets_per_epoch_ = 0  # what the fit drew (sample_triplets): the budget of a re-tune
 
     def fit(self, backbone: BackboneRef | None, train: Target, valid: Target | None, config: ContrastiveConfig,
             seed: int) -> FitReport:
@@ -162,6 +164,7 @@ class Contrastive:
         rng = np.random.default_rng(seed)
         triplets = np.concatenate([sample_triplets(train.y, config.triplets_per_example, rng, config.max_triplets)
                                    for _ in range(config.epochs)])
+        self.triplets_per_epoch_ = len(triplets) // config.epochs
         triplets = triplets[rng.permutation(len(triplets))]
         steps = max(1, int(np.ceil(len(triplets) / config.batch_size)))
         train_step = TrainStep(self.model_.parameters(), lr=config.lr, total_steps=steps, schedule="linear",
@@ -180,6 +183,13 @@ class Contrastive:
         total = sum(p.numel() for p in self.model_.parameters()) + self.head_.n_parameters()
         return FitReport(fit_seconds=time.perf_counter() - start, trainable_parameters=total, total_parameters=total,
                          history=history, notes=[f"{len(triplets):,} triplets ({config.loss} loss) in {steps} steps"])
+
+    def retune_config(self) -> ContrastiveConfig:
+        """The config of self-training's encoder step (`self_train_encoder`): a fit on the labelled plus
+        pseudo-labelled rows with the triplets this fit drew per epoch, at least one per row (`max_triplets`), so
+        it costs about one more fit per row rather than 20 (the triplets per example) per row."""
+        assert self.triplets_per_epoch_, "fit first"
+        return dataclasses.replace(self.config_, max_triplets=self.triplets_per_epoch_)
 
     def _embed(self, texts: Sequence[str]) -> np.ndarray:
         return encode(self.model_, self.tokenizer_, texts, self.config_.max_length, self.device_)
