@@ -48,6 +48,8 @@ def test_fit_self_trains_and_records_it(files, capsys):
     (["--unlabeled", "{d}/pool.csv", "--self-train", "--self-train-method", "cluster"], "cluster"),
     (["--unlabeled", "{d}/pool.csv", "--self-train", "--self-train-method", "nope"], "self_train_method"),
     (["--unlabeled", "{d}/pool.csv", "--self-train", "--self-train-encoder"], "--self-train-encoder"),
+    (["--self-train-encoder"], "self_train_encoder without it"),  # silently ignored before
+    (["--self-train-method", "cluster", "--rounds", "2"], "self_train_method, self_train_rounds without it"),
 ])
 def test_bad_self_training_input_exits_2_and_writes_nothing(files, extra, message, capsys):
     args = ["fit", str(files / "labelled.csv"), "--strategy", "scratch-tfidf", "-o", str(files / "x"), "--quiet",

@@ -226,6 +226,7 @@ def test_whole_strategy_refits_for_a_strategy_without_embeddings(labelled):
     ({"self_train": True, "self_train_rounds": 11}, {"X_unlabeled": ["a"]}, ConfigError, "self_train_rounds"),
     ({"self_train": True, "self_train_weight": 0}, {"X_unlabeled": ["a"]}, ConfigError, "self_train_weight"),
     ({"self_train": True, "self_train_method": "propagate"}, {"X_unlabeled": ["a"]}, ConfigError, "propagate"),
+    ({"self_train_rounds": 2}, {}, ConfigError, "self_train_rounds without it"),  # silently ignored before
 ])
 def test_bad_self_training_input_is_refused(labelled, kwargs, fit_kwargs, error, match):
     texts, labels, _ = labelled

@@ -71,14 +71,13 @@ class SelfTrainArgs(Options):
                                           "checked on --valid, kept unchecked without it")
 
     def options(self) -> dict[str, Any]:
-        """The TextClassifier options (validated by SelfTrainConfig: ConfigError, exit 2)."""
-        if not self.self_train:
-            return {}
-        values = {"self_train": True, "self_train_rounds": self.rounds}  # the others are named as there
+        """The TextClassifier options (validated by SelfTrainConfig: ConfigError, exit 2, also for self-training
+        options given without --self-train)."""
+        values = {"self_train": self.self_train, "self_train_rounds": self.rounds}  # the others are named as there
         values.update({f.name: getattr(self, f.name) for f in dataclasses.fields(self)
                        if f.name.startswith("self_train_")})
         build_config(SelfTrainConfig, values)
-        return values
+        return values if self.self_train else {}
 
 
 def _flag_value(argv: list[str], flag: str) -> str | None:

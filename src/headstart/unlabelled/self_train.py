@@ -88,6 +88,17 @@ class SelfTrainConfig(Options):
     self_train_folds: int = opt(5, "folds of the cross-validated check when there is no validation split",
                                 min=2)
 
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.self_train:
+            return
+        changed = [f.name for f in dataclasses.fields(self) if f.name != "self_train"
+                   and getattr(self, f.name) != f.default]
+        if changed:  # they would be silently ignored
+            raise ConfigError(expected("self_train=True (CLI: --self-train) with self-training options",
+                                       f"{', '.join(changed)} without it",
+                                       "Add self_train=True (CLI: --self-train --unlabeled FILE), or drop them."))
+
 
 SELF_TRAIN_OPTIONS = tuple(SelfTrainConfig.__dataclass_fields__)
 
