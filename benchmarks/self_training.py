@@ -51,7 +51,7 @@ def read(data_dir: Path, name: str, split: str) -> pd.DataFrame:
     return frame.dropna(subset=["text", "label"]).astype({"text": str, "label": str})
 
 
-def settings_of(strategy: str, options: SelfTrainConfig, pool_limit: int) -> dict:
+def settings_of(strategy: str, options: SelfTrainConfig, pool_limit: int, valid_rows: int = 0) -> dict:
     """Everything a row's numbers depend on besides data set and seed: a row is reused only while they match."""
     cls = get_strategy(strategy)
     config = dataclasses.asdict(cls.config_cls())
@@ -61,7 +61,8 @@ def settings_of(strategy: str, options: SelfTrainConfig, pool_limit: int) -> dic
     if not options.self_train_encoder:  # added later: rows made before it ran without the step, so they match
         del self_training["self_train_encoder"]
     return json.loads(json.dumps({"strategy": config, "self_train": self_training,
-                                  "pool_limit": pool_limit, "method_run": method}, default=str))
+                                  "pool_limit": pool_limit, "method_run": method,
+                                  **({"valid_rows": valid_rows} if valid_rows else {})}, default=str))
 
 
 def key(row: dict) -> str:
@@ -73,7 +74,8 @@ def label(row: dict) -> str:
     method = row["method"]
     if method == "auto":  # rows made before `method_run` was recorded ran `rounds`
         method = f"auto={(row.get('settings') or {}).get('method_run', 'rounds')}"
-    return method + ("+encoder" if row.get("encoder") else "")
+    valid_rows = (row.get("settings") or {}).get("valid_rows")
+    return method + ("+encoder" if row.get("encoder") else "") + (f"+valid{valid_rows}" if valid_rows else "")
 
 
 def read_rows(path: Path) -> list[dict]:
@@ -83,20 +85,22 @@ def read_rows(path: Path) -> list[dict]:
 
 
 def run_one(strategy: str, options: SelfTrainConfig, sample, pool: list[str], test: pd.DataFrame, seed: int,
-            pool_limit: int) -> dict:
-    """Fit without, score; self-train from that model, score again."""
+            pool_limit: int, valid=None) -> dict:
+    """Fit without, score; self-train from that model (its check on `valid` when given), score again."""
     start = time.perf_counter()
     clf = TextClassifier(strategy=strategy, seed=seed, progress=False,
                          **without_cross_validation(strategy, {"device": "cpu"}))
     clf.fit(sample)
     fit_s = time.perf_counter() - start
     without = clf.score(test.text.tolist(), test.label.tolist())
+
     def refit(target, fit_config=None):  # as TextClassifier._self_train's (the encoder step; rounds refit heads)
         fresh = get_strategy(strategy)()
         fresh.fit(clf.backbone_, target, None, fit_config or clf.config_, seed)
         return fresh
 
-    model, report, _ = self_train(clf.strategy_, clf.encode(sample), None, pool, options, seed, refit)
+    valid_target = clf.encode(valid) if valid is not None else None
+    model, report, _ = self_train(clf.strategy_, clf.encode(sample), valid_target, pool, options, seed, refit)
     clf.strategy_ = model
     with_st = clf.score(test.text.tolist(), test.label.tolist())
     return {"accuracy_without": without, "accuracy_with": with_st, "fit_s": fit_s,
@@ -104,7 +108,7 @@ def run_one(strategy: str, options: SelfTrainConfig, sample, pool: list[str], te
             "per_class": report.per_class, "check": report.check,
             "rounds": [dataclasses.asdict(r) for r in report.rounds],
             "encoder_step": dataclasses.asdict(report.encoder) if report.encoder else None,
-            "settings": settings_of(strategy, options, pool_limit)}
+            "settings": settings_of(strategy, options, pool_limit, len(valid) if valid is not None else 0)}
 
 
 def summary(values: list[float]) -> str:
@@ -147,6 +151,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--pool-limit", type=int, default=0, help="pool rows used per fit, a seeded sample (0: all)")
     parser.add_argument("--encoder", action="store_true", help="self_train_encoder: re-tune the encoder too")
+    parser.add_argument("--valid-rows", type=int, default=0,
+                        help="a validation split of this many rows drawn (seeded) from the pool, with their labels, "
+                             "for the held-out check (0: none, the check cross-validates the labelled rows)")
+    parser.add_argument("--seed-list", default="", help="run only these seeds (comma-separated), not 0..--seeds-1")
     parser.add_argument("--results", default=str(RESULTS))
     parser.add_argument("--table-only", action="store_true", help="print the table of the rows already there")
     args = parser.parse_args(argv)
@@ -162,12 +170,19 @@ def main(argv: list[str] | None = None) -> int:
               for name in args.datasets.split(",") if name}
     command = shlex.join([sys.executable, *sys.argv])
     wanted = []
-    for seed in range(args.seeds):  # seeds outside: a partial run has every data set
+    seeds = [int(x) for x in args.seed_list.split(",") if x] or list(range(args.seeds))
+    for seed in seeds:  # seeds outside: a partial run has every data set
         for name, (train_frame, test) in frames.items():
             full = from_lists(train_frame.text.tolist(), train_frame.label.tolist())
             sample = sample_per_class(full, args.n, seed)
             labelled = set(sample.texts)
             pool = [t for t in train_frame.text.tolist() if t not in labelled]
+            valid = None
+            if args.valid_rows:  # labelled rows a user set aside for the check: out of the pool
+                rest = train_frame[~train_frame.text.isin(labelled)]
+                drawn = rest.sample(n=args.valid_rows, random_state=seed)
+                valid = from_lists(drawn.text.tolist(), drawn.label.tolist())
+                pool = [t for t in pool if t not in set(drawn.text)]
             for strategy in args.strategies.split(","):
                 for method in args.methods.split(","):
                     options = SelfTrainConfig(self_train=True, self_train_method=method,
@@ -175,13 +190,13 @@ def main(argv: list[str] | None = None) -> int:
                                               self_train_encoder=args.encoder)
                     row = {"dataset": name, "n": args.n, "strategy": strategy, "method": method, "seed": seed,
                            **({"encoder": True} if args.encoder else {}),
-                           "settings": settings_of(strategy, options, args.pool_limit)}
+                           "settings": settings_of(strategy, options, args.pool_limit, args.valid_rows)}
                     previous = stored.get(key(row))
                     if previous is not None and previous.get("settings") == row["settings"]:
                         wanted.append(previous)
                         continue
                     load_before = os.getloadavg()
-                    row.update(run_one(strategy, options, sample, pool, test, seed, args.pool_limit))
+                    row.update(run_one(strategy, options, sample, pool, test, seed, args.pool_limit, valid))
                     row.update(test_rows=len(test), labelled_rows=len(sample), command=command,
                                torch_threads=torch.get_num_threads(), load_before=[round(x, 2) for x in load_before],
                                load_after=[round(x, 2) for x in os.getloadavg()],

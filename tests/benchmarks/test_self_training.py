@@ -33,3 +33,11 @@ def test_rows_made_before_the_option_match_a_run_without_it():
     settings = _row(False)["settings"]
     assert "self_train_encoder" not in settings["self_train"], "older rows (no such key) are reused"
     assert _row(True)["settings"]["self_train"]["self_train_encoder"] is True
+
+
+def test_rows_checked_on_a_validation_split_are_kept_apart():
+    options = SelfTrainConfig(self_train=True, self_train_method="auto", self_train_pool_limit=4000,
+                              self_train_encoder=True)
+    row = {**_row(True), "settings": bench.settings_of("contrastive", options, 4000, valid_rows=200)}
+    assert bench.label(row) == "auto=cluster+encoder+valid200"
+    assert bench.key(row) != bench.key(_row(True)) and row["settings"] != _row(True)["settings"]
