@@ -105,7 +105,7 @@ def run_one(strategy: str, options: SelfTrainConfig, sample, pool: list[str], te
     with_st = clf.score(test.text.tolist(), test.label.tolist())
     return {"accuracy_without": without, "accuracy_with": with_st, "fit_s": fit_s,
             "self_train_s": report.seconds, "kept_rounds": report.kept_rounds, "pool_rows": report.pool_rows,
-            "per_class": report.per_class, "check": report.check,
+            "per_class": report.per_class, "check": report.check, "check_baseline": report.baseline,
             "rounds": [dataclasses.asdict(r) for r in report.rounds],
             "encoder_step": dataclasses.asdict(report.encoder) if report.encoder else None,
             "settings": settings_of(strategy, options, pool_limit, len(valid) if valid is not None else 0)}
