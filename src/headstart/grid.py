@@ -72,8 +72,10 @@ def unlabelled_pool(spec: CompareSpec, train: Examples, sample: Examples) -> lis
 def _self_training_summary(record: dict[str, Any] | None, pool: list[str]) -> dict[str, Any]:
     if record is None:
         return {"ran": False, "note": "no unlabelled rows left for this cell: fitted without self-training"}
+    encoder = record.get("encoder")  # the encoder step (self_train_encoder), when it ran
     return {"ran": True, "pool_rows": record["pool_rows"], "kept_rounds": record["kept_rounds"],
-            "rounds": len(record["rounds"]), "seconds": record["seconds"], "check": record["check"]}
+            "rounds": len(record["rounds"]), "seconds": record["seconds"], "check": record["check"],
+            **({"encoder": {"kept": encoder["kept"], "check": encoder["check"]}} if encoder else {})}
 
 
 def run_comparison(train: Examples | Pairs, test: Examples | Pairs, spec: CompareSpec, output: str | Path,

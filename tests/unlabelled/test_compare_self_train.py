@@ -55,6 +55,21 @@ def test_a_given_pool_is_part_of_the_key(comparison, small_data, capsys):
     assert "2 already finished, 2 to run" in printed  # the plain cells are reused, the self-trained rerun
 
 
+def test_the_encoder_step_reaches_a_grid_through_options(tmp_path, small_data, tiny_backbone):
+    train, test = small_data
+    train.to_csv(tmp_path / "train.csv", index=False)
+    test.to_csv(tmp_path / "test.csv", index=False)
+    (tmp_path / "options.json").write_text(json.dumps(
+        {"contrastive+self-train": {"self_train_encoder": True, "self_train_rounds": 1},
+         "*": {"triplets_per_example": 2, "max_length": 32}}))
+    out = tmp_path / "cmp"
+    assert main(["compare", str(tmp_path / "train.csv"), "--test", str(tmp_path / "test.csv"), "--strategies",
+                 "contrastive+self-train", "--backbone", tiny_backbone, "--sizes", "8", "--seeds", "1",
+                 "--options", str(tmp_path / "options.json"), "--no-final", "-o", str(out)]) == 0
+    cell = json.loads((out / "results.json").read_text())["cells"][0]
+    assert cell["self_training"]["encoder"] == {"kept": True, "check": "unchecked: no validation split"}
+
+
 @pytest.mark.parametrize("strategies, extra, message", [
     ("zero-shot+self-train", [], "can self-train"),
     ("scratch-tfidf", ["--unlabeled", "{d}/train.csv"], "+self-train"),
