@@ -159,7 +159,8 @@ class SelfTrainReport:
                          f"{'kept' if r.kept else 'undone (it hurt)'}")
         e = self.encoder
         if e is not None:
-            scored = f"held-out accuracy {e.accuracy:.4f}, log-loss {e.log_loss:.4f}: " if e.accuracy is not None else ""
+            scored = (f"held-out accuracy {e.accuracy:.4f}, log-loss {e.log_loss:.4f}: "
+                      if e.accuracy is not None else "")
             lines.append(f"self-training encoder step: re-tuned on the labelled rows + {e.pseudo_rows} pseudo-labelled "
                          f"rows in {e.seconds:.1f}s; {scored}{'kept' if e.kept else 'undone (it hurt)'} ({e.check})")
         model = ("the re-tuned one" if e is not None and e.kept else
@@ -433,9 +434,8 @@ def self_train(strategy: Any, train: Target, valid: Target | None, pool: Sequenc
     report.baseline = {"accuracy": scores[0][0], "log_loss": scores[0][1]}
     report.kept_rounds = verdict.count(True)
     for r, ok in enumerate(verdict, start=1):
-        counts_r = np.bincount(run.labels[r - 1], minlength=n_classes)
         report.rounds.append(RoundRecord(
-            round=r, added_per_class={str(c): int(n) for c, n in zip(train.classes, counts_r)},
+            round=r, added_per_class=_per_class(run.labels[r - 1], train.classes),
             pseudo_rows=int(len(run.labels[r - 1])), accuracy=scores[r][0], log_loss=scores[r][1], kept=ok,
             temperature=run.temperatures[r - 1], seconds=run.seconds[r - 1]))
     if len(verdict) < rounds:
@@ -443,8 +443,7 @@ def self_train(strategy: Any, train: Target, valid: Target | None, pool: Sequenc
                             ("it hurt the held-out check" if verdict and not verdict[-1] else "no pool row left"))
     model = run.models[report.kept_rounds]
     if config.self_train_encoder and run.rows:
-        best = scores[report.kept_rounds] if valid is not None else None
-        retuned, report.encoder = _encoder_step(strategy, train, valid, pool, run, best, refit)
+        retuned, report.encoder = _encoder_step(strategy, train, valid, pool, run, scores[report.kept_rounds], refit)
         if report.encoder.kept:
             model, cv = retuned, None  # the out-of-fold scores were of a head over the old encoder
             if valid is None:
@@ -455,27 +454,32 @@ def self_train(strategy: Any, train: Target, valid: Target | None, pool: Sequenc
 
 
 def _encoder_step(strategy: Any, train: Target, valid: Target | None, pool: list[str], run: _Run,
-                  best: tuple[float, float] | None, refit: Callable[..., Any]) -> tuple[Any, EncoderRecord]:
+                  best: tuple[float, float], refit: Callable[..., Any]) -> tuple[Any, EncoderRecord]:
     """Refit the whole strategy (encoder included, from the pre-trained backbone) on the labelled rows plus the
     first round's pseudo-labelled rows, with `strategy.retune_config()`. Judged against `best` (the kept
-    round's (accuracy, log-loss)) on the validation split; without one it is kept unchecked: the
+    round's (accuracy, log-loss) on the held-out check) on the validation split; without one it is kept unchecked: the
     cross-validated check scores heads over an encoder that has seen every labelled row (held-out accuracy 1.0
     for contrastive in 14 of 15 benchmark fits), which cannot tell two encoders apart."""
     started = time.perf_counter()
     rows, labels, weights = run.rows[0], run.labels[0], run.weights[0]
     target = _joined(train, np.arange(len(train.y)), [pool[i] for i in rows], labels, weights)
     model = refit(target, strategy.retune_config())
-    counts = np.bincount(labels, minlength=len(train.classes))
     accuracy = log_loss = None
-    if valid is not None and best is not None:
+    if valid is not None:
         accuracy, log_loss = _score(np.asarray(model.predict_proba(valid.texts)), valid.y)
-        check, kept = f"validation split ({len(valid.y)} rows) against the kept round", _better((accuracy, log_loss), best)
+        check = f"validation split ({len(valid.y)} rows) against the kept round"
+        kept = _better((accuracy, log_loss), best)
     else:
         check, kept = "unchecked: no validation split", True
     return model, EncoderRecord(pseudo_rows=int(len(rows)),
-                                added_per_class={str(c): int(n) for c, n in zip(train.classes, counts)},
+                                added_per_class=_per_class(labels, train.classes),
                                 check=check, accuracy=accuracy, log_loss=log_loss, kept=kept,
                                 seconds=time.perf_counter() - started)
+
+
+def _per_class(labels: np.ndarray, classes: Sequence[Any]) -> dict[str, int]:
+    """How many of `labels` (class indices) each class got, by class name."""
+    return {str(c): int(n) for c, n in zip(classes, np.bincount(labels, minlength=len(classes)))}
 
 
 def pool_texts(pool: Sequence[str], labelled: Sequence[str], limit: int, seed: int) -> list[str]:
